@@ -1,0 +1,127 @@
+"""Data checks beside what they check: GX suites on staged tables, SQL rules across tables.
+
+Ingestion gates are blocking: when one fails, nothing downstream of that table runs in the same
+run, and the check's description says why.
+"""
+
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from fiscal_intel.assets.staging import STAGED_TABLES
+from fiscal_intel.ingest.sources import SOURCES
+from fiscal_intel.resources import FiscalSettings
+from fiscal_intel.sqlfiles import run_sql
+
+
+def gx_check(table: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(["staging", table]),
+        name="expectations",
+        blocking=True,
+        description=f"The Great Expectations suite expectations/{table}.json.",
+    )
+    def _check(warehouse: DuckDBResource) -> dg.AssetCheckResult:
+        from fiscal_intel.validation.gx import load_suite_json, validate_frame
+
+        with warehouse.get_connection() as con:
+            df = con.execute(f"select * from staging.{table}").df()
+        outcome = validate_frame(df, load_suite_json(table))
+        return dg.AssetCheckResult(
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=outcome.summary(),
+            metadata={
+                "rows": dg.MetadataValue.int(outcome.rows),
+                "failed": dg.MetadataValue.json(
+                    [
+                        {
+                            "expectation": f.expectation,
+                            "column": f.column,
+                            "unexpected": f.unexpected_count,
+                            "sample": f.sample,
+                        }
+                        for f in outcome.failures
+                    ]
+                ),
+            },
+        )
+
+    return _check
+
+
+def run_check_sql(
+    warehouse: DuckDBResource, name: str, **params: object
+) -> tuple[bool, float, str]:
+    """Run ``sql/checks/<name>.sql``: one row of (passed, observed, detail)."""
+    with warehouse.get_connection() as con:
+        passed, observed, detail = run_sql(con, f"checks/{name}", **params).fetchall()[0]
+    return bool(passed), float(observed), str(detail)
+
+
+def sql_check(
+    asset: tuple[str, str],
+    name: str,
+    description: str,
+    *,
+    sql: str | None = None,
+    blocking: bool = True,
+    **fixed: object,
+) -> dg.AssetChecksDefinition:
+    """An asset check backed by ``sql/checks/<sql or name>.sql``."""
+    sql_name = sql or name
+
+    @dg.asset_check(
+        asset=dg.AssetKey(list(asset)),
+        name=name,
+        blocking=blocking,
+        description=description,
+    )
+    def _check(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.AssetCheckResult:
+        passed, observed, detail = run_check_sql(
+            warehouse, sql_name, **settings.sql_params(), **fixed
+        )
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=detail,
+            metadata={"observed": dg.MetadataValue.float(observed)},
+        )
+
+    return _check
+
+
+asset_checks = (
+    [gx_check(t) for t in STAGED_TABLES]
+    + [
+        sql_check(
+            ("raw", s),
+            "load_accounting",
+            "Rows read = rows loaded + rows quarantined for every file, and the tables agree.",
+            sql="load_accounting",
+            source=s,
+            raw_table=f"raw.{s}",
+        )
+        for s in SOURCES
+    ]
+    + [
+        sql_check(
+            ("staging", "stg_declarations"),
+            "one_current_return",
+            "After corrections, exactly one current return per NIT and tax year.",
+            sql="declarations_one_current_return",
+        ),
+        sql_check(
+            ("staging", "stg_declarations"),
+            "filer_known",
+            "Returns filed by NITs in no registry stay below max_unknown_filer_share.",
+            sql="declarations_filer_known",
+        ),
+        sql_check(
+            ("staging", "stg_declarations"),
+            "arithmetic",
+            "The return's lines add up (taxable income and total tax), allowing 1 % exceptions.",
+            sql="declarations_arithmetic",
+        ),
+    ]
+)

@@ -1,0 +1,37 @@
+"""Reference data shipped with the package: CIIU classes and the default tariff."""
+
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from fiscal_intel.sqlfiles import run_sql, scalar
+
+REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
+
+
+def _reference_asset(name: str, csv_name: str, description: str) -> dg.AssetsDefinition:
+    @dg.asset(key=["ref", name], group_name="ref", description=description, kinds={"duckdb"})
+    def _asset(warehouse: DuckDBResource) -> dg.MaterializeResult:
+        with warehouse.get_connection() as con:
+            con.execute("create schema if not exists ref")
+            run_sql(con, f"ref/{name}", path=str(REFERENCE_DIR / csv_name))
+            rows = scalar(con, f"select count(*) from ref.{name}")
+        return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows)})
+
+    return _asset
+
+
+reference_assets = [
+    _reference_asset(
+        "ciiu_classes",
+        "ciiu_rev4ac_classes.csv",
+        "The 497 CIIU Rev.4 A.C. classes (DANE) with section, division and group names.",
+    ),
+    _reference_asset(
+        "ciiu_rates_default",
+        "ciiu_rates_default.csv",
+        "Default ICA tariff per CIIU class in per mil, when the municipality ships none.",
+    ),
+]

@@ -1,0 +1,119 @@
+"""Features → scoring: train each program's model on closed audits, score the open cases."""
+
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from fiscal_intel.resources import FiscalSettings
+from fiscal_intel.scoring.model import contributions, model_record, predict, train
+from fiscal_intel.scoring.reasons import explain
+from fiscal_intel.sqlfiles import frame, run_sql, scalar
+
+PROGRAMS = ("omiso", "inexacto")
+
+
+def score_cases(
+    program: str, features: pl.DataFrame, as_of: object, settings: FiscalSettings
+) -> tuple[pl.DataFrame, dict]:
+    """Train on closed audits and score the open candidates; explain the top of the list."""
+    training = features.filter(
+        pl.col("label_adjusted").is_not_null() & (pl.col("audit_closed_on") <= as_of)
+    )
+    model = train(
+        program,
+        training,
+        seed=settings.seed,
+        threads=settings.num_threads,
+        rounds=settings.boosting_rounds,
+    )
+    candidates = features.filter(pl.col("is_candidate"))
+    p, amount = predict(model, candidates)
+    scored = candidates.with_columns(
+        risk_score=pl.Series(p),
+        predicted_amount=pl.Series(amount),
+        expected_recovery=pl.Series(p * amount),
+    ).sort(
+        ["expected_recovery", "statute_expires_on", "nit", "tax_year"],
+        descending=[True, False, False, False],
+    )
+    top = scored.head(settings.explain_top)
+    reasons = explain(
+        program,
+        model.features,
+        contributions(model, top),
+        top.to_dicts(),
+        predicted_amount=top["predicted_amount"].to_numpy(),
+    )
+    reasons += [f"ranked below the explained top {settings.explain_top}"] * (
+        scored.height - top.height
+    )
+    out = scored.select(
+        pl.lit(program).alias("program"),
+        "nit",
+        "tax_year",
+        "risk_score",
+        "predicted_amount",
+        "expected_recovery",
+        "statute_expires_on",
+        pl.Series("reasons", reasons, dtype=pl.Utf8),
+        pl.lit(model.version).alias("model_version"),
+    )
+    return out, model_record(model, as_of)
+
+
+def scores_asset(program: str) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["scoring", f"{program}_scores"],
+        group_name="scoring",
+        deps=[dg.AssetKey(["features", f"{program}_features"])],
+        description=(
+            f"Every open {program} case with its probability of a finding, predicted amount, "
+            "expected recovery and reasons; the model is recorded in scoring.risk_models."
+        ),
+        kinds={"lightgbm", "duckdb"},
+    )
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
+    ) -> dg.MaterializeResult:
+        with warehouse.get_connection() as con:
+            features = frame(con, f"select * from features.{program}_features")
+            as_of = scalar(con, "select as_of from staging.as_of_date")
+        scores, record = score_cases(program, features, as_of, settings)
+        with warehouse.get_connection() as con:
+            con.execute("create schema if not exists scoring")
+            run_sql(con, "scoring/risk_models")
+            con.begin()
+            con.register("_scores", scores)
+            con.execute(
+                f"create or replace table scoring.{program}_scores as select * from _scores"
+            )
+            con.unregister("_scores")
+            con.execute("delete from scoring.risk_models where program = ?", [program])
+            columns = ", ".join(record)
+            marks = ", ".join("?" for _ in record)
+            con.execute(
+                f"insert into scoring.risk_models ({columns}) values ({marks})",
+                list(record.values()),
+            )
+            con.commit()
+        context.log.info(
+            f"{program}: trained on {record['train_rows']} audits "
+            f"({record['positives']} adjusted), scored {scores.height} open cases"
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "model_version": record["model_version"],
+                "train_rows": dg.MetadataValue.int(record["train_rows"]),
+                "positives": dg.MetadataValue.int(record["positives"]),
+                "cases_scored": dg.MetadataValue.int(scores.height),
+                "expected_recovery_total": dg.MetadataValue.float(
+                    float(scores["expected_recovery"].sum() or 0.0)
+                ),
+            }
+        )
+
+    return _asset
+
+
+scoring_assets = [scores_asset(p) for p in PROGRAMS]

@@ -1,0 +1,117 @@
+"""The ``fiscal-intel`` command: thin over the Dagster assets.
+
+Exit codes: 0 success; 1 a stage failed (the line printed says which asset or file and why);
+2 bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from fiscal_intel.settings import Settings, load_settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(
+        getattr(args, "config", None),
+        landing=getattr(args, "landing", None),
+        warehouse=getattr(args, "warehouse", None),
+        as_of=getattr(args, "as_of", None),
+    )
+
+
+def _run(settings: Settings, *, quiet: bool = False) -> int:
+    from fiscal_intel.report import print_summary
+    from fiscal_intel.runner import PipelineError, StageResult, run_pipeline
+
+    if not settings.landing_path.is_dir():
+        print(f"fiscal-intel: landing folder {settings.landing} does not exist", file=sys.stderr)
+        return 1
+
+    def progress(stage: StageResult) -> None:
+        print(f"  {stage.stage:<9} {stage.seconds:6.1f} s  {stage.assets} assets", flush=True)
+
+    print(f"fiscal-intel: {settings.landing} -> {settings.warehouse}", flush=True)
+    try:
+        run_pipeline(settings, on_stage=None if quiet else progress)
+    except PipelineError as exc:
+        print(f"fiscal-intel: {exc}", file=sys.stderr)
+        return 1
+    if not quiet:
+        print_summary(settings)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(_settings(args))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from fiscal_intel.demo import generate
+
+    settings = _settings(args)
+    landing = settings.landing_path
+    truth = landing.parent / "truth"
+    print(f"fiscal-intel demo: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
+    summary = generate(landing, truth, taxpayers=args.taxpayers, seed=args.seed)
+    rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
+    print(f"  wrote {rows}; ground truth in {truth}")
+    return _run(settings)
+
+
+def cmd_audit_list(args: argparse.Namespace) -> int:
+    from fiscal_intel.export import export_audit_list
+
+    settings = _settings(args)
+    try:
+        n = export_audit_list(settings.warehouse_path, args.program, args.top, Path(args.out))
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"fiscal-intel: {exc}", file=sys.stderr)
+        return 1
+    print(f"fiscal-intel: wrote {n} {args.program} cases to {args.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fiscal-intel", description="Municipal fiscal intelligence on ICA tax data."
+    )
+    parser.add_argument("--config", help="TOML settings file (default: fiscal_intel.toml)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def paths(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--landing", help="landing folder (default data/landing)")
+        p.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+
+    run = sub.add_parser("run", help="materialise every asset on a landing folder")
+    paths(run)
+    run.add_argument("--as-of", help="YYYY-MM-DD (default: latest dated event in the data)")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="write a synthetic municipality, then run on it")
+    paths(demo)
+    demo.add_argument("--taxpayers", type=int, default=15_000)
+    demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument("--as-of", help=argparse.SUPPRESS)
+    demo.set_defaults(func=cmd_demo)
+
+    audit = sub.add_parser("audit-list", help="export a ranked audit list for inspectors")
+    audit.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+    audit.add_argument("--program", choices=("omiso", "inexacto"), required=True)
+    audit.add_argument("--top", type=int, default=100)
+    audit.add_argument("--out", required=True, help="FILE.csv or FILE.xlsx")
+    audit.set_defaults(func=cmd_audit_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

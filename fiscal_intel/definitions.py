@@ -1,0 +1,34 @@
+"""The Dagster code location: merges assets, checks, resources, jobs and the executor."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from fiscal_intel.assets.checks import asset_checks
+from fiscal_intel.assets.features import feature_assets
+from fiscal_intel.assets.marts import mart_assets
+from fiscal_intel.assets.raw import landing_specs, raw_assets
+from fiscal_intel.assets.reference import reference_assets
+from fiscal_intel.assets.scoring import scoring_assets
+from fiscal_intel.assets.staging import staging_assets
+from fiscal_intel.jobs import jobs
+from fiscal_intel.resources import build_resources
+
+all_assets = [
+    *landing_specs,
+    *reference_assets,
+    *raw_assets,
+    *staging_assets,
+    *feature_assets,
+    *scoring_assets,
+    *mart_assets,
+]
+
+defs = dg.Definitions(
+    assets=all_assets,
+    asset_checks=asset_checks,
+    jobs=jobs,
+    resources=build_resources(),
+    # One DuckDB writer at a time: every step runs in this process, one after another.
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,174 @@
+"""The landing contract as data: which columns each source has and how each is read.
+
+The loader builds its typed-load query from these specs, so the contract in
+``shared/contract/landing.md`` lives in exactly one place in the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["text", "nit", "int", "money", "number", "date", "ciiu", "dane", "enum"]
+
+SQL_TYPES: dict[str, str] = {
+    "text": "varchar",
+    "nit": "varchar",
+    "int": "bigint",
+    "money": "decimal(18, 2)",
+    "number": "double",
+    "date": "date",
+    "ciiu": "varchar",
+    "dane": "varchar",
+    "enum": "varchar",
+}
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    optional: bool = False  # the column may be missing from a file
+    nullable: bool = False  # a present column may hold empty values
+    choices: tuple[str, ...] = ()  # allowed values of an enum, compared lower-cased
+    min_value: float | None = None
+    max_value: float | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return SQL_TYPES[self.kind]
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    columns: tuple[Column, ...]
+    description: str = ""
+    optional_source: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if not c.optional]
+
+
+def _money(name: str, **kw) -> Column:
+    return Column(name, "money", min_value=0, **kw)
+
+
+_YEAR = {"min_value": 1990, "max_value": 2100}
+
+SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        Source(
+            "taxpayers",
+            (
+                Column("nit", "nit"),
+                Column("dv", "int", optional=True, nullable=True, min_value=0, max_value=9),
+                Column("taxpayer_type", "enum", choices=("natural", "juridica")),
+                Column("legal_name", "text"),
+                Column("ciiu", "ciiu", nullable=True),
+                Column("comuna", "text", optional=True, nullable=True),
+                Column("registered_on", "date"),
+                Column("status", "enum", choices=("active", "inactive", "cancelled")),
+                Column(
+                    "regime", "enum", optional=True, nullable=True, choices=("ordinario", "simple")
+                ),
+            ),
+            "municipal tax registry (RIT)",
+        ),
+        Source(
+            "declarations",
+            (
+                Column("declaration_id", "text"),
+                Column("nit", "nit"),
+                Column("tax_year", "int", **_YEAR),
+                Column("filed_on", "date"),
+                _money("gross_income"),
+                _money("income_outside"),
+                _money("deductions"),
+                _money("taxable_income"),
+                Column("ciiu", "ciiu"),
+                Column("rate_per_mil", "number", min_value=0, max_value=100),
+                _money("ica_tax"),
+                _money("avisos_tableros"),
+                _money("sobretasa_bomberil", optional=True, nullable=True),
+                _money("total_tax"),
+                _money("withholdings_credited"),
+                _money("penalties", optional=True, nullable=True),
+                _money("balance_due"),
+            ),
+            "annual ICA returns, corrections included",
+        ),
+        Source(
+            "payments",
+            (
+                Column("payment_id", "text"),
+                Column("nit", "nit"),
+                Column("tax_year", "int", **_YEAR),
+                Column("paid_on", "date"),
+                Column("amount", "money"),
+            ),
+            "money received at the bank or treasury",
+        ),
+        Source(
+            "withholdings",
+            (
+                Column("agent_nit", "nit"),
+                Column("nit", "nit"),
+                Column("tax_year", "int", **_YEAR),
+                Column("period", "int", min_value=1, max_value=6),
+                _money("base_amount"),
+                _money("withheld_amount"),
+            ),
+            "reteICA reported by withholding agents",
+        ),
+        Source(
+            "commerce_registry",
+            (
+                Column("matricula", "text"),
+                Column("nit", "nit", nullable=True),
+                Column("legal_name", "text"),
+                Column("organization_type", "text", optional=True, nullable=True),
+                Column("ciiu", "ciiu", nullable=True),
+                Column("ciiu_secondary", "ciiu", optional=True, nullable=True),
+                Column("municipality_code", "dane"),
+                Column("registered_on", "date"),
+                Column("last_renewal_year", "int", nullable=True, **_YEAR),
+                Column("status", "text"),
+                Column("cancelled_on", "date", optional=True, nullable=True),
+                _money("total_assets", optional=True, nullable=True),
+                Column("employees", "int", optional=True, nullable=True, min_value=0),
+            ),
+            "chamber of commerce registry (RUES)",
+        ),
+        Source(
+            "audits",
+            (
+                Column("case_id", "text"),
+                Column("nit", "nit"),
+                Column("tax_year", "int", **_YEAR),
+                Column("program", "enum", choices=("omiso", "inexacto")),
+                Column(
+                    "selection", "enum", optional=True, nullable=True, choices=("risk", "random")
+                ),
+                Column("opened_on", "date"),
+                Column("closed_on", "date"),
+                Column("outcome", "enum", choices=("adjusted", "no_finding")),
+                _money("assessed_amount"),
+            ),
+            "closed audit cases with their outcome",
+        ),
+        Source(
+            "ciiu_rates",
+            (
+                Column("ciiu", "ciiu"),
+                Column("description", "text", nullable=True),
+                Column("rate_per_mil", "number", min_value=0, max_value=100),
+            ),
+            "the municipality's own tariff table",
+            optional_source=True,
+        ),
+    )
+}
