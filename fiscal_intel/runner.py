@@ -65,6 +65,7 @@ def run_pipeline(
     *,
     stages: tuple[str, ...] = STAGES,
     on_stage: Callable[[StageResult], None] | None = None,
+    log_level: str = "WARNING",
 ) -> list[StageResult]:
     """Materialise every stage in order; raise :class:`PipelineError` on the first failure."""
     resources = build_resources(settings)
@@ -79,6 +80,7 @@ def run_pipeline(
                 resources=resources,
                 instance=instance,
                 raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
                 tags={"fiscal_intel/stage": stage},
             )
             if not result.success:

@@ -38,13 +38,20 @@ def score_cases(
         descending=[True, False, False, False],
     )
     top = scored.head(settings.explain_top)
-    reasons = explain(
-        program,
-        model.features,
-        contributions(model, top),
-        top.to_dicts(),
-        predicted_amount=top["predicted_amount"].to_numpy(),
-    )
+    if model.classifier is None:
+        # Too few labels to learn from: say so rather than dress a constant up as a reason.
+        reasons = [
+            f"too few closed {program} audits to train a model ({model.train_rows}, "
+            f"{model.positives} adjusted): score is the historical hit rate"
+        ] * top.height
+    else:
+        reasons = explain(
+            program,
+            model.features,
+            contributions(model, top),
+            top.to_dicts(),
+            predicted_amount=top["predicted_amount"].to_numpy(),
+        )
     reasons += [f"ranked below the explained top {settings.explain_top}"] * (
         scored.height - top.height
     )
