@@ -23,7 +23,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _run(settings: Settings, *, quiet: bool = False) -> int:
+def _run(settings: Settings, *, quiet: bool = False, verbose: bool = False) -> int:
     from fiscal_intel.report import print_summary
     from fiscal_intel.runner import PipelineError, StageResult, run_pipeline
 
@@ -36,7 +36,12 @@ def _run(settings: Settings, *, quiet: bool = False) -> int:
 
     print(f"fiscal-intel: {settings.landing} -> {settings.warehouse}", flush=True)
     try:
-        run_pipeline(settings, on_stage=None if quiet else progress)
+        # Dagster's own log lines would bury the one-line reason; --verbose shows them.
+        run_pipeline(
+            settings,
+            on_stage=None if quiet else progress,
+            log_level="INFO" if verbose else "CRITICAL",
+        )
     except PipelineError as exc:
         print(f"fiscal-intel: {exc}", file=sys.stderr)
         return 1
@@ -46,7 +51,7 @@ def _run(settings: Settings, *, quiet: bool = False) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(_settings(args))
+    return _run(_settings(args), verbose=args.verbose)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -59,7 +64,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     summary = generate(landing, truth, taxpayers=args.taxpayers, seed=args.seed)
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
     print(f"  wrote {rows}; ground truth in {truth}")
-    return _run(settings)
+    return _run(settings, verbose=args.verbose)
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
@@ -80,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fiscal-intel", description="Municipal fiscal intelligence on ICA tax data."
     )
     parser.add_argument("--config", help="TOML settings file (default: fiscal_intel.toml)")
+    parser.add_argument("--verbose", action="store_true", help="show Dagster's log lines")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def paths(p: argparse.ArgumentParser) -> None:

@@ -7,7 +7,6 @@ quarantine and its ``ops.load_log`` entry commit together, so a crash leaves non
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,8 +23,6 @@ from fiscal_intel.ingest.readers import (
 )
 from fiscal_intel.ingest.sources import Column, Source
 from fiscal_intel.sqlfiles import install_macros, run_sql, scalar
-
-log = logging.getLogger(__name__)
 
 LINEAGE_COLUMNS = "_file varchar, _sha256 varchar, _row_number bigint, _batch_id bigint"
 
@@ -285,7 +282,5 @@ def load_source(con: duckdb.DuckDBPyConnection, source: Source, folder: Path) ->
             _log(con, _next_batch_id(con), load, datetime.now())
         else:
             load = load_file(con, source, path)
-        if load.status == "failed":
-            log.error("%s/%s", source.name, load.message)
         result.files.append(load)
     return result

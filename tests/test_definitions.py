@@ -1,0 +1,52 @@
+"""The code location loads, and its asset keys are a visible snapshot: renaming one is a change."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from fiscal_intel.definitions import defs
+
+EXPECTED_ASSETS = {
+    *(f"landing/{s}" for s in ("taxpayers", "declarations", "payments", "withholdings",
+                               "commerce_registry", "audits", "ciiu_rates")),
+    *(f"raw/{s}" for s in ("taxpayers", "declarations", "payments", "withholdings",
+                           "commerce_registry", "audits", "ciiu_rates")),
+    "ref/ciiu_classes",
+    "ref/ciiu_rates_default",
+    *(f"staging/stg_{s}" for s in ("taxpayers", "declarations", "payments", "withholdings",
+                                   "commerce_registry", "audits", "ciiu_rates", "entities")),
+    "staging/as_of_date",
+    "features/omiso_features",
+    "features/inexacto_features",
+    "scoring/omiso_scores",
+    "scoring/inexacto_scores",
+    "marts/audit_ranking",
+    "marts/revenue_monthly",
+    "marts/revenue_yearly",
+}
+
+
+def test_definitions_load_with_expected_assets() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == EXPECTED_ASSETS
+
+
+def test_every_staged_table_has_a_blocking_gx_check() -> None:
+    graph = defs.resolve_asset_graph()
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    for table in ("taxpayers", "declarations", "payments", "withholdings", "commerce_registry",
+                  "audits", "ciiu_rates"):
+        assert (f"staging/stg_{table}", "expectations") in checks
+    assert ("staging/stg_declarations", "one_current_return") in checks
+    assert ("staging/stg_declarations", "filer_known") in checks
+    from fiscal_intel.assets.checks import asset_checks
+
+    specs = [spec for c in asset_checks for spec in c.check_specs]
+    assert len(specs) == len(graph.asset_check_keys)
+    assert all(spec.blocking for spec in specs)
+
+
+def test_the_job_runs_in_process() -> None:
+    job = defs.resolve_job_def("fiscal_intel_all")
+    assert job.executor_def is dg.in_process_executor
