@@ -23,7 +23,7 @@ demo: setup
 	.venv/bin/fiscal-intel demo
 
 lint: setup
-	.venv/bin/ruff check fiscal_intel tests benchmarks
+	.venv/bin/ruff check fiscal_intel tests
 	.venv/bin/sqlfluff lint sql/
 
 test: lint

@@ -45,8 +45,10 @@ def print_summary(settings: Settings, top: int = 10) -> None:
                 print(f"  {rank:>3}. {nit} {str(name)[:34]:<34} {year}  p={p:.2f}  {cop(expected)}")
                 print(f"       {reasons}")
     print(
-        f"\nMarts: duckdb {settings.warehouse} -c 'select * from marts.revenue_monthly'"
-        "  (or any DuckDB client / BI tool, read-only while no run is going)"
-        "\nLists: fiscal-intel audit-list --program inexacto --top 100 --out inexacto.xlsx"
-        "\nDagster UI: .venv/bin/dagster dev -w workspace.yaml"
+        "\nMarts (read-only while no run is going):\n"
+        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', "
+        "read_only=True).sql('from marts.revenue_monthly'))\"\n"
+        "Lists:  .venv/bin/fiscal-intel audit-list --program inexacto --top 100 "
+        "--out inexacto.xlsx\n"
+        "Dagster UI: .venv/bin/dagster dev -w workspace.yaml"
     )
