@@ -1,16 +1,20 @@
 """Features → scoring: train each program's model on closed audits, score the open cases."""
 
-
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.resources import FiscalSettings
-from fiscal_intel.scoring.model import contributions, model_record, predict, train
+from fiscal_intel.scoring.model import AmountSpec, contributions, model_record, predict, train
 from fiscal_intel.scoring.reasons import explain
 from fiscal_intel.sqlfiles import frame, run_sql, scalar
 
 PROGRAMS = ("omiso", "inexacto")
+# What each program's amount model learns from (see fiscal_intel.scoring.model).
+AMOUNT = {
+    "omiso": AmountSpec(rows="all", target="declared_tax"),
+    "inexacto": AmountSpec(rows="audits", target="label_amount", base="potential_tax"),
+}
 
 
 def score_cases(
@@ -26,6 +30,8 @@ def score_cases(
         seed=settings.seed,
         threads=settings.num_threads,
         rounds=settings.boosting_rounds,
+        amount=AMOUNT[program],
+        all_rows=features,
     )
     candidates = features.filter(pl.col("is_candidate"))
     p, amount = predict(model, candidates)

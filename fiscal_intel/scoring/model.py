@@ -1,9 +1,12 @@
 """Risk models: one per audit program, ranking cases by expected money recovered.
 
 Expected recovery = P(an audit finds tax due) × E[assessed amount | it does]. The probability
-comes from a LightGBM classifier on closed audits; the amount from a LightGBM regression on the
-log of assessed amounts of the adjusted ones (a median when there are too few). Ranking by money
-rather than probability sends scarce audits where the money is (Black et al., FAccT 2022).
+comes from a LightGBM classifier on closed audits. The amount comes from a LightGBM regression on
+a log scale: for inexacto, on the assessed amounts of adjusted audits (a median when there are
+too few); for omiso, on the tax that filers of the same profile declared — an operating
+non-filer owes about what a comparable filer pays, and filers are thousands where adjusted omiso
+audits are dozens. Ranking by money rather than probability sends scarce audits where the money
+is (Black et al., FAccT 2022).
 """
 
 from __future__ import annotations
@@ -72,17 +75,35 @@ FEATURES: dict[str, list[str]] = {
 MIN_AMOUNT_ROWS = 30
 
 
+@dataclass(frozen=True)
+class AmountSpec:
+    """What the amount model learns from.
+
+    ``rows`` picks its training rows (``"audits"``: adjusted audits; ``"all"``: every row of the
+    feature table with a positive target), ``target`` the column it predicts, and ``base`` an
+    optional column the target is divided by: learning assessed / potential tax instead of the
+    raw amount lets a few dozen audits generalise across firms a thousand times apart in size.
+    """
+
+    rows: str = "audits"
+    target: str = "label_amount"
+    base: str | None = None
+
+
 @dataclass
 class ProgramModel:
     program: str
     features: list[str]
     classifier: lgb.Booster | None
     amount_model: lgb.Booster | None
+    amount: AmountSpec
     base_rate: float
-    median_amount: float
+    # Median of log(target / base), or of log(target) without a base: the fallback amount.
+    median_log_amount: float
     train_rows: int
     positives: int
     random_rows: int
+    amount_rows: int
     params: dict = field(default_factory=dict)
 
     @property
@@ -91,7 +112,7 @@ class ProgramModel:
         h = hashlib.sha256(self.program.encode())
         for booster in (self.classifier, self.amount_model):
             h.update(booster.model_to_string().encode() if booster else b"-")
-        h.update(f"{self.base_rate:.12g}/{self.median_amount:.12g}".encode())
+        h.update(f"{self.base_rate:.12g}/{self.median_log_amount:.12g}/{self.amount}".encode())
         return h.hexdigest()[:12]
 
     def importance(self) -> dict[str, float]:
@@ -129,17 +150,31 @@ def _params(seed: int, threads: int, objective: str, rows: int) -> dict:
     }
 
 
+# Bases below this many pesos are floored: a ratio to a near-zero base is noise.
+MIN_BASE = 100_000.0
+
+
+def _base(frame: pl.DataFrame, spec: AmountSpec) -> np.ndarray:
+    if spec.base is None:
+        return np.ones(frame.height)
+    base = frame[spec.base].cast(pl.Float64).fill_null(0.0).to_numpy()
+    return np.maximum(base, MIN_BASE)
+
+
 def train(
-    program: str, training: pl.DataFrame, *, seed: int, threads: int, rounds: int
+    program: str,
+    training: pl.DataFrame,
+    *,
+    seed: int,
+    threads: int,
+    rounds: int,
+    amount: AmountSpec = AmountSpec(),
+    all_rows: pl.DataFrame | None = None,
 ) -> ProgramModel:
-    """Fit the program's models on closed audits (``label_adjusted`` / ``label_amount``)."""
+    """Fit the program's classifier on closed audits and its amount model as ``amount`` says."""
     features = FEATURES[program]
     training = training.sort(["nit", "tax_year"])  # row order must not depend on the scan
     y = training["label_adjusted"].cast(pl.Int8).to_numpy()
-    amounts = training.filter(pl.col("label_adjusted") & (pl.col("label_amount") > 0))[
-        "label_amount"
-    ]
-    median_amount = float(amounts.median()) if amounts.len() else 0.0
     random_rows = int((training["audit_selection"] == "random").sum())
     base_rate = float(y.mean()) if len(y) else 0.0
 
@@ -151,15 +186,17 @@ def train(
         )
         classifier = lgb.train(params, data, num_boost_round=rounds)
 
+    source = training.filter(pl.col("label_adjusted")) if amount.rows == "audits" else all_rows
+    if source is None:
+        raise ValueError(f"{program}: amount rows '{amount.rows}' need all_rows")
+    source = source.filter(pl.col(amount.target) > 0).sort(["nit", "tax_year"])
+    log_target = np.log(source[amount.target].cast(pl.Float64).to_numpy() / _base(source, amount))
+    median_log_amount = float(np.median(log_target)) if len(log_target) else 0.0
     amount_model = None
-    adjusted = training.filter(pl.col("label_adjusted") & (pl.col("label_amount") > 0))
-    if adjusted.height >= MIN_AMOUNT_ROWS:
-        params = _params(seed, threads, "regression", adjusted.height)
+    if source.height >= MIN_AMOUNT_ROWS:
+        params = _params(seed, threads, "regression", source.height)
         data = lgb.Dataset(
-            matrix(adjusted, features),
-            label=np.log(adjusted["label_amount"].to_numpy()),
-            feature_name=features,
-            free_raw_data=False,
+            matrix(source, features), label=log_target, feature_name=features, free_raw_data=False
         )
         amount_model = lgb.train(params, data, num_boost_round=rounds)
 
@@ -168,11 +205,13 @@ def train(
         features=features,
         classifier=classifier,
         amount_model=amount_model,
+        amount=amount,
         base_rate=base_rate,
-        median_amount=median_amount,
+        median_log_amount=median_log_amount,
         train_rows=len(y),
         positives=int(y.sum()),
         random_rows=random_rows,
+        amount_rows=source.height,
         params={"rounds": rounds, "seed": seed},
     )
 
@@ -185,9 +224,10 @@ def predict(model: ProgramModel, frame: pl.DataFrame) -> tuple[np.ndarray, np.nd
     else:
         p = np.full(len(x), model.base_rate)
     if model.amount_model is not None:
-        amount = np.exp(model.amount_model.predict(x))
+        log_amount = model.amount_model.predict(x)
     else:
-        amount = np.full(len(x), model.median_amount)
+        log_amount = np.full(len(x), model.median_log_amount)
+    amount = np.exp(log_amount) * _base(frame, model.amount)
     return np.asarray(p, dtype=np.float64), np.asarray(amount, dtype=np.float64)
 
 
@@ -209,7 +249,7 @@ def model_record(model: ProgramModel, as_of: object) -> dict:
         "positives": model.positives,
         "random_rows": model.random_rows,
         "base_rate": model.base_rate,
-        "median_amount": model.median_amount,
+        "median_amount": float(np.exp(model.median_log_amount)),
         "features": json.dumps(model.features),
         "importance": json.dumps(model.importance()),
         "classifier": model.classifier.model_to_string() if model.classifier else None,

@@ -135,6 +135,10 @@ select
     p.filings - 1 as corrections,
     coalesce(pd.paid, 0)::double / nullif(p.balance_due, 0) as paid_share,
     p.total_tax::double as declared_tax,
+    -- The tax on the larger of declared gross income and third-party base at the registered
+    -- activity's rate, with avisos: the scale an under-report is measured against.
+    greatest(p.gross, coalesce(w.base_amount, 0))
+    * coalesce(rr.rate_per_mil, p.rate_per_mil) / 1000 * 1.15 as potential_tax,
     -- case facts
     s.filing_deadline,
     s.statute_expires_on,

@@ -1,6 +1,8 @@
--- One row per (nit, tax_year) in which the entity was obliged to file here and no return
--- exists, plus every past omiso audit (its label). Obliged means: registered and active in the
--- RIT, or an active local chamber registration, or paid by reteICA agents that year.
+-- One row per (nit, tax_year) in which the entity was obliged to file here, plus every past
+-- omiso audit (its label). Obliged means: registered and active in the RIT, or an active local
+-- chamber registration, or paid by reteICA agents that year. Candidates are the obliged rows
+-- without a return; the rows with one carry the tax they declared (declared_tax), which teaches
+-- the amount model what a business of that profile owes when it operates.
 -- Activity evidence (renewals, employees, assets, third-party payments, past filings) is what
 -- separates operating businesses from dormant shells, which owe nothing.
 create or replace table features.omiso_features as
@@ -111,7 +113,6 @@ cases as (
         o.nit,
         o.tax_year
     from obliged as o
-    anti join staging.stg_declarations as d on o.nit = d.nit and o.tax_year = d.tax_year
     union
     select
         nit,
@@ -180,6 +181,8 @@ select
     rt.rate_per_mil as activity_rate,
     coalesce(w.base_amount, 0)::double * rt.rate_per_mil / 1000 as third_party_implied_tax,
     -- case facts
+    case when d.nit is not null then 1 else 0 end as filed,
+    d.total_tax::double as declared_tax,
     make_date(c.tax_year + 1, $deadline_month, $deadline_day) as filing_deadline,
     (
         make_date(c.tax_year + 1, $deadline_month, $deadline_day)
