@@ -14,7 +14,7 @@ $(UV):
 	.uv/bin/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 .venv/.synced: $(UV) uv.lock pyproject.toml
-	$(UV) sync --locked --compile-bytecode --python $(PYTHON)
+	$(UV) sync --quiet --locked --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 setup: .venv/.synced
