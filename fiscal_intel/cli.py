@@ -24,6 +24,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _run(settings: Settings, *, quiet: bool = False, verbose: bool = False) -> int:
+    from fiscal_intel.locking import WarehouseBusy
     from fiscal_intel.report import print_summary
     from fiscal_intel.runner import PipelineError, StageResult, run_pipeline
 
@@ -40,9 +41,10 @@ def _run(settings: Settings, *, quiet: bool = False, verbose: bool = False) -> i
         run_pipeline(
             settings,
             on_stage=None if quiet else progress,
-            log_level="INFO" if verbose else "CRITICAL",
+            on_wait=lambda message: print(f"fiscal-intel: {message}", flush=True),
+            log_level="DEBUG" if verbose else "CRITICAL",
         )
-    except PipelineError as exc:
+    except (PipelineError, WarehouseBusy) as exc:
         print(f"fiscal-intel: {exc}", file=sys.stderr)
         return 1
     if not quiet:
@@ -80,6 +82,12 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    from fiscal_intel.status import print_status
+
+    return print_status(_settings(args), runs=args.runs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fiscal-intel", description="Municipal fiscal intelligence on ICA tax data."
@@ -110,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--top", type=int, default=100)
     audit.add_argument("--out", required=True, help="FILE.csv or FILE.xlsx")
     audit.set_defaults(func=cmd_audit_list)
+    status = sub.add_parser("status", help="the last runs and any failing checks")
+    status.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+    status.add_argument("--runs", type=int, default=10, help="how many runs to show")
+    status.set_defaults(func=cmd_status)
     return parser
 
 

@@ -13,6 +13,8 @@ from fiscal_intel.assets.scoring import scoring_assets
 from fiscal_intel.assets.staging import staging_assets
 from fiscal_intel.jobs import jobs
 from fiscal_intel.resources import build_resources
+from fiscal_intel.schedules import schedules
+from fiscal_intel.sensors import sensors
 
 all_assets = [
     *landing_specs,
@@ -28,6 +30,8 @@ defs = dg.Definitions(
     assets=all_assets,
     asset_checks=asset_checks,
     jobs=jobs,
+    schedules=schedules,
+    sensors=sensors,
     resources=build_resources(),
     # One DuckDB writer at a time: every step runs in this process, one after another.
     executor=dg.in_process_executor,

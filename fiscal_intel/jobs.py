@@ -1,6 +1,4 @@
-"""Jobs: the whole pipeline, and the stages the CLI runs one after another."""
-
-from __future__ import annotations
+"""Jobs: the whole pipeline, the nightly rebuild and the yearly retrain."""
 
 import dagster as dg
 
@@ -13,4 +11,16 @@ everything = dg.define_asset_job(
     description="Load new landing files and rebuild staging, features, scores and marts.",
 )
 
-jobs = [everything]
+nightly = dg.define_asset_job(
+    "nightly_lists_and_marts",
+    selection=dg.AssetSelection.groups("staging", "features", "scoring", "marts"),
+    description="Rebuild staging, features, scores and marts from what is already loaded.",
+)
+
+yearly_retrain = dg.define_asset_job(
+    "yearly_model_retrain",
+    selection=dg.AssetSelection.groups("features", "scoring", "marts"),
+    description="Retrain the risk models on every closed audit and rescore the open cases.",
+)
+
+jobs = [everything, nightly, yearly_retrain]

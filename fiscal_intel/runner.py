@@ -2,19 +2,28 @@
 
 Each stage (an asset group) is one in-process Dagster run over the same definitions, so a stage
 can be timed and reported, and a failed blocking check stops the stages after it with its reason.
+The whole run holds the warehouse's writer lock and ends by writing a row to ``ops.run_log``.
 """
 
 from __future__ import annotations
 
+import json
+import sys
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 import dagster as dg
+import duckdb
 
 from fiscal_intel.jobs import STAGES
+from fiscal_intel.locking import warehouse_lock
 from fiscal_intel.resources import build_resources
 from fiscal_intel.settings import Settings
+from fiscal_intel.sqlfiles import run_sql
 
 
 class PipelineError(Exception):
@@ -27,6 +36,20 @@ class StageResult:
     seconds: float
     assets: int
     metadata: dict[str, dict] = field(default_factory=dict)
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)  # ERROR and WARN alike
+
+
+@dataclass
+class RunRecord:
+    """What one run did, for ``ops.run_log``."""
+
+    run_id: str
+    started_at: datetime
+    stages: list[StageResult] = field(default_factory=list)
+    status: str = "running"
+    failed_stage: str | None = None
+    message: str | None = None
 
 
 def _assets_and_checks() -> list:
@@ -51,13 +74,36 @@ def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "the run failed without a step failure (see the Dagster logs)"
 
 
-def _failed_checks(result: dg.ExecuteInProcessResult) -> list[str]:
-    failed = []
+def _check_outcomes(result: dg.ExecuteInProcessResult) -> tuple[int, list[str], list[str]]:
+    """Passed count, failed blocking (ERROR) checks, and every failed check, as lines."""
+    passed, blocking, failed = 0, [], []
     for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
-            key = evaluation.asset_key.to_user_string()
-            failed.append(f"check {key}:{evaluation.check_name} failed: {evaluation.description}")
-    return failed
+        if evaluation.passed:
+            passed += 1
+            continue
+        key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        line = f"check {key} failed: {evaluation.description}"
+        failed.append(line)
+        if evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            blocking.append(line)
+    return passed, blocking, failed
+
+
+def _stage_result(stage: str, seconds: float, result: dg.ExecuteInProcessResult) -> StageResult:
+    materializations = result.get_asset_materialization_events()
+    metadata = {
+        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        for e in materializations
+    }
+    # A failed raw asset still loaded its good files: its Failure carries what it did.
+    for event in result.all_events:
+        failure = event.step_failure_data if event.is_step_failure else None
+        if failure is not None and failure.user_failure_data is not None:
+            metadata[event.step_key] = {
+                k: v.value for k, v in failure.user_failure_data.metadata.items()
+            }
+    passed, _, failed = _check_outcomes(result)
+    return StageResult(stage, seconds, len(materializations), metadata, passed, failed)
 
 
 def run_pipeline(
@@ -65,12 +111,38 @@ def run_pipeline(
     *,
     stages: tuple[str, ...] = STAGES,
     on_stage: Callable[[StageResult], None] | None = None,
+    on_wait: Callable[[str], None] | None = None,
     log_level: str = "WARNING",
 ) -> list[StageResult]:
-    """Materialise every stage in order; raise :class:`PipelineError` on the first failure."""
+    """Materialise every stage in order; raise :class:`PipelineError` on the first failure.
+
+    Waits for (or, past ``settings.lock_timeout``, refuses) any other run on the same warehouse.
+    """
+    with warehouse_lock(settings.warehouse, timeout=settings.lock_timeout, on_wait=on_wait):
+        record = RunRecord(str(uuid.uuid4()), datetime.now())
+        try:
+            _run_stages(settings, stages, record, on_stage, log_level)
+            record.status = "success"
+        except PipelineError as exc:
+            record.status, record.message = "failed", str(exc)
+            raise
+        except BaseException as exc:  # even Ctrl-C leaves a line saying the run did not finish
+            record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            write_run_log(settings, record)
+    return record.stages
+
+
+def _run_stages(
+    settings: Settings,
+    stages: tuple[str, ...],
+    record: RunRecord,
+    on_stage: Callable[[StageResult], None] | None,
+    log_level: str,
+) -> None:
     resources = build_resources(settings)
     definitions = _assets_and_checks()
-    results = []
     with dg.DagsterInstance.ephemeral() as instance:
         for stage in stages:
             start = time.perf_counter()
@@ -81,26 +153,77 @@ def run_pipeline(
                 instance=instance,
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                tags={"fiscal_intel/stage": stage},
+                tags={"fiscal_intel/stage": stage, "fiscal_intel/run_id": record.run_id},
             )
+            stage_result = _stage_result(stage, time.perf_counter() - start, result)
+            record.stages.append(stage_result)
             if not result.success:
+                record.failed_stage = stage
                 raise PipelineError(f"stage {stage}: {_failure_reason(result)}")
-            failed = _failed_checks(result)
-            if failed:
-                raise PipelineError(f"stage {stage}: {failed[0]}")
-            materializations = result.get_asset_materialization_events()
-            stage_result = StageResult(
-                stage,
-                time.perf_counter() - start,
-                len(materializations),
-                {
-                    e.asset_key.to_user_string(): {
-                        k: v.value for k, v in e.materialization.metadata.items()
-                    }
-                    for e in materializations
-                },
-            )
-            results.append(stage_result)
+            _, blocking, _ = _check_outcomes(result)
+            if blocking:
+                record.failed_stage = stage
+                raise PipelineError(f"stage {stage}: {blocking[0]}")
             if on_stage:
                 on_stage(stage_result)
-    return results
+
+
+def _sum_meta(record: RunRecord, name: str) -> int:
+    return sum(
+        int(meta.get(name, 0) or 0)
+        for stage in record.stages
+        if stage.stage == "raw"
+        for meta in stage.metadata.values()
+    )
+
+
+def write_run_log(settings: Settings, record: RunRecord) -> None:
+    """Append the run's line to ``ops.run_log`` (a failure here must not hide the run's own)."""
+    facts: dict[str, Any] = {"as_of": None, "models": {}, "tables": {}}
+    try:
+        with duckdb.connect(settings.warehouse) as con:
+            con.execute("create schema if not exists ops")
+            run_sql(con, "ops/run_log")
+            tables = {
+                f"{s}.{t}"
+                for s, t in con.execute(
+                    "select schema_name, table_name from duckdb_tables() "
+                    "where schema_name in ('marts', 'scoring', 'staging')"
+                ).fetchall()
+            }
+            if "staging.as_of_date" in tables:
+                facts["as_of"] = con.execute("select as_of from staging.as_of_date").fetchall()[0][
+                    0
+                ]
+            if "scoring.risk_models" in tables:
+                facts["models"] = dict(
+                    con.execute("select program, model_version from scoring.risk_models").fetchall()
+                )
+            for table in sorted(t for t in tables if t.startswith("marts.")):
+                facts["tables"][table] = con.execute(f"select count(*) from {table}").fetchall()[0][
+                    0
+                ]
+            checks_failed = [line for s in record.stages for line in s.checks_failed]
+            con.execute(
+                "insert into ops.run_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record.run_id,
+                    record.started_at,
+                    datetime.now(),
+                    record.status,
+                    record.failed_stage,
+                    record.message,
+                    str(settings.landing),
+                    facts["as_of"],
+                    _sum_meta(record, "files_loaded"),
+                    _sum_meta(record, "files_failed"),
+                    _sum_meta(record, "rows_loaded"),
+                    _sum_meta(record, "rows_quarantined"),
+                    sum(s.checks_passed for s in record.stages),
+                    json.dumps(checks_failed, ensure_ascii=False),
+                    json.dumps(facts["models"]),
+                    json.dumps(facts["tables"]),
+                ],
+            )
+    except duckdb.Error as exc:
+        print(f"fiscal-intel: could not write ops.run_log: {exc}", file=sys.stderr)

@@ -36,6 +36,14 @@ class Settings:
     boosting_rounds: int = 300
     # pred_contrib costs ~1.5 ms a row: reasons are written for the cases inspectors will see.
     explain_top: int = 1000
+    # Tax secrecy (ET art. 583): leadership marts never show a cell built from fewer taxpayers.
+    min_cell_taxpayers: int = 5
+    # Where the leadership report and shareable DuckDB go (empty: `leadership/` beside the
+    # warehouse) and the report's language (`es` or `en`).
+    leadership_dir: str = ""
+    report_language: str = "es"
+    # Seconds a run waits for another run on the same warehouse before giving up.
+    lock_timeout: float = 3600.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -44,7 +44,8 @@ def test_every_staged_table_has_a_blocking_gx_check() -> None:
 
     specs = [spec for c in asset_checks for spec in c.check_specs]
     assert len(specs) == len(graph.asset_check_keys)
-    assert all(spec.blocking for spec in specs)
+    # Ingestion gates block; freshness only warns (stale data is still the best data we have).
+    assert all(spec.blocking == (spec.name != "freshness") for spec in specs)
 
 
 def test_the_job_runs_in_process() -> None:

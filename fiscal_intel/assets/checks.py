@@ -66,6 +66,7 @@ def sql_check(
     *,
     sql: str | None = None,
     blocking: bool = True,
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
     **fixed: object,
 ) -> dg.AssetChecksDefinition:
     """An asset check backed by ``sql/checks/<sql or name>.sql``."""
@@ -83,13 +84,39 @@ def sql_check(
         )
         return dg.AssetCheckResult(
             passed=passed,
-            severity=dg.AssetCheckSeverity.ERROR,
+            severity=severity,
             description=detail,
             metadata={"observed": dg.MetadataValue.float(observed)},
         )
 
     return _check
 
+
+# How far (days) each source's latest event may trail the latest event anywhere in the data
+# before its freshness check warns: payments arrive daily, withholdings per bimester plus the
+# reporting delay, registries and returns yearly.
+EXPECTED_LAG_DAYS = {
+    "taxpayers": 400,
+    "declarations": 400,
+    "payments": 60,
+    "withholdings": 150,
+    "commerce_registry": 400,
+    "audits": 400,
+}
+
+freshness_checks = [
+    sql_check(
+        ("raw", source),
+        "freshness",
+        f"Warns when {source} trails the rest of the data by more than {days} days.",
+        sql="source_freshness",
+        blocking=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        source=source,
+        max_lag_days=days,
+    )
+    for source, days in EXPECTED_LAG_DAYS.items()
+]
 
 asset_checks = (
     [gx_check(t) for t in STAGED_TABLES]
@@ -124,4 +151,5 @@ asset_checks = (
             sql="declarations_arithmetic",
         ),
     ]
+    + freshness_checks
 )

@@ -1,0 +1,28 @@
+"""Schedules: rebuild the lists and marts every night, retrain the models once a year."""
+
+import dagster as dg
+
+from fiscal_intel.jobs import nightly, yearly_retrain
+
+TIMEZONE = "America/Bogota"
+
+nightly_schedule = dg.ScheduleDefinition(
+    name="nightly_lists_and_marts",
+    job=nightly,
+    cron_schedule="0 2 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every night at 02:00: staging, features, scores and marts from what is loaded.",
+)
+
+# After the April filing deadline and the spring audit closures, so a year's new labels count.
+yearly_retrain_schedule = dg.ScheduleDefinition(
+    name="yearly_model_retrain",
+    job=yearly_retrain,
+    cron_schedule="0 3 15 6 *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every 15 June at 03:00: retrain both risk models on every closed audit.",
+)
+
+schedules = [nightly_schedule, yearly_retrain_schedule]

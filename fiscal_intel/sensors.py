@@ -1,0 +1,66 @@
+"""Sensors: new files in the landing folder start a run of what they affect."""
+
+import hashlib
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from fiscal_intel.ingest.loader import landing_files
+from fiscal_intel.ingest.sources import SOURCES
+from fiscal_intel.jobs import everything
+from fiscal_intel.resources import FiscalSettings
+
+
+def scan_landing(landing: Path) -> dict[str, list[int]]:
+    """Every batch file under landing as ``source/file -> [size, mtime_ns]``.
+
+    Size and mtime are enough to notice a new or rewritten file cheaply; the loader decides by
+    content (sha256) whether it is really new.
+    """
+    found: dict[str, list[int]] = {}
+    for source in SOURCES:
+        for path in landing_files(landing / source):
+            stat = path.stat()
+            found[f"{source}/{path.name}"] = [stat.st_size, stat.st_mtime_ns]
+    return found
+
+
+def changed_files(seen: dict[str, list[int]], current: dict[str, list[int]]) -> list[str]:
+    return sorted(name for name, sig in current.items() if seen.get(name) != sig)
+
+
+@dg.sensor(
+    job=everything,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Starts a run of the affected sources and everything downstream when files "
+    "appear or change in the landing folder.",
+)
+def landing_files_sensor(
+    context: dg.SensorEvaluationContext, settings: FiscalSettings
+) -> dg.SensorResult | dg.SkipReason:
+    seen = json.loads(context.cursor) if context.cursor else {}
+    current = scan_landing(settings.landing_path)
+    changed = changed_files(seen, current)
+    if not changed:
+        return dg.SkipReason(f"no new files in {settings.landing}")
+    sources = sorted({name.split("/", 1)[0] for name in changed})
+    selection = dg.AssetSelection.assets(*(dg.AssetKey(["raw", s]) for s in sources)).downstream()
+    keys = sorted(selection.resolve(context.repository_def.asset_graph))
+    run_key = hashlib.sha256(
+        json.dumps({n: current[n] for n in changed}, sort_keys=True).encode()
+    ).hexdigest()[:16]
+    return dg.SensorResult(
+        run_requests=[
+            dg.RunRequest(
+                run_key=run_key,
+                asset_selection=keys,
+                tags={"fiscal_intel/trigger": "landing", "fiscal_intel/sources": ",".join(sources)},
+            )
+        ],
+        cursor=json.dumps(current, sort_keys=True),
+    )
+
+
+sensors = [landing_files_sensor]

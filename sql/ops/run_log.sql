@@ -1,0 +1,20 @@
+-- One row per pipeline run: what it loaded, which checks failed, which models scored, and the
+-- size of what it built. Written at the end of every CLI run, successful or not.
+create table if not exists ops.run_log (
+    run_id varchar,
+    started_at timestamp,
+    finished_at timestamp,
+    status varchar,
+    failed_stage varchar,
+    message varchar,
+    landing varchar,
+    as_of date,
+    files_loaded bigint,
+    files_failed bigint,
+    rows_loaded bigint,
+    rows_quarantined bigint,
+    checks_passed bigint,
+    checks_failed varchar,
+    model_versions varchar,
+    table_rows varchar
+);
