@@ -20,6 +20,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         landing=getattr(args, "landing", None),
         warehouse=getattr(args, "warehouse", None),
         as_of=getattr(args, "as_of", None),
+        continue_past_unreadable=getattr(args, "continue_past_unreadable", None),
     )
 
 
@@ -38,7 +39,7 @@ def _run(settings: Settings, *, quiet: bool = False, verbose: bool = False) -> i
     print(f"fiscal-intel: {settings.landing} -> {settings.warehouse}", flush=True)
     try:
         # Dagster's own log lines would bury the one-line reason; --verbose shows them.
-        run_pipeline(
+        stages = run_pipeline(
             settings,
             on_stage=None if quiet else progress,
             on_wait=lambda message: print(f"fiscal-intel: {message}", flush=True),
@@ -49,6 +50,13 @@ def _run(settings: Settings, *, quiet: bool = False, verbose: bool = False) -> i
         return 1
     if not quiet:
         print_summary(settings)
+    from fiscal_intel.assets.raw import unreadable_files
+
+    unreadable = unreadable_files(stages)  # only with continue_past_unreadable: the run went on
+    if unreadable:
+        more = f" (and {len(unreadable) - 1} more file(s))" if len(unreadable) > 1 else ""
+        print(f"fiscal-intel: stage raw: {unreadable[0]}{more}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -62,11 +70,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     landing = settings.landing_path
     truth = landing.parent / "truth"
+    if args.messy:
+        return _messy_demo(args, settings, truth)
     print(f"fiscal-intel demo: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
     summary = generate(landing, truth, taxpayers=args.taxpayers, seed=args.seed)
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
     print(f"  wrote {rows}; ground truth in {truth}")
     return _run(settings, verbose=args.verbose)
+
+
+def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:
+    from dataclasses import replace
+
+    from fiscal_intel.demo.messy import generate_messy
+
+    landing = settings.landing_path
+    print(f"fiscal-intel demo --messy: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
+    summary = generate_messy(landing, truth, taxpayers=args.taxpayers, seed=args.seed)
+    print(f"  {summary.describe()}; planted rows in {truth / 'messy_manifest.json'}")
+    # The messy export holds one unreadable file on purpose: the run goes past it, builds every
+    # table from what it could read, and still exits non-zero naming the file.
+    return _run(replace(settings, continue_past_unreadable=True), verbose=args.verbose)
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
@@ -79,6 +103,20 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
         print(f"fiscal-intel: {exc}", file=sys.stderr)
         return 1
     print(f"fiscal-intel: wrote {n} {args.program} cases to {args.out}")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from fiscal_intel.backup import backup_warehouse
+    from fiscal_intel.locking import WarehouseBusy
+
+    settings = _settings(args)
+    try:
+        tables = backup_warehouse(settings.warehouse, args.out, timeout=settings.lock_timeout)
+    except (FileNotFoundError, ValueError, WarehouseBusy) as exc:
+        print(f"fiscal-intel: {exc}", file=sys.stderr)
+        return 1
+    print(f"fiscal-intel: backed up {settings.warehouse} to {args.out} ({tables} tables)")
     return 0
 
 
@@ -103,12 +141,24 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="materialise every asset on a landing folder")
     paths(run)
     run.add_argument("--as-of", help="YYYY-MM-DD (default: latest dated event in the data)")
+    run.add_argument(
+        "--continue-past-unreadable",
+        action="store_true",
+        default=None,
+        help="build every table from the readable files, then exit 1 naming the unreadable ones",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="write a synthetic municipality, then run on it")
     paths(demo)
     demo.add_argument("--taxpayers", type=int, default=15_000)
     demo.add_argument("--seed", type=int, default=42)
+    demo.add_argument(
+        "--messy",
+        action="store_true",
+        help="write the municipality as real offices export it (encodings, Spanish headers and "
+        "numbers, ~1%% bad rows, one unreadable file), with a manifest of what was planted",
+    )
     demo.add_argument("--as-of", help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
 
@@ -122,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
     status.add_argument("--runs", type=int, default=10, help="how many runs to show")
     status.set_defaults(func=cmd_status)
+    backup = sub.add_parser("backup", help="copy the warehouse consistently (between runs)")
+    backup.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+    backup.add_argument("--out", required=True, help="the backup file to write")
+    backup.set_defaults(func=cmd_backup)
     return parser
 
 

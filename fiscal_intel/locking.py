@@ -15,6 +15,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# Warehouses whose lock this process holds: a run that holds it for its whole length must not
+# deadlock on itself when its assets open connections (flock locks are per open file).
+_HELD: set[str] = set()
+
+
+def held_here(warehouse: str | Path) -> bool:
+    return str(Path(warehouse).resolve()) in _HELD
+
 
 class WarehouseBusy(Exception):
     """Another process held the warehouse for longer than we were willing to wait."""
@@ -63,9 +71,12 @@ def warehouse_lock(
                 time.sleep(poll)
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()}".encode())
+        key = str(Path(warehouse).resolve())
+        _HELD.add(key)
         try:
             yield
         finally:
+            _HELD.discard(key)
             os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_duckdb import DuckDBResource
 
+from fiscal_intel.locking import held_here, warehouse_lock
 from fiscal_intel.settings import Settings, load_settings
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse, one writer at a time across processes.
+
+    A CLI run holds the warehouse lock for its whole length; a run launched by the Dagster
+    daemon (sensor, schedule, UI) takes it per connection, so the two never meet as two DuckDB
+    writers: one waits for the other instead of failing on DuckDB's file lock.
+    """
+
+    lock_timeout: float = 3600.0
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        if held_here(self.database):
+            with super().get_connection() as con:
+                yield con
+            return
+        with (
+            warehouse_lock(self.database, timeout=self.lock_timeout),
+            super().get_connection() as con,
+        ):
+            yield con
 
 
 class FiscalSettings(dg.ConfigurableResource):
@@ -25,6 +52,11 @@ class FiscalSettings(dg.ConfigurableResource):
     num_threads: int = 2
     boosting_rounds: int = 300
     explain_top: int = 1000
+    min_cell_taxpayers: int = 5
+    leadership_dir: str = ""
+    report_language: str = "es"
+    mappings: str = ""
+    continue_past_unreadable: bool = False
 
     @property
     def landing_path(self) -> Path:
@@ -40,6 +72,7 @@ class FiscalSettings(dg.ConfigurableResource):
             "statute_years_filed": self.statute_years_filed,
             "statute_years_omiso": self.statute_years_omiso,
             "max_unknown_filer_share": self.max_unknown_filer_share,
+            "min_cell_taxpayers": self.min_cell_taxpayers,
         }
 
 
@@ -48,7 +81,7 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     s = settings or load_settings()
     Path(s.warehouse).parent.mkdir(parents=True, exist_ok=True)
     return {
-        "warehouse": DuckDBResource(database=str(s.warehouse)),
+        "warehouse": WarehouseResource(database=str(s.warehouse), lock_timeout=s.lock_timeout),
         "settings": FiscalSettings(
             **{name: getattr(s, name) for name in FiscalSettings.model_fields}
         ),

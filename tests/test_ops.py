@@ -140,3 +140,52 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_result(
     assert rerun.returncode == 0, out
     print(f"recovery after kill at {kill_at}: {time.perf_counter() - started:.1f} s")
     assert _snapshot(warehouse) == _snapshot(demo_run["warehouse"])
+
+
+def test_daemon_connections_wait_for_a_cli_run(tmp_path: Path) -> None:
+    """Outside a CLI run, each connection takes the writer lock, so it waits instead of failing
+    on DuckDB's own file lock."""
+    from fiscal_intel.resources import WarehouseResource
+
+    warehouse = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time, duckdb\n"
+         "from fiscal_intel.locking import warehouse_lock\n"
+         f"with warehouse_lock({str(warehouse)!r}, timeout=5):\n"
+         f"    con = duckdb.connect({str(warehouse)!r})\n"
+         "    print('holding', flush=True)\n"
+         "    time.sleep(1.5)\n"
+         "    con.close()\n"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    assert holder.stdout.readline().strip() == "holding"
+    started = time.perf_counter()
+    with WarehouseResource(database=str(warehouse), lock_timeout=30).get_connection() as con:
+        waited = time.perf_counter() - started
+        con.execute("create table t as select 1 as x")
+    holder.wait(timeout=30)
+    assert waited > 0.5
+
+
+def test_backup_is_a_complete_database(demo_run, tmp_path: Path) -> None:
+    from fiscal_intel.cli import main
+
+    out = tmp_path / "backups" / "w.duckdb"
+    assert main(["backup", "--warehouse", str(demo_run["warehouse"]), "--out", str(out)]) == 0
+    assert _snapshot(out) == _snapshot(demo_run["warehouse"])
+
+
+def test_the_shipped_instance_config_loads(tmp_path: Path) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    config = (Path(__file__).parent.parent / "deploy" / "dagster.yaml").read_text()
+    (home / "dagster.yaml").write_text(
+        config.replace("/var/lib/fiscal-intel/dagster", str(home / "storage"))
+    )
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == 1
+    finally:
+        instance.dispose()
