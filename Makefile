@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test lint ui clean
+.PHONY: setup demo test lint browser ui clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -26,7 +26,14 @@ lint: setup
 	.venv/bin/ruff check fiscal_intel tests
 	.venv/bin/sqlfluff lint sql/
 
-test: lint
+# The leadership report is tested in a real headless browser: Debian's chromium, installed once
+# (idempotent; root or sudo). Without it the browser test fails under CI=true.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: lint browser
 	.venv/bin/pytest -q
 
 ui: setup

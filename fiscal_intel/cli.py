@@ -86,7 +86,9 @@ def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> in
 
     landing = settings.landing_path
     print(f"fiscal-intel demo --messy: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
-    summary = generate_messy(landing, truth, taxpayers=args.taxpayers, seed=args.seed)
+    summary = generate_messy(
+        landing, truth, taxpayers=args.taxpayers, seed=args.seed, bad_share=args.bad_share
+    )
     print(f"  {summary.describe()}; planted rows in {truth / 'messy_manifest.json'}")
     # The messy export holds one unreadable file on purpose: the run goes past it, builds every
     # table from what it could read, and still exits non-zero naming the file.
@@ -98,11 +100,38 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     try:
-        n = export_audit_list(settings.warehouse_path, args.program, args.top, Path(args.out))
+        n = export_audit_list(
+            settings.warehouse_path,
+            args.program,
+            args.top,
+            Path(args.out),
+            inspectors=args.inspectors,
+            cases_per_inspector=args.cases_per_inspector,
+        )
     except (FileNotFoundError, ValueError) as exc:
         print(f"fiscal-intel: {exc}", file=sys.stderr)
         return 1
-    print(f"fiscal-intel: wrote {n} {args.program} cases to {args.out}")
+    split = f" for {args.inspectors} inspectors" if args.inspectors else ""
+    print(f"fiscal-intel: wrote {n} {args.program} cases{split} to {args.out}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from fiscal_intel.scoring.evaluation import evaluate, summary_lines
+
+    settings = replace(_settings(args), truth=args.truth)
+    if not settings.warehouse_path.is_file():
+        print(f"fiscal-intel: warehouse {settings.warehouse} does not exist", file=sys.stderr)
+        return 1
+    try:
+        performance = evaluate(settings)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"fiscal-intel: {exc}", file=sys.stderr)
+        return 1
+    for line in summary_lines(performance):
+        print(line)
     return 0
 
 
@@ -117,6 +146,42 @@ def cmd_backup(args: argparse.Namespace) -> int:
         print(f"fiscal-intel: {exc}", file=sys.stderr)
         return 1
     print(f"fiscal-intel: backed up {settings.warehouse} to {args.out} ({tables} tables)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from fiscal_intel.leadership.report import report_file
+
+    settings = _settings(args)
+    try:
+        size = report_file(
+            settings.warehouse_path,
+            Path(args.out),
+            language=args.lang or settings.report_language,
+            municipality=settings.municipality,
+            min_cell_taxpayers=settings.min_cell_taxpayers,
+        )
+    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
+        print(f"fiscal-intel: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    print(f"fiscal-intel: wrote the leadership report to {args.out} ({size:,} bytes)")
+    return 0
+
+
+def cmd_export_leadership(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from fiscal_intel.leadership.export import export_leadership_file
+
+    settings = _settings(args)
+    try:
+        rows = export_leadership_file(settings.warehouse_path, Path(args.out))
+    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
+        print(f"fiscal-intel: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 1
+    print(f"fiscal-intel: wrote {len(rows)} leadership marts to {args.out} (aggregates only)")
     return 0
 
 
@@ -159,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="write the municipality as real offices export it (encodings, Spanish headers and "
         "numbers, ~1%% bad rows, one unreadable file), with a manifest of what was planted",
     )
+    demo.add_argument(
+        "--bad-share",
+        type=float,
+        default=0.01,
+        help="with --messy: share of rows corrupted (default 0.01; junk rows are always added)",
+    )
     demo.add_argument("--as-of", help=argparse.SUPPRESS)
     demo.set_defaults(func=cmd_demo)
 
@@ -167,7 +238,21 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--program", choices=("omiso", "inexacto"), required=True)
     audit.add_argument("--top", type=int, default=100)
     audit.add_argument("--out", required=True, help="FILE.csv or FILE.xlsx")
+    audit.add_argument(
+        "--inspectors", type=int, help="split the top cases across this many inspectors"
+    )
+    audit.add_argument(
+        "--cases-per-inspector", type=int, help="with --inspectors: cases each (replaces --top)"
+    )
     audit.set_defaults(func=cmd_audit_list)
+    evaluate = sub.add_parser(
+        "evaluate", help="score the lists against a ground-truth file (marts.model_performance)"
+    )
+    evaluate.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+    evaluate.add_argument(
+        "--truth", required=True, help="CSV with nit, tax_year, program, true_gap"
+    )
+    evaluate.set_defaults(func=cmd_evaluate)
     status = sub.add_parser("status", help="the last runs and any failing checks")
     status.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
     status.add_argument("--runs", type=int, default=10, help="how many runs to show")
@@ -176,6 +261,17 @@ def build_parser() -> argparse.ArgumentParser:
     backup.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
     backup.add_argument("--out", required=True, help="the backup file to write")
     backup.set_defaults(func=cmd_backup)
+    report = sub.add_parser("report", help="write the leadership report (one offline HTML file)")
+    report.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--lang", choices=("es", "en"), help="language (default es)")
+    report.set_defaults(func=cmd_report)
+    leadership = sub.add_parser(
+        "export-leadership", help="copy only the leadership marts (aggregates) to a new DuckDB"
+    )
+    leadership.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+    leadership.add_argument("--out", required=True, help="the DuckDB file to write")
+    leadership.set_defaults(func=cmd_export_leadership)
     return parser
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dagster as dg
 
 from fiscal_intel.assets.checks import asset_checks
+from fiscal_intel.assets.entities import entity_assets
+from fiscal_intel.assets.evaluation import evaluation_assets
 from fiscal_intel.assets.features import feature_assets
 from fiscal_intel.assets.marts import mart_assets
 from fiscal_intel.assets.raw import landing_specs, raw_assets
@@ -21,9 +23,11 @@ all_assets = [
     *reference_assets,
     *raw_assets,
     *staging_assets,
+    *entity_assets,
     *feature_assets,
     *scoring_assets,
     *mart_assets,
+    *evaluation_assets,
 ]
 
 defs = dg.Definitions(

@@ -1,4 +1,11 @@
-"""Audit lists as files inspectors open: CSV for any tool, XLSX for Excel."""
+"""Audit lists as files inspectors open: CSV for any tool, XLSX for Excel.
+
+With a capacity (``inspectors`` × ``cases_per_inspector``) the top cases are split across the
+inspectors: every case of one taxpayer goes to the same inspector (one visit covers all its open
+years), and each new taxpayer goes to the inspector with the least expected recovery so far, so
+workloads are equal in cases and close in money. The XLSX then has one sheet per inspector with
+Spanish headers, as the fiscalización team reads it.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +28,21 @@ COLUMNS = [
     "statute_expires_on",
 ]
 
+# Column headers of the per-inspector workbook.
+SPANISH_HEADERS = {
+    "inspector": "Inspector",
+    "program": "Programa",
+    "rank": "Posición",
+    "nit": "NIT",
+    "legal_name": "Razón social",
+    "tax_year": "Año gravable",
+    "risk_score": "Probabilidad de hallazgo",
+    "expected_recovery": "Recaudo esperado (COP)",
+    "predicted_amount": "Valor estimado si hay hallazgo (COP)",
+    "statute_expires_on": "Vence la firmeza",
+    "reasons": "Motivos",
+}
+
 
 def audit_list(warehouse: Path, program: str, top: int) -> pl.DataFrame:
     """The top ``top`` cases of a program from ``marts.audit_ranking``."""
@@ -31,20 +53,88 @@ def audit_list(warehouse: Path, program: str, top: int) -> pl.DataFrame:
     with duckdb.connect(str(warehouse), read_only=True) as con:
         return frame(
             con,
-            f"select {', '.join(COLUMNS)} from marts.audit_ranking "
+            f"select {', '.join(COLUMNS)}, predicted_amount from marts.audit_ranking "
             "where program = $program and rank <= $top order by rank",
             {"program": program, "top": top},
         )
 
 
-def export_audit_list(warehouse: Path, program: str, top: int, out: Path) -> int:
-    """Write the list to ``out`` (.csv or .xlsx); returns the number of cases written."""
-    cases = audit_list(warehouse, program, top)
-    out.parent.mkdir(parents=True, exist_ok=True)
+def assign_inspectors(cases: pl.DataFrame, inspectors: int, per_inspector: int) -> pl.DataFrame:
+    """``cases`` (in rank order) with an ``inspector`` column 1..``inspectors``; at most
+    ``per_inspector`` cases each, the cases beyond the total capacity dropped."""
+    if inspectors < 1 or per_inspector < 1:
+        raise ValueError("--inspectors and --cases-per-inspector must be at least 1")
+    cases = cases.sort("rank").head(inspectors * per_inspector)
+    load = [0] * inspectors
+    money = [0.0] * inspectors
+    owner: dict[str, int] = {}
+    assigned = []
+    for nit, expected in zip(cases["nit"], cases["expected_recovery"], strict=True):
+        free = [i for i in range(inspectors) if load[i] < per_inspector]
+        i = owner.get(nit)
+        if i is None or load[i] >= per_inspector:
+            i = min(free, key=lambda j: (money[j], j))
+            owner.setdefault(nit, i)
+        load[i] += 1
+        money[i] += float(expected or 0.0)
+        assigned.append(i + 1)
+    return cases.with_columns(pl.Series("inspector", assigned, dtype=pl.Int32))
+
+
+def _write_workbook(cases: pl.DataFrame, out: Path, program: str) -> None:
+    from xlsxwriter import Workbook
+
+    columns = [c for c in SPANISH_HEADERS if c in cases.columns and c != "inspector"]
+    with Workbook(str(out)) as workbook:
+        for inspector, sheet in cases.group_by("inspector", maintain_order=True):
+            headers = {c: SPANISH_HEADERS[c] for c in columns}
+            sheet.sort("rank").select(columns).rename(headers).write_excel(
+                workbook=workbook,
+                worksheet=f"Inspector {inspector[0]}",
+                autofit=True,
+                float_precision=2,
+                column_formats={
+                    SPANISH_HEADERS["expected_recovery"]: "#,##0",
+                    SPANISH_HEADERS["predicted_amount"]: "#,##0",
+                    SPANISH_HEADERS["risk_score"]: "0.000",
+                },
+                header_format={"bold": True},
+            )
+
+
+def export_audit_list(
+    warehouse: Path,
+    program: str,
+    top: int,
+    out: Path,
+    *,
+    inspectors: int | None = None,
+    cases_per_inspector: int | None = None,
+) -> int:
+    """Write the list to ``out`` (.csv or .xlsx); returns the number of cases written.
+
+    With ``inspectors`` and ``cases_per_inspector`` the list is the top inspectors ×
+    cases_per_inspector cases split across the inspectors (``top`` is then ignored).
+    """
     suffix = out.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise ValueError(f"{out}: use a .csv or .xlsx file name")
+    split = inspectors is not None or cases_per_inspector is not None
+    if split:
+        if inspectors is None or cases_per_inspector is None:
+            raise ValueError("--inspectors and --cases-per-inspector go together")
+        capacity = inspectors * cases_per_inspector
+        cases = assign_inspectors(
+            audit_list(warehouse, program, max(capacity, 1)), inspectors, cases_per_inspector
+        )
+    else:
+        cases = audit_list(warehouse, program, top).drop("predicted_amount")
+    out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         cases.write_csv(out)
-    elif suffix == ".xlsx":
+    elif split:
+        _write_workbook(cases, out, program)
+    else:
         cases.write_excel(
             out,
             worksheet=program,
@@ -52,6 +142,4 @@ def export_audit_list(warehouse: Path, program: str, top: int, out: Path) -> int
             float_precision=2,
             column_formats={"expected_recovery": "#,##0", "risk_score": "0.000"},
         )
-    else:
-        raise ValueError(f"{out}: use a .csv or .xlsx file name")
     return cases.height

@@ -27,14 +27,23 @@ class WarehouseResource(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if held_here(self.database):
-            with super().get_connection() as con:
+            with self._connection() as con:
                 yield con
             return
-        with (
-            warehouse_lock(self.database, timeout=self.lock_timeout),
-            super().get_connection() as con,
-        ):
+        with warehouse_lock(self.database, timeout=self.lock_timeout), self._connection() as con:
             yield con
+
+    @contextmanager
+    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # Unlike the parent's, closes the connection when the asset fails too: a connection left
+        # open would pin its configuration on the file for the rest of the process.
+        con = duckdb.connect(
+            self.database, config={"custom_user_agent": "dagster", **self.connection_config}
+        )
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 class FiscalSettings(dg.ConfigurableResource):
@@ -52,6 +61,9 @@ class FiscalSettings(dg.ConfigurableResource):
     num_threads: int = 2
     boosting_rounds: int = 300
     explain_top: int = 1000
+    backtest_months: int = 24
+    audit_capacity: int = 100
+    truth: str = ""
     min_cell_taxpayers: int = 5
     leadership_dir: str = ""
     report_language: str = "es"
@@ -73,6 +85,7 @@ class FiscalSettings(dg.ConfigurableResource):
             "statute_years_omiso": self.statute_years_omiso,
             "max_unknown_filer_share": self.max_unknown_filer_share,
             "min_cell_taxpayers": self.min_cell_taxpayers,
+            "audit_capacity": self.audit_capacity,
         }
 
 

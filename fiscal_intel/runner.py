@@ -21,9 +21,13 @@ import duckdb
 
 from fiscal_intel.jobs import STAGES
 from fiscal_intel.locking import warehouse_lock
+from fiscal_intel.partitions import ALL_TAX_YEARS
 from fiscal_intel.resources import build_resources
 from fiscal_intel.settings import Settings
 from fiscal_intel.sqlfiles import run_sql
+
+# Stages that hold tax-year-partitioned assets.
+PARTITIONED_STAGES = {"staging"}
 
 
 class PipelineError(Exception):
@@ -59,8 +63,8 @@ def _assets_and_checks() -> list:
     return [*all_assets, *asset_checks]
 
 
-def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
-    for event in result.all_events:
+def _failure_reason(events: list[dg.DagsterEvent]) -> str:
+    for event in events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
             error = event.step_failure_data.error
             message = error.message.strip() if error else "unknown error"
@@ -74,10 +78,13 @@ def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
     return "the run failed without a step failure (see the Dagster logs)"
 
 
-def _check_outcomes(result: dg.ExecuteInProcessResult) -> tuple[int, list[str], list[str]]:
+def _check_outcomes(events: list[dg.DagsterEvent]) -> tuple[int, list[str], list[str]]:
     """Passed count, failed blocking (ERROR) checks, and every failed check, as lines."""
     passed, blocking, failed = 0, [], []
-    for evaluation in result.get_asset_check_evaluations():
+    for event in events:
+        if event.event_type != dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            continue
+        evaluation = event.event_specific_data
         if evaluation.passed:
             passed += 1
             continue
@@ -89,21 +96,27 @@ def _check_outcomes(result: dg.ExecuteInProcessResult) -> tuple[int, list[str], 
     return passed, blocking, failed
 
 
-def _stage_result(stage: str, seconds: float, result: dg.ExecuteInProcessResult) -> StageResult:
-    materializations = result.get_asset_materialization_events()
+def stage_result_of(stage: str, seconds: float, events: list[dg.DagsterEvent]) -> StageResult:
+    """What a Dagster run did, from its events (in-process result or the event log alike)."""
+    materializations = [
+        e for e in events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
+    ]
     metadata = {
-        e.asset_key.to_user_string(): {k: v.value for k, v in e.materialization.metadata.items()}
+        e.asset_key.to_user_string(): {
+            k: v.value for k, v in e.step_materialization_data.materialization.metadata.items()
+        }
         for e in materializations
     }
     # A failed raw asset still loaded its good files: its Failure carries what it did.
-    for event in result.all_events:
+    for event in events:
         failure = event.step_failure_data if event.is_step_failure else None
         if failure is not None and failure.user_failure_data is not None:
             metadata[event.step_key] = {
                 k: v.value for k, v in failure.user_failure_data.metadata.items()
             }
-    passed, _, failed = _check_outcomes(result)
-    return StageResult(stage, seconds, len(materializations), metadata, passed, failed)
+    passed, _, failed = _check_outcomes(events)
+    assets = len({e.asset_key for e in materializations})  # one per asset, not per partition
+    return StageResult(stage, seconds, assets, metadata, passed, failed)
 
 
 def run_pipeline(
@@ -123,6 +136,14 @@ def run_pipeline(
         try:
             _run_stages(settings, stages, record, on_stage, log_level)
             record.status = "success"
+            from fiscal_intel.assets.raw import unreadable_files
+
+            # With continue_past_unreadable the run built everything but some files failed:
+            # the CLI exits 1, and the log must not call that a success.
+            unreadable = unreadable_files(record.stages)
+            if unreadable:
+                record.status = "incomplete"
+                record.message = f"{len(unreadable)} unreadable file(s): {unreadable[0]}"
         except PipelineError as exc:
             record.status, record.message = "failed", str(exc)
             raise
@@ -153,27 +174,35 @@ def _run_stages(
                 instance=instance,
                 raise_on_error=False,
                 run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-                tags={"fiscal_intel/stage": stage, "fiscal_intel/run_id": record.run_id},
+                # Every tax-year partition in one run: each partitioned table is rebuilt once.
+                tags={
+                    "fiscal_intel/stage": stage,
+                    "fiscal_intel/run_id": record.run_id,
+                    **(ALL_TAX_YEARS if stage in PARTITIONED_STAGES else {}),
+                },
             )
-            stage_result = _stage_result(stage, time.perf_counter() - start, result)
+            events = result.all_events
+            stage_result = stage_result_of(stage, time.perf_counter() - start, events)
             record.stages.append(stage_result)
-            if not result.success:
-                record.failed_stage = stage
-                raise PipelineError(f"stage {stage}: {_failure_reason(result)}")
-            _, blocking, _ = _check_outcomes(result)
+            # A failed blocking check also fails its step: report the check, which says why.
+            _, blocking, _ = _check_outcomes(events)
             if blocking:
                 record.failed_stage = stage
                 raise PipelineError(f"stage {stage}: {blocking[0]}")
+            if not result.success:
+                record.failed_stage = stage
+                raise PipelineError(f"stage {stage}: {_failure_reason(events)}")
             if on_stage:
                 on_stage(stage_result)
 
 
 def _sum_meta(record: RunRecord, name: str) -> int:
+    """Sum a load counter over the raw assets (keys ``raw/…``, or ``raw__…`` for failed steps)."""
     return sum(
         int(meta.get(name, 0) or 0)
         for stage in record.stages
-        if stage.stage == "raw"
-        for meta in stage.metadata.values()
+        for key, meta in stage.metadata.items()
+        if key.startswith(("raw/", "raw__"))
     )
 
 
@@ -181,7 +210,7 @@ def write_run_log(settings: Settings, record: RunRecord) -> None:
     """Append the run's line to ``ops.run_log`` (a failure here must not hide the run's own)."""
     facts: dict[str, Any] = {"as_of": None, "models": {}, "tables": {}}
     try:
-        with duckdb.connect(settings.warehouse) as con:
+        with build_resources(settings)["warehouse"].get_connection() as con:
             con.execute("create schema if not exists ops")
             run_sql(con, "ops/run_log")
             tables = {

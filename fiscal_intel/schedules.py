@@ -3,10 +3,12 @@
 import dagster as dg
 
 from fiscal_intel.jobs import nightly, yearly_retrain
+from fiscal_intel.partitions import ALL_TAX_YEARS
 
 TIMEZONE = "America/Bogota"
 
-nightly_schedule = dg.ScheduleDefinition(
+
+@dg.schedule(
     name="nightly_lists_and_marts",
     job=nightly,
     cron_schedule="0 2 * * *",
@@ -14,6 +16,13 @@ nightly_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
     description="Every night at 02:00: staging, features, scores and marts from what is loaded.",
 )
+def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    # All tax-year partitions in one run (partition-range tags cannot be static schedule tags).
+    return dg.RunRequest(
+        run_key=f"nightly-{context.scheduled_execution_time:%Y-%m-%d}",
+        tags=ALL_TAX_YEARS,
+    )
+
 
 # After the April filing deadline and the spring audit closures, so a year's new labels count.
 yearly_retrain_schedule = dg.ScheduleDefinition(

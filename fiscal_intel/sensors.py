@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
@@ -9,6 +10,7 @@ import dagster as dg
 from fiscal_intel.ingest.loader import landing_files
 from fiscal_intel.ingest.sources import SOURCES
 from fiscal_intel.jobs import everything
+from fiscal_intel.partitions import ALL_TAX_YEARS
 from fiscal_intel.resources import FiscalSettings
 
 
@@ -56,11 +58,56 @@ def landing_files_sensor(
             dg.RunRequest(
                 run_key=run_key,
                 asset_selection=keys,
-                tags={"fiscal_intel/trigger": "landing", "fiscal_intel/sources": ",".join(sources)},
+                tags={
+                    "fiscal_intel/trigger": "landing",
+                    "fiscal_intel/sources": ",".join(sources),
+                    **ALL_TAX_YEARS,
+                },
             )
         ],
         cursor=json.dumps(current, sort_keys=True),
     )
 
 
-sensors = [landing_files_sensor]
+
+def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> None:
+    """Write a run launched by the daemon or the UI into ``ops.run_log``, as CLI runs are."""
+    from fiscal_intel.runner import RunRecord, _failure_reason, stage_result_of, write_run_log
+    from fiscal_intel.settings import load_settings
+
+    run = context.dagster_run
+    events = [
+        entry.dagster_event
+        for entry in context.instance.all_logs(run.run_id)
+        if entry.dagster_event is not None
+    ]
+    stats = context.instance.get_run_stats(run.run_id)
+    started = datetime.fromtimestamp(stats.start_time) if stats.start_time else datetime.now()
+    seconds = (stats.end_time or started.timestamp()) - started.timestamp()
+    record = RunRecord(run.run_id, started, [stage_result_of(run.job_name, seconds, events)])
+    record.status = status
+    if status == "failed":
+        record.failed_stage = run.job_name
+        record.message = _failure_reason(events)
+    write_run_log(load_settings(), record)
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Records every successful run of this code location in ops.run_log.",
+)
+def run_log_on_success(context: dg.RunStatusSensorContext) -> None:
+    _record_finished_run(context, "success")
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.FAILURE,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Records every failed run of this code location in ops.run_log, with why.",
+)
+def run_log_on_failure(context: dg.RunStatusSensorContext) -> None:
+    _record_finished_run(context, "failed")
+
+
+sensors = [landing_files_sensor, run_log_on_success, run_log_on_failure]

@@ -36,6 +36,13 @@ class Settings:
     boosting_rounds: int = 300
     # pred_contrib costs ~1.5 ms a row: reasons are written for the cases inspectors will see.
     explain_top: int = 1000
+    # Audit targeting evaluation: the backtest trains on audits closed this many months before
+    # the as-of date and tests on the ones opened after; the burden mart counts the top
+    # audit_capacity cases per program as selected; truth is an optional ground-truth CSV
+    # (nit, tax_year, program, true_gap) for marts.model_performance (`fiscal-intel evaluate`).
+    backtest_months: int = 24
+    audit_capacity: int = 100
+    truth: str = ""
     # Tax secrecy (ET art. 583): leadership marts never show a cell built from fewer taxpayers.
     min_cell_taxpayers: int = 5
     # Where the leadership report and shareable DuckDB go (empty: `leadership/` beside the
@@ -44,6 +51,14 @@ class Settings:
     report_language: str = "es"
     # Seconds a run waits for another run on the same warehouse before giving up.
     lock_timeout: float = 3600.0
+    # Tax years the partitioned tables (returns, payments, withholdings) may hold.
+    first_tax_year: int = 2010
+    last_tax_year: int = 2035
+    # Folder of <source>.toml column mappings read before the shipped ones (empty: shipped only).
+    mappings: str = ""
+    # An unreadable landing file fails its raw asset (false), or is recorded and the run goes on
+    # to build every table from what was read, exiting non-zero at the end (true).
+    continue_past_unreadable: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

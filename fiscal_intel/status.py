@@ -64,7 +64,10 @@ def print_status(settings: Settings, runs: int = 10) -> int:
     latest = rows[0]
     failing = json.loads(latest[10] or "[]")
     code = 0
-    if latest[2] != "success":
+    if latest[2] == "incomplete":
+        print(f"\nLatest run INCOMPLETE (built from the readable files): {latest[4]}")
+        code = 1
+    elif latest[2] != "success":
         print(f"\nLatest run FAILED at stage {latest[3]}: {latest[4]}")
         code = 1
     if failing:

@@ -76,7 +76,7 @@ def test_same_bytes_load_once_even_renamed(wh, tmp_path: Path) -> None:
 
 def test_unreadable_file_fails_alone_naming_the_problem(wh, tmp_path: Path) -> None:
     folder = _copy(tmp_path, "payments")
-    (folder / "broken.csv").write_text("recibo,valor\n1,2\n")
+    (folder / "broken.csv").write_text("codigo,total\n1,2\n")
     (folder / "empty.csv").write_text("")
     result = load_source(wh, SOURCES["payments"], folder)
     messages = {f.file: f.message for f in result.failures}

@@ -16,6 +16,7 @@ import pytest
 
 from fiscal_intel.definitions import defs
 from fiscal_intel.locking import warehouse_lock
+from fiscal_intel.partitions import ALL_TAX_YEARS
 from fiscal_intel.resources import build_resources
 from fiscal_intel.sensors import landing_files_sensor
 from fiscal_intel.settings import load_settings
@@ -66,16 +67,23 @@ def test_a_new_file_triggers_a_run_of_what_it_affects(tmp_path: Path) -> None:
     resources = build_resources(settings)
     everything = [*defs.assets, *defs.asset_checks]
     with dg.DagsterInstance.ephemeral() as instance:
-        full = dg.materialize(everything, resources=resources, instance=instance)
+        full = dg.materialize(everything, resources=resources, instance=instance,
+                              tags=ALL_TAX_YEARS)
         assert full.success
         triggered = dg.materialize(
-            everything, selection=request.asset_selection, resources=resources, instance=instance
+            everything, selection=request.asset_selection, resources=resources, instance=instance,
+            tags=request.tags,
         )
         assert triggered.success
+        events = triggered.get_asset_materialization_events()
+        rebuilt = {e.asset_key.to_user_string() for e in events}
+        assert {"raw/payments", "staging/stg_payments", "marts/revenue_monthly"} <= rebuilt
+        assert "raw/taxpayers" not in rebuilt
     with duckdb.connect(str(warehouse), read_only=True) as con:
         assert con.execute(
-            "select count(*) from marts.revenue_monthly where month = '2024-06-01'"
+            "select count(*) from staging.stg_payments where payment_id = 'P-9'"
         ).fetchall() == [(1,)]
+
 
 
 def test_two_runs_at_once_both_finish(tmp_path: Path) -> None:
@@ -189,3 +197,77 @@ def test_the_shipped_instance_config_loads(tmp_path: Path) -> None:
         assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == 1
     finally:
         instance.dispose()
+
+
+def test_rebuilding_a_tax_year_partition_is_idempotent(tmp_path: Path) -> None:
+    from fiscal_intel.runner import run_pipeline
+
+    settings = load_settings(landing=str(FIXTURE), warehouse=str(tmp_path / "w.duckdb"))
+    run_pipeline(settings, stages=("ref", "raw", "staging"))
+    tables = ("staging.stg_declarations", "staging.stg_payments", "staging.stg_withholdings")
+
+    def snapshot() -> dict[str, list]:
+        with duckdb.connect(settings.warehouse, read_only=True) as con:
+            return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
+
+    before = snapshot()
+    assert all(before.values())
+    # Tamper with 2022 so we can see which partitions a rebuild touches.
+    with duckdb.connect(settings.warehouse) as con:
+        con.execute("update staging.stg_payments set amount = 0 where tax_year = 2022")
+    keys = [dg.AssetKey(["staging", t.split(".")[1]]) for t in tables]
+    everything = [*defs.assets, *defs.asset_checks]
+    with dg.DagsterInstance.ephemeral() as instance:
+        for _ in range(2):
+            assert dg.materialize(everything, selection=keys, partition_key="2023",
+                                  resources=build_resources(settings), instance=instance).success
+        with duckdb.connect(settings.warehouse, read_only=True) as con:
+            untouched = con.execute(
+                "select sum(amount) from staging.stg_payments where tax_year = 2022"
+            ).fetchall()
+        assert untouched == [(0,)]
+        assert dg.materialize(everything, selection=keys, partition_key="2022",
+                              resources=build_resources(settings), instance=instance).success
+    assert snapshot() == before
+
+
+def test_a_tax_year_outside_the_partitions_stops_the_run(tmp_path: Path) -> None:
+    from fiscal_intel.runner import PipelineError, run_pipeline
+
+    landing = tmp_path / "landing"
+    shutil.copytree(FIXTURE, landing)
+    (landing / "payments" / "old.csv").write_text(
+        "payment_id,nit,tax_year,paid_on,amount\nP-OLD,900111222,2005,2006-03-01,1000\n"
+    )
+    settings = load_settings(landing=str(landing), warehouse=str(tmp_path / "w.duckdb"))
+    with pytest.raises(PipelineError, match="tax years 2005 outside the partitions 2010-2035"):
+        run_pipeline(settings, stages=("ref", "raw", "staging"))
+
+
+def test_daemon_runs_are_recorded_in_the_run_log(tmp_path: Path, monkeypatch) -> None:
+    from fiscal_intel.sensors import run_log_on_success
+
+    warehouse = tmp_path / "w.duckdb"
+    monkeypatch.setenv("FISCAL_INTEL_WAREHOUSE", str(warehouse))
+    settings = load_settings(landing=str(FIXTURE), warehouse=str(warehouse))
+    selection = dg.AssetSelection.groups("ref", "raw")
+    (tmp_path / "home").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
+        result = dg.materialize([*defs.assets, *defs.asset_checks], selection=selection,
+                                resources=build_resources(settings), instance=instance)
+        assert result.success
+        run = instance.get_run_by_id(result.run_id)
+        events = [e.dagster_event for e in instance.all_logs(run.run_id) if e.dagster_event]
+        (success,) = [e for e in events if e.event_type == dg.DagsterEventType.RUN_SUCCESS]
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_log_on_success", dagster_event=success,
+            dagster_instance=instance, dagster_run=run,
+        )
+        run_log_on_success(context)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        rows = con.execute(
+            "select run_id, status, files_loaded, rows_loaded, rows_quarantined, checks_passed "
+            "from ops.run_log"
+        ).fetchall()
+    assert rows == [(result.run_id, "success", 7, 41, 3, rows[0][5])]
+    assert rows[0][5] >= 7  # every raw asset's load-accounting check, at least

@@ -105,12 +105,26 @@ def test_ranking_rules(small) -> None:
         ).fetchall() == [("D23-2C", "2024-04-15", 2)]
 
 
-def test_revenue_reconciles_with_payments(small) -> None:
+def test_revenue_reconciles_with_payments(small, tmp_path: Path) -> None:
+    # Three taxpayers paid here: tax secrecy (fewer than 5) withholds every revenue amount...
     with duckdb.connect(str(small["warehouse"]), read_only=True) as con:
-        monthly = con.execute("select sum(collected) from marts.revenue_monthly").fetchall()[0][0]
         paid = con.execute("select sum(amount)::double from staging.stg_payments").fetchall()[0][0]
+        for table in ("revenue_monthly", "revenue_yearly"):
+            assert con.execute(
+                f"select count(*), count(collected) from marts.{table}"
+            ).fetchall() == [(1, 0)]
+    assert paid == 54_397_000
+    # ...while the same SQL without a threshold reconciles to the peso (on a copy).
+    from fiscal_intel.sqlfiles import run_sql
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(small["warehouse"], copy)
+    with duckdb.connect(str(copy)) as con:
+        for table in ("revenue_monthly", "revenue_yearly"):
+            run_sql(con, f"marts/{table}", min_cell_taxpayers=1)
+        monthly = con.execute("select sum(collected) from marts.revenue_monthly").fetchall()[0][0]
         yearly = con.execute("select sum(collected) from marts.revenue_yearly").fetchall()[0][0]
-    assert monthly == paid == yearly == 54_397_000
+    assert monthly == yearly == paid
 
 
 def test_rerun_changes_nothing(small, tmp_path: Path) -> None:

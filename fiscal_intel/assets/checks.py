@@ -10,6 +10,7 @@ from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.assets.staging import STAGED_TABLES
 from fiscal_intel.ingest.sources import SOURCES
+from fiscal_intel.partitions import FIRST_TAX_YEAR, LAST_TAX_YEAR
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.sqlfiles import run_sql
 
@@ -67,9 +68,14 @@ def sql_check(
     sql: str | None = None,
     blocking: bool = True,
     severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR,
+    reads: tuple[tuple[str, str], ...] = (),
     **fixed: object,
 ) -> dg.AssetChecksDefinition:
-    """An asset check backed by ``sql/checks/<sql or name>.sql``."""
+    """An asset check backed by ``sql/checks/<sql or name>.sql``.
+
+    ``reads``: other tables the check's SQL reads, so it runs after they are rebuilt (not on
+    last run's copy, or on nothing in a fresh warehouse).
+    """
     sql_name = sql or name
 
     @dg.asset_check(
@@ -77,6 +83,7 @@ def sql_check(
         name=name,
         blocking=blocking,
         description=description,
+        additional_deps=[dg.AssetKey(list(r)) for r in reads],
     )
     def _check(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.AssetCheckResult:
         passed, observed, detail = run_check_sql(
@@ -110,12 +117,26 @@ freshness_checks = [
         "freshness",
         f"Warns when {source} trails the rest of the data by more than {days} days.",
         sql="source_freshness",
+        reads=tuple(("raw", other) for other in EXPECTED_LAG_DAYS if other != source),
         blocking=False,
         severity=dg.AssetCheckSeverity.WARN,
         source=source,
         max_lag_days=days,
     )
     for source, days in EXPECTED_LAG_DAYS.items()
+]
+
+partition_checks = [
+    sql_check(
+        ("raw", source),
+        "tax_years_in_partitions",
+        "Every tax year in the raw table falls within the tax-year partitions.",
+        sql="tax_years_in_partitions",
+        raw_table=f"raw.{source}",
+        first_tax_year=FIRST_TAX_YEAR,
+        last_tax_year=LAST_TAX_YEAR,
+    )
+    for source in ("declarations", "payments", "withholdings")
 ]
 
 asset_checks = (
@@ -143,6 +164,7 @@ asset_checks = (
             "filer_known",
             "Returns filed by NITs in no registry stay below max_unknown_filer_share.",
             sql="declarations_filer_known",
+            reads=(("staging", "stg_taxpayers"), ("staging", "stg_commerce_registry")),
         ),
         sql_check(
             ("staging", "stg_declarations"),
@@ -152,4 +174,5 @@ asset_checks = (
         ),
     ]
     + freshness_checks
+    + partition_checks
 )

@@ -1,7 +1,26 @@
-"""Scoring and staging → marts: the tables inspectors and finance leadership read."""
+"""Scoring and staging → marts: the tables inspectors and finance leadership read.
 
+The leadership marts (``fiscal_intel.leadership.LEADERSHIP_MARTS``) are aggregates under tax
+secrecy; from them come two files for leadership, written beside the warehouse (or in the
+``leadership_dir`` setting): a DuckDB file holding only those marts and the HTML report.
+"""
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.assets.factory import sql_asset
+from fiscal_intel.leadership import LEADERSHIP_MARTS
+from fiscal_intel.resources import FiscalSettings
+
+_LEADERSHIP_INPUTS = [
+    ("staging", "stg_declarations"),
+    ("staging", "stg_payments"),
+    ("staging", "stg_entities"),
+    ("staging", "as_of_date"),
+    ("ref", "cpi_deflator"),
+]
 
 mart_assets = [
     sql_asset(
@@ -14,12 +33,137 @@ mart_assets = [
         "marts",
         "revenue_monthly",
         [("staging", "stg_payments"), ("staging", "stg_entities")],
-        "ICA collected per month and CIIU section of the payer.",
+        "ICA collected per month and CIIU section of the payer; sections paid by fewer than 5 "
+        "taxpayers are pooled (tax secrecy), so the months still add up to every payment.",
     ),
     sql_asset(
         "marts",
         "revenue_yearly",
-        [("staging", "stg_declarations"), ("staging", "stg_payments"), ("staging", "stg_entities")],
-        "Per tax year and CIIU section: tax declared, collected, filers, payers, collection rate.",
+        [*_LEADERSHIP_INPUTS],
+        "Per tax year, CIIU section and comuna: tax declared and collected, filers, payers, "
+        "collection rate, and year-on-year growth nominal and real (small cells pooled).",
+    ),
+    sql_asset(
+        "marts",
+        "compliance_yearly",
+        [
+            *_LEADERSHIP_INPUTS,
+            ("staging", "stg_taxpayers"),
+            ("staging", "stg_commerce_registry"),
+            ("staging", "stg_withholdings"),
+            ("staging", "stg_audits"),
+        ],
+        "Per tax year: who was obliged to file, who filed on time or late, who did not, and the "
+        "tax the non-filers are estimated to owe (random omiso audits).",
+    ),
+    sql_asset(
+        "marts",
+        "arrears",
+        [*_LEADERSHIP_INPUTS],
+        "Declared but unpaid ICA on the as-of date by age of the debt and CIIU section.",
+    ),
+    sql_asset(
+        "marts",
+        "audit_yield",
+        [*_LEADERSHIP_INPUTS, ("staging", "stg_audits")],
+        "Per year and audit program: cases closed, findings, tax assessed and enforcement revenue;"
+        " the total rows separate organic collection growth from enforcement.",
+    ),
+    sql_asset(
+        "marts",
+        "tax_gap",
+        [*_LEADERSHIP_INPUTS, ("staging", "stg_audits"), ("marts", "compliance_yearly")],
+        "Unpaid ICA estimated from the random-audit sample, per program, with 95 % intervals.",
     ),
 ]
+
+
+@dg.asset(
+    key=["marts", "revenue_forecast"],
+    group_name="marts",
+    deps=[dg.AssetKey(list(k)) for k in _LEADERSHIP_INPUTS],
+    description="Next-year ICA collection with a 95 % interval from the monthly series, and "
+    "backtests of the model and of the naive forecast (last year × its growth).",
+    kinds={"duckdb", "python"},
+)
+def revenue_forecast(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
+    from fiscal_intel.leadership.forecast import backtest_errors, revenue_forecast_frame
+
+    with warehouse.get_connection() as con:
+        con.execute("create schema if not exists marts")
+        frame = revenue_forecast_frame(con, settings.min_cell_taxpayers)
+        con.register("revenue_forecast_frame", frame.to_arrow())
+        try:
+            con.execute(
+                "create or replace table marts.revenue_forecast as "
+                "select * from revenue_forecast_frame order by kind, target_year, method, origin"
+            )
+        finally:
+            con.unregister("revenue_forecast_frame")
+    errors = backtest_errors(frame.to_dicts())
+    metadata: dict[str, dg.MetadataValue] = {"rows": dg.MetadataValue.int(frame.height)}
+    for (method, horizon), e in errors.items():
+        metadata[f"mape_{method}_{horizon}m"] = dg.MetadataValue.float(round(e["mape"], 4))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+LEADERSHIP_MART_KEYS = [dg.AssetKey(["marts", name]) for name in LEADERSHIP_MARTS]
+
+
+def leadership_dir(warehouse: DuckDBResource, settings: FiscalSettings) -> Path:
+    """Where the leadership files go: the setting, else ``leadership/`` beside the warehouse."""
+    if settings.leadership_dir:
+        return Path(settings.leadership_dir)
+    return Path(warehouse.database).parent / "leadership"
+
+
+@dg.asset(
+    key=["exports", "leadership_warehouse"],
+    group_name="marts",
+    deps=LEADERSHIP_MART_KEYS,
+    description="A DuckDB file with only the leadership marts, to share without exposing "
+    "taxpayer-level data (leadership/leadership.duckdb beside the warehouse).",
+    kinds={"duckdb", "file"},
+)
+def leadership_warehouse(
+    warehouse: DuckDBResource, settings: FiscalSettings
+) -> dg.MaterializeResult:
+    from fiscal_intel.leadership.export import export_leadership
+
+    out = leadership_dir(warehouse, settings) / "leadership.duckdb"
+    with warehouse.get_connection() as con:
+        rows = export_leadership(con, out)
+    return dg.MaterializeResult(
+        metadata={
+            "path": dg.MetadataValue.path(str(out)),
+            **{name: dg.MetadataValue.int(n) for name, n in rows.items()},
+        }
+    )
+
+
+@dg.asset(
+    key=["exports", "leadership_report"],
+    group_name="marts",
+    deps=LEADERSHIP_MART_KEYS,
+    description="The report finance leadership reads: one offline HTML file (charts, then "
+    "tables) built from the leadership marts (leadership/report.html beside the warehouse).",
+    kinds={"html", "file"},
+)
+def leadership_report(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
+    from fiscal_intel.leadership.report import render_report, write_report
+
+    out = leadership_dir(warehouse, settings) / "report.html"
+    with warehouse.get_connection() as con:
+        html = render_report(
+            con,
+            language=settings.report_language,
+            municipality=settings.municipality,
+            min_cell_taxpayers=settings.min_cell_taxpayers,
+        )
+    size = write_report(html, out)
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(out)), "bytes": dg.MetadataValue.int(size)}
+    )
+
+
+mart_assets += [revenue_forecast, leadership_warehouse, leadership_report]

@@ -1,14 +1,18 @@
 """Landing → raw: one asset per landing source, loading each new file once.
 
 A file that cannot be read is recorded in ``ops.load_log`` and fails the asset after every other
-file has loaded, naming the file; rows that cannot be typed go to ``ops.quarantine``.
+file has loaded, naming the file; rows that cannot be typed go to ``ops.quarantine``. With the
+``continue_past_unreadable`` setting the asset succeeds instead and lists the failed files in
+its ``unreadable_files`` metadata, which the CLI turns into a non-zero exit at the end of the run.
 """
 
+from collections.abc import Iterable
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.ingest.loader import SourceLoad, load_source
+from fiscal_intel.ingest.mappings import MappingError, load_mapping
 from fiscal_intel.ingest.sources import SOURCES, Source
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.sqlfiles import scalar
@@ -24,6 +28,9 @@ landing_specs = [
 ]
 
 
+UNREADABLE_FILES = "unreadable_files"  # metadata key: "<source>/<file>: <problem>" per failed file
+
+
 def _metadata(result: SourceLoad, table_rows: int) -> dict[str, dg.MetadataValue]:
     return {
         "files_loaded": dg.MetadataValue.int(sum(f.status == "loaded" for f in result.files)),
@@ -35,6 +42,9 @@ def _metadata(result: SourceLoad, table_rows: int) -> dict[str, dg.MetadataValue
         "rows_loaded": dg.MetadataValue.int(result.total("rows_loaded")),
         "rows_quarantined": dg.MetadataValue.int(result.total("rows_quarantined")),
         "rows_in_table": dg.MetadataValue.int(table_rows),
+        UNREADABLE_FILES: dg.MetadataValue.json(
+            [f"{result.source}/{f.message}" for f in result.failures]
+        ),
     }
 
 
@@ -52,8 +62,12 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
     def _asset(
         context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
     ) -> dg.MaterializeResult:
+        try:
+            mapping = load_mapping(source, settings.mappings or None)
+        except MappingError as exc:
+            raise dg.Failure(description=str(exc)) from exc
         with warehouse.get_connection() as con:
-            result = load_source(con, source, settings.landing_path / source.name)
+            result = load_source(con, source, settings.landing_path / source.name, mapping=mapping)
             table_rows = scalar(con, f"select count(*) from raw.{source.name}")
         for f in result.files:
             if f.status == "loaded":
@@ -61,7 +75,9 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
                     f"{source.name}/{f.file}: {f.rows_loaded} loaded, "
                     f"{f.rows_quarantined} quarantined"
                 )
-        if result.failures:
+        for f in result.failures:
+            context.log.warning(f"{source.name}/{f.message}")
+        if result.failures and not settings.continue_past_unreadable:
             raise dg.Failure(
                 description="; ".join(f"{source.name}/{f.message}" for f in result.failures),
                 metadata=_metadata(result, table_rows),
@@ -72,3 +88,14 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
 
 
 raw_assets = [raw_asset(s) for s in SOURCES.values()]
+
+
+def unreadable_files(stages: Iterable[object]) -> list[str]:
+    """``<source>/<file>: <problem>`` for each file a run could not read, from its stages'
+    metadata (``runner.StageResult``); with ``continue_past_unreadable`` the run still built
+    every table, and the CLI exits non-zero naming these files."""
+    found: list[str] = []
+    for stage in stages:
+        for metadata in getattr(stage, "metadata", {}).values():
+            found.extend(metadata.get(UNREADABLE_FILES) or [])
+    return found

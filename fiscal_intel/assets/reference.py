@@ -34,4 +34,10 @@ reference_assets = [
         "ciiu_rates_default.csv",
         "Default ICA tariff per CIIU class in per mil, when the municipality ships none.",
     ),
+    _reference_asset(
+        "cpi_deflator",
+        "cpi_deflator.csv",
+        "Colombia's CPI (DANE IPC): December-on-December inflation and a chained December index, "
+        "to turn nominal pesos and growth into real ones.",
+    ),
 ]

@@ -1,30 +1,50 @@
 """Features → scoring: train each program's model on closed audits, score the open cases."""
 
 import dagster as dg
+import duckdb
+import numpy as np
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.resources import FiscalSettings
-from fiscal_intel.scoring.model import AmountSpec, contributions, model_record, predict, train
+from fiscal_intel.scoring.model import (
+    OMISO_HISTORY,
+    AmountSpec,
+    ProgramModel,
+    contributions,
+    model_record,
+    predict,
+    train,
+)
 from fiscal_intel.scoring.reasons import explain
 from fiscal_intel.sqlfiles import frame, run_sql, scalar
 
 PROGRAMS = ("omiso", "inexacto")
 # What each program's amount model learns from (see fiscal_intel.scoring.model).
 AMOUNT = {
-    "omiso": AmountSpec(rows="all", target="declared_tax"),
+    "omiso": AmountSpec(rows="all", target="declared_tax", blind=tuple(OMISO_HISTORY.items())),
     "inexacto": AmountSpec(rows="audits", target="label_amount", base="potential_tax"),
 }
 
 
-def score_cases(
+def near_equal(values: np.ndarray) -> np.ndarray:
+    """Values rounded to two significant figures.
+
+    An expected recovery is an estimate good to a few per cent at best; rounding it makes cases
+    within that margin equal, so the sooner statute expiry decides their order.
+    """
+    # Through the decimal text, so 0.00012 stays 0.00012 rather than 0.00011999…
+    return np.array([float(f"{v:.2g}") for v in np.asarray(values, dtype=np.float64)])
+
+
+def train_program(
     program: str, features: pl.DataFrame, as_of: object, settings: FiscalSettings
-) -> tuple[pl.DataFrame, dict]:
-    """Train on closed audits and score the open candidates; explain the top of the list."""
+) -> ProgramModel:
+    """The program's model, trained on the audits closed by ``as_of`` in ``features``."""
     training = features.filter(
         pl.col("label_adjusted").is_not_null() & (pl.col("audit_closed_on") <= as_of)
     )
-    model = train(
+    return train(
         program,
         training,
         seed=settings.seed,
@@ -33,18 +53,29 @@ def score_cases(
         amount=AMOUNT[program],
         all_rows=features,
     )
-    candidates = features.filter(pl.col("is_candidate"))
+
+
+def rank_candidates(model: ProgramModel, candidates: pl.DataFrame) -> pl.DataFrame:
+    """``candidates`` with risk_score, predicted_amount and expected_recovery, best first."""
     p, amount = predict(model, candidates)
-    scored = candidates.with_columns(
+    return candidates.with_columns(
         risk_score=pl.Series(p),
         predicted_amount=pl.Series(amount),
-        expected_recovery=pl.Series(p * amount),
+        expected_recovery=pl.Series(near_equal(p * amount)),
     ).sort(
         ["expected_recovery", "statute_expires_on", "nit", "tax_year"],
         descending=[True, False, False, False],
     )
+
+
+def score_cases(
+    program: str, features: pl.DataFrame, as_of: object, settings: FiscalSettings
+) -> tuple[pl.DataFrame, dict]:
+    """Train on closed audits and score the open candidates; explain the top of the list."""
+    model = train_program(program, features, as_of, settings)
+    scored = rank_candidates(model, features.filter(pl.col("is_candidate")))
     top = scored.head(settings.explain_top)
-    if model.classifier is None:
+    if not model.classifiers:
         # Too few labels to learn from: say so rather than dress a constant up as a reason.
         reasons = [
             f"too few closed {program} audits to train a model ({model.train_rows}, "
@@ -71,8 +102,26 @@ def score_cases(
         "statute_expires_on",
         pl.Series("reasons", reasons, dtype=pl.Utf8),
         pl.lit(model.version).alias("model_version"),
+        "size_band",
+        "ciiu_section",
     )
     return out, model_record(model, as_of)
+
+
+def _ensure_risk_models(con: duckdb.DuckDBPyConnection, record: dict) -> None:
+    """Create scoring.risk_models; a table from an older version (other columns) is replaced,
+    since every run writes its models again."""
+    columns = [
+        r[0]
+        for r in con.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'scoring' and table_name = 'risk_models' "
+            "order by ordinal_position"
+        ).fetchall()
+    ]
+    if columns and columns != list(record):
+        con.execute("drop table scoring.risk_models")
+    run_sql(con, "scoring/risk_models")
 
 
 def scores_asset(program: str) -> dg.AssetsDefinition:
@@ -95,7 +144,7 @@ def scores_asset(program: str) -> dg.AssetsDefinition:
         scores, record = score_cases(program, features, as_of, settings)
         with warehouse.get_connection() as con:
             con.execute("create schema if not exists scoring")
-            run_sql(con, "scoring/risk_models")
+            _ensure_risk_models(con, record)
             con.begin()
             con.register("_scores", scores)
             con.execute(

@@ -1,7 +1,6 @@
 """Raw → staging: typed, deduplicated, corrections applied, one canonical NIT across sources."""
 
-
-from fiscal_intel.assets.factory import sql_asset
+from fiscal_intel.assets.factory import partitioned_sql_asset, sql_asset
 
 _STG = [
     ("stg_taxpayers", [("raw", "taxpayers")], "The municipal tax registry, one row per NIT."),
@@ -18,8 +17,9 @@ _STG = [
     ),
     (
         "stg_commerce_registry",
-        [("raw", "commerce_registry")],
-        "Chamber of commerce registrations, one row per matricula, local ones flagged.",
+        [("raw", "commerce_registry"), ("staging", "stg_registry_matches")],
+        "Chamber of commerce registrations, one row per matricula, local ones flagged; NITs "
+        "missing from the export filled in where the name matched the RIT.",
     ),
     ("stg_audits", [("raw", "audits")], "Closed audit cases and their outcome: the labels."),
     (
@@ -31,8 +31,14 @@ _STG = [
 
 STAGED_TABLES = [name for name, _, _ in _STG]
 
+# Rows that belong to one tax year: rebuilt per year (delete-then-insert), see partitions.py.
+PARTITIONED = {"stg_declarations", "stg_payments", "stg_withholdings"}
+
 staging_assets = [
-    sql_asset("staging", name, deps, description) for name, deps, description in _STG
+    (partitioned_sql_asset if name in PARTITIONED else sql_asset)(
+        "staging", name, deps, description
+    )
+    for name, deps, description in _STG
 ] + [
     sql_asset(
         "staging",

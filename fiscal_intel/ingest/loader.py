@@ -1,8 +1,10 @@
 """Load landing files into ``raw.<source>``, one file per transaction.
 
-Each file is read as text, typed by the parsing macros, and split: rows that parse go to the raw
-table, rows that do not go to ``ops.quarantine`` with every reason found. The file's rows, its
-quarantine and its ``ops.load_log`` entry commit together, so a crash leaves none of them.
+Each file is read as text (``readers``, headers named through the source's column mapping,
+``mappings``), typed by the parsing macros, and split: rows that parse go to the raw table, rows
+that do not go to ``ops.quarantine`` with every reason found. The file's rows, its quarantine and
+its ``ops.load_log`` entry commit together, so a crash leaves none of them; a file already loaded
+(same sha256) is skipped, so a re-run with no new files changes nothing.
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ from pathlib import Path
 
 import duckdb
 
+from fiscal_intel.ingest.mappings import ColumnMapping, load_mapping
 from fiscal_intel.ingest.readers import (
     RAW,
     ROW_NUMBER,
+    SHAPE,
     SUFFIXES,
     UnreadableFile,
     read_table,
@@ -37,6 +41,7 @@ class FileLoad:
     rows_loaded: int = 0
     rows_quarantined: int = 0
     message: str = ""
+    format: str = ""  # how the file was read: "csv cp1252 ';'", "xlsx sheet 'Pagos'", ...
 
 
 @dataclass
@@ -61,20 +66,32 @@ def ensure_ops(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def ensure_raw_table(con: duckdb.DuckDBPyConnection, source: Source) -> None:
+    """Create ``raw.<source>``; a column the contract gained since is added to an old table."""
     cols = ", ".join(f"{c.name} {c.sql_type}" for c in source.columns)
     con.execute(f"create table if not exists raw.{source.name} ({cols}, {LINEAGE_COLUMNS})")
+    for c in source.columns:
+        con.execute(f"alter table raw.{source.name} add column if not exists {c.name} {c.sql_type}")
 
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _parse_expr(col: Column, ref: str) -> str:
+def _enum_expr(ref: str, spellings: dict[str, str]) -> str:
+    """The canonical value of an enum column: its spelling looked up, else the spelling itself."""
+    key = f"fi_enum_key({ref})"
+    whens = " ".join(f"when {_quote(k)} then {_quote(v)}" for k, v in sorted(spellings.items()))
+    return f"(case {key} {whens} else {key} end)"
+
+
+def _parse_expr(col: Column, ref: str, mapping: ColumnMapping | None = None) -> str:
     """SQL that types the text column ``ref`` as ``col`` says, NULL when unreadable."""
     if col.kind == "text":
         return f"fi_text({ref})"
     if col.kind == "enum":
-        return f"lower(fi_text({ref}))"
+        if mapping is not None:
+            return _enum_expr(ref, mapping.value_map(col.name))
+        return _enum_expr(ref, {c.replace("_", " "): c for c in col.choices})
     if col.kind == "nit":
         return f"fi_nit_body({ref})"
     if col.kind == "ciiu":
@@ -96,7 +113,12 @@ _KIND_WORDS = {
 
 
 def _reason_exprs(col: Column, ref: str, parsed: str) -> list[str]:
-    """SQL expressions, each a reason text or NULL, for one column."""
+    """SQL expressions, each a reason text or NULL, for one column.
+
+    ``ref`` is the column as read (text), ``parsed`` the column holding its typed value; for a
+    NIT column, ``"__dvg_<name>"`` holds the DV written after the dash and ``"__dv_<name>"`` the
+    DV the NIT should have.
+    """
     name = col.name
     shown = f"'{name} ''' || {ref} || ''''"
     out = []
@@ -108,10 +130,10 @@ def _reason_exprs(col: Column, ref: str, parsed: str) -> list[str]:
             f"then {shown} || ' is not {_KIND_WORDS[col.kind]}' end"
         )
     if col.kind == "nit":
+        given, should = f'"__dvg_{name}"', f'"__dv_{name}"'
         out.append(
-            f"case when {parsed} is not null and fi_nit_dv_given({ref}) is not null "
-            f"and fi_nit_dv_given({ref}) <> fi_nit_dv({parsed}) "
-            f"then {shown} || ': check digit should be ' || fi_nit_dv({parsed}) end"
+            f"case when {given} <> {should} "
+            f"then {shown} || ': check digit should be ' || {should} end"
         )
     if col.kind == "enum":
         allowed = ", ".join(col.choices)
@@ -133,30 +155,48 @@ def _reason_exprs(col: Column, ref: str, parsed: str) -> list[str]:
     return out
 
 
-def typed_select(source: Source, present: set[str]) -> str:
-    """The query that types ``_batch`` and lists each row's reasons for quarantine."""
-    selects, reasons = [], []
+_DV_COLUMN_REASON = (
+    "case when \"__p_dv\" <> \"__dv_nit\" then 'dv ' || fi_trim(dv) || ' does not match nit ' "
+    "|| \"__p_nit\" || ' (should be ' || \"__dv_nit\" || ')' end"
+)
+
+
+def typed_select(source: Source, present: set[str], mapping: ColumnMapping | None = None) -> str:
+    """The query that types ``_batch`` and lists each row's reasons for quarantine.
+
+    Values are parsed once (first CTE), NIT check digits computed once from them (second), and
+    reasons read those columns: macros are inlined, so repeating a parse inside every reason
+    multiplied the cost of a row several times over. A row whose fields do not line up with
+    the header (``_shape``) has that one reason: its values sit in the wrong columns, so what
+    they would fail is noise.
+    """
+    parses, checks, selects, reasons = [], [], [], []
     for col in source.columns:
         if col.name not in present:
             selects.append(f"cast(null as {col.sql_type}) as {col.name}")
             continue
-        ref = f'"{col.name}"'
-        parsed = _parse_expr(col, ref)
+        ref, parsed = f'"{col.name}"', f'"__p_{col.name}"'
+        parses.append(f"{_parse_expr(col, ref, mapping)} as {parsed}")
+        if col.kind == "nit":
+            parses.append(f'fi_nit_dv_given({ref}) as "__dvg_{col.name}"')
+            checks.append(
+                f'case when {parsed} is not null then fi_nit_dv({parsed}) end as "__dv_{col.name}"'
+            )
         selects.append(f"cast({parsed} as {col.sql_type}) as {col.name}")
         reasons.extend(_reason_exprs(col, ref, parsed))
-    if source.name == "taxpayers" and "dv" in present:
-        # The RIT carries the DV in its own column: it must match the NIT it sits beside.
-        reasons.append(
-            "case when fi_nit_body(nit) is not null and fi_int(dv) is not null "
-            "and fi_int(dv) <> fi_nit_dv(fi_nit_body(nit)) then 'dv ' || trim(dv) || "
-            "' does not match nit ' || fi_nit_body(nit) || ' (should be ' || "
-            "fi_nit_dv(fi_nit_body(nit)) || ')' end"
-        )
+    if {"dv", "nit"} <= present and any(c.name == "dv" for c in source.columns):
+        # The RIT and the RUES carry the DV in its own column: it must match the NIT beside it.
+        reasons.append(_DV_COLUMN_REASON)
     reason_list = ",\n        ".join(reasons) or "null"
+    parse_list = "".join(f",\n        {p}" for p in parses)
+    check_list = "".join(f",\n        {c}" for c in checks)
     return (
+        f"with parsed as (\n    select *{parse_list}\n    from _batch\n),\n"
+        f"checked as (\n    select *{check_list}\n    from parsed\n)\n"
         f"select\n    {', '.join(selects)},\n    {ROW_NUMBER}, {RAW},\n"
-        f"    list_filter([\n        {reason_list}\n    ], lambda r: r is not null) as _reasons\n"
-        f"from _batch"
+        f"    case when {SHAPE} is not null then [{SHAPE}] else list_filter([\n"
+        f"        {reason_list}\n    ], lambda r: r is not null) end as _reasons\n"
+        f"from checked"
     )
 
 
@@ -164,9 +204,15 @@ def _next_batch_id(con: duckdb.DuckDBPyConnection) -> int:
     return scalar(con, "select coalesce(max(batch_id), 0) + 1 from ops.load_log")
 
 
+LOG_COLUMNS = (
+    "batch_id, source, file, sha256, rows_read, rows_loaded, rows_quarantined, loaded_at, "
+    "status, message, format"
+)
+
+
 def _log(con: duckdb.DuckDBPyConnection, batch_id: int, load: FileLoad, at: datetime) -> None:
     con.execute(
-        "insert into ops.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"insert into ops.load_log ({LOG_COLUMNS}) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             batch_id,
             load.source,
@@ -178,15 +224,42 @@ def _log(con: duckdb.DuckDBPyConnection, batch_id: int, load: FileLoad, at: date
             at,
             load.status,
             load.message or None,
+            load.format or None,
         ],
     )
 
 
+def _log_failure(con: duckdb.DuckDBPyConnection, load: FileLoad, at: datetime) -> None:
+    """Record a failed file, once: the same bytes failing the same way again add no entry, so a
+    re-run with no new files leaves the log as it was."""
+    last = con.execute(
+        "select status, message from ops.load_log where source = ? and file = ? and sha256 = ? "
+        "order by batch_id desc limit 1",
+        [load.source, load.file, load.sha256],
+    ).fetchall()
+    if last and last[0] == ("failed", load.message):
+        return
+    _log(con, _next_batch_id(con), load, at)
+
+
+def _describe(notes: tuple[str, ...], renamed: dict[str, str]) -> str:
+    parts = list(notes)
+    if renamed:
+        parts.append("columns " + ", ".join(f"{h} -> {c}" for c, h in renamed.items()))
+    return "; ".join(parts)
+
+
 def load_file(
-    con: duckdb.DuckDBPyConnection, source: Source, path: Path, *, file_name: str | None = None
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    path: Path,
+    *,
+    file_name: str | None = None,
+    mapping: ColumnMapping | None = None,
 ) -> FileLoad:
     """Load one file atomically; returns what happened. Never raises for bad data."""
     file_name = file_name or path.name
+    mapping = mapping or load_mapping(source)
     data = path.read_bytes()
     digest = sha256_of(data)
     now = datetime.now()  # bookkeeping only: never feeds a result
@@ -209,35 +282,32 @@ def load_file(
         return load
 
     try:
-        table = read_table(path, data)
-        present = set(table.frame.columns)
-        missing = [c for c in source.required_columns if c not in present]
-        if missing:
-            raise UnreadableFile(
-                f"{file_name}: missing required column(s) {', '.join(missing)}"
-                f" (found: {', '.join(c for c in table.frame.columns if not c.startswith('_'))})"
-            )
+        table = read_table(path.with_name(file_name), data, mapping)
     except UnreadableFile as exc:
         load = FileLoad(source.name, file_name, digest, "failed", message=str(exc))
-        _log(con, _next_batch_id(con), load, now)
+        _log_failure(con, load, now)
         return load
 
     frame = table.frame
+    present = set(frame.columns)
     cols = ", ".join(c.name for c in source.columns)
     con.begin()
     try:
         batch_id = _next_batch_id(con)
         con.register("_batch", frame.to_arrow())
-        con.execute(f"create or replace temp table _typed as {typed_select(source, present)}")
+        con.execute(
+            f"create or replace temp table _typed as {typed_select(source, present, mapping)}"
+        )
         con.unregister("_batch")
         con.execute(
-            f"insert into raw.{source.name} select {cols}, ?, ?, {ROW_NUMBER}, ? "
-            f"from _typed where len(_reasons) = 0",
+            f"insert into raw.{source.name} ({cols}, _file, _sha256, _row_number, _batch_id) "
+            f"select {cols}, ?, ?, {ROW_NUMBER}, ? from _typed where len(_reasons) = 0",
             [file_name, digest, batch_id],
         )
         con.execute(
-            f"insert into ops.quarantine select ?, ?, {ROW_NUMBER}, "
-            f"array_to_string(_reasons, '; '), {RAW}, ?, ? from _typed where len(_reasons) > 0",
+            "insert into ops.quarantine (source, file, row_number, reason, raw, sha256, batch_id) "
+            f"select ?, ?, {ROW_NUMBER}, array_to_string(_reasons, '; '), {RAW}, ?, ? "
+            "from _typed where len(_reasons) > 0",
             [source.name, file_name, digest, batch_id],
         )
         loaded, quarantined = con.execute(
@@ -248,7 +318,17 @@ def load_file(
             raise AssertionError(
                 f"{file_name}: read {frame.height} rows but accounted for {loaded + quarantined}"
             )
-        load = FileLoad(source.name, file_name, digest, "loaded", frame.height, loaded, quarantined)
+        load = FileLoad(
+            source.name,
+            file_name,
+            digest,
+            "loaded",
+            frame.height,
+            loaded,
+            quarantined,
+            message=_describe(table.notes, table.renamed),
+            format=table.format,
+        )
         _log(con, batch_id, load, now)
         con.execute("drop table _typed")
         con.commit()
@@ -265,22 +345,34 @@ def landing_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
 
 
-def load_source(con: duckdb.DuckDBPyConnection, source: Source, folder: Path) -> SourceLoad:
-    """Load every new file of one source; a bad file is recorded and the others still load."""
+def load_source(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    folder: Path,
+    *,
+    mapping: ColumnMapping | None = None,
+) -> SourceLoad:
+    """Load every new file of one source; a bad file is recorded and the others still load.
+
+    ``mapping`` names the source's columns as the tax office writes them (default: the shipped
+    mapping alone; the raw assets pass the one the ``mappings`` setting extends).
+    """
     ensure_ops(con)
     ensure_raw_table(con, source)
+    mapping = mapping or load_mapping(source)
     result = SourceLoad(source.name)
     for path in landing_files(folder):
         if path.suffix.lower() not in SUFFIXES:
+            hint = " (save it as .xlsx or .csv)" if path.suffix.lower() in (".xls", ".ods") else ""
             load = FileLoad(
                 source.name,
                 path.name,
                 sha256_of(path.read_bytes()),
                 "failed",
-                message=f"{path.name}: unsupported file type '{path.suffix}'",
+                message=f"{path.name}: unsupported file type '{path.suffix}'{hint}",
             )
-            _log(con, _next_batch_id(con), load, datetime.now())
+            _log_failure(con, load, datetime.now())
         else:
-            load = load_file(con, source, path)
+            load = load_file(con, source, path, mapping=mapping)
         result.files.append(load)
     return result

@@ -1,76 +1,400 @@
 """Read one landing file into a frame of text columns, whatever its format.
 
 Everything is read as text: typing happens in the loader's SQL, where a value that cannot be
-read becomes a quarantine reason instead of an exception that would lose the whole file.
+read becomes a quarantine reason instead of an exception that would lose the whole file. What
+cannot be decided per row is decided per file, and a file that is not a table fails alone with a
+message naming the problem:
+
+- CSV: the encoding is detected (UTF-8 with or without BOM, UTF-16/32 with BOM, else the
+  Western single-byte code page charset-normalizer finds most plausible: Windows-1252, Latin-1,
+  Latin-9 or the DOS code page 850), and so is the delimiter (``,`` ``;`` tab ``|``: the one
+  that splits the most rows into the same number of fields). Python's ``csv`` module splits
+  records, so quoted fields may hold delimiters, quotes and line breaks, and a row with the wrong
+  number of fields is a quarantined row, not a failed file.
+- XLSX: every sheet is looked at; the one whose header carries the required columns is read
+  (covers, notes and pivot sheets are skipped); two such sheets fail the file.
+- The header is the first of the first rows that carries every required column (title lines
+  above it are skipped), after the source's column mapping (``fiscal_intel.ingest.mappings``).
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
 import hashlib
 import io
-import re
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
+from typing import Protocol
 
 import polars as pl
 
+from fiscal_intel.ingest.mappings import Resolution, normalise_header
+
 ROW_NUMBER = "_row_number"
 RAW = "_raw"
+SHAPE = "_shape"  # why a row's fields do not line up with the header, else null
 TEXT_SUFFIXES = {".csv", ".txt", ".tsv"}
 SUFFIXES = TEXT_SUFFIXES | {".parquet", ".xlsx"}
+DELIMITERS = (",", ";", "\t", "|")
+HEADER_SEARCH_ROWS = 20  # non-blank rows looked at for the header
+SNIFF_CHARS = 1 << 16
+CHUNK_ROWS = 50_000  # rows turned into a polars frame at a time, so memory stays flat
+# Code pages a Colombian export is written in when it is not Unicode. Restricting the detector
+# to them matters: unrestricted, it reads Latin-1 Spanish as Central European (Ñ becomes Ń).
+WESTERN_CODE_PAGES = ("cp1252", "latin_1", "iso8859_15", "cp850")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+csv.field_size_limit(1 << 20)  # one field over 1 MB is an unclosed quote, not a value
 
 
 class UnreadableFile(Exception):
     """A file that cannot be read as a table: the whole file fails, naming the problem."""
 
 
+class HeaderResolver(Protocol):
+    def resolve(self, headers: Sequence[object]) -> Resolution: ...
+
+
+class _AsIs:
+    """No mapping, nothing required: each header normalised (used when no source is given)."""
+
+    def resolve(self, headers: Sequence[object]) -> Resolution:
+        names: list[str] = []
+        for i, h in enumerate(headers):
+            base = normalise_header("" if h is None else str(h)) or f"column_{i + 1}"
+            name, k = base, 2
+            while name in names:
+                name, k = f"{base}_{k}", k + 1
+            names.append(name)
+        return Resolution(names, [], {})
+
+
 @dataclass(frozen=True)
 class FileFrame:
-    frame: pl.DataFrame  # text columns with normalised headers, plus _row_number and _raw
-    encoding: str
-    delimiter: str | None
+    frame: pl.DataFrame  # text columns named by the resolver, plus _row_number, _raw, _shape
+    format: str  # how the file was read, for ops.load_log ("csv cp1252 ';'", "xlsx sheet 'X'")
+    renamed: dict[str, str] = field(default_factory=dict)  # canonical -> header as written
+    notes: tuple[str, ...] = ()  # what else the reader did (title rows, blank rows skipped)
 
 
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def normalise_header(name: str) -> str:
-    """` Nit ` -> `nit`, `Tax Year` -> `tax_year`."""
-    name = name.replace("\ufeff", "").strip().lower()
-    return re.sub(r"[\s\-]+", "_", name)
+# ----------------------------------------------------------------------------------------------
+# Text files
+# ----------------------------------------------------------------------------------------------
+def detect_encoding(data: bytes) -> str:
+    """The codec to read ``data`` with: a BOM's, else UTF-8 if it decodes, else a code page."""
+    for bom, codec in _BOMS:
+        if data.startswith(bom):
+            return codec
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes  # imported here: only non-UTF-8 files need it
+
+    best = from_bytes(data, cp_isolation=list(WESTERN_CODE_PAGES)).best()
+    candidates = ([best.encoding] if best is not None else []) + ["cp1252"]
+    for codec in candidates:
+        try:
+            data.decode(codec)
+            return codec
+        except UnicodeDecodeError:
+            continue
+    return "latin_1"  # decodes any bytes
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """Text and encoding name: UTF-8 (with or without BOM), else Windows-1252, else Latin-1."""
-    for encoding in ("utf-8-sig", "cp1252", "latin-1"):
-        try:
-            return data.decode(encoding), encoding
-        except UnicodeDecodeError:
-            continue
-    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+    """Text and encoding name (see :func:`detect_encoding`)."""
+    codec = detect_encoding(data)
+    return data.decode(codec), codec
+
+
+def _binary_hint(data: bytes) -> str:
+    head = data[:8]
+    if head.startswith(b"PK\x03\x04"):
+        return "it looks like an Excel workbook (.xlsx) with another name"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        return "it looks like an old Excel workbook (.xls): save it as .xlsx or .csv"
+    if head.startswith(b"PAR1"):
+        return "it looks like a parquet file with another name"
+    if head.startswith(b"%PDF"):
+        return "it is a PDF"
+    return "binary content"
+
+
+def _not_a_table_hint(text: str) -> str | None:
+    start = text.lstrip()[:200].lower()
+    if start.startswith(("<!doctype html", "<html", "<table", "<?xml")):
+        return (
+            "it is an HTML or XML page, not a table file "
+            "(open it in a spreadsheet and save it as .xlsx or .csv)"
+        )
+    return None
+
+
+def _records(text: str, delimiter: str) -> Iterator[list[str]]:
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
+
+
+def _blank(record: Sequence[str]) -> bool:
+    return all(not f.strip() for f in record)
 
 
 def sniff_delimiter(text: str) -> str:
-    """The delimiter of the header line: the candidate that splits it most."""
-    header = text.split("\n", 1)[0]
-    counts = {d: header.count(d) for d in (";", ",", "\t", "|")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+    """The delimiter that splits the most rows of the sample into the same number of fields.
+
+    Quotes are respected (a ``;`` file whose amounts are ``1.234,00`` splits evenly on commas
+    too, but into fewer fields), and title lines above the header do not count.
+    """
+    sample = text[:SNIFF_CHARS]
+    best, best_score = ",", (0, 0)
+    for delimiter in DELIMITERS:
+        try:
+            rows = list(_records(sample, delimiter))
+        except csv.Error:
+            continue
+        if len(sample) < len(text) and len(rows) > 1:
+            rows = rows[:-1]  # the sample may cut the last record
+        widths = Counter(len(r) for r in rows if not _blank(r) and len(r) > 1)
+        if not widths:
+            continue
+        width, count = max(widths.items(), key=lambda wc: (wc[1] * wc[0], wc[0]))
+        score = (count * width, width)
+        if score > best_score:
+            best, best_score = delimiter, score
+    return best
 
 
-def _finish(frame: pl.DataFrame, path: Path) -> pl.DataFrame:
-    names = [normalise_header(c) for c in frame.columns]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise UnreadableFile(f"{path.name}: repeated column(s) {', '.join(dupes)}")
-    frame = frame.rename(dict(zip(frame.columns, names, strict=True)))
-    raw = pl.concat_str([pl.col(c).fill_null("") for c in names], separator="|")
-    return frame.with_columns(raw.alias(RAW)).with_row_index(ROW_NUMBER, offset=1)
+# ----------------------------------------------------------------------------------------------
+# Records -> frame (shared by CSV and XLSX)
+# ----------------------------------------------------------------------------------------------
+@dataclass
+class _Table:
+    names: list[str]
+    resolution: Resolution
+    header_row: int  # 1-based record number of the header in the file or sheet
+    frames: list[pl.DataFrame] = field(default_factory=list)
+    blank_rows: int = 0
+
+
+def _find_header(
+    records: Iterator[Sequence[str]], resolver: HeaderResolver, label: str
+) -> tuple[Resolution, int, int]:
+    """Read records until the header: (resolution, width, the header's 1-based record number).
+
+    Raises UnreadableFile when none of the first rows carries the required columns.
+    """
+    best: tuple[int, int, Resolution, Sequence[str]] | None = None
+    seen = 0
+    for number, record in enumerate(records, start=1):
+        if _blank(record):
+            continue
+        seen += 1
+        # Trailing empty header cells are not columns (an export's trailing delimiter).
+        width = len(record)
+        while width > 1 and not str(record[width - 1]).strip():
+            width -= 1
+        resolution = resolver.resolve(record[:width])
+        if resolution.problem and not resolution.missing:
+            raise UnreadableFile(f"{label}: {resolution.problem}")
+        if not resolution.missing and not resolution.problem:
+            return resolution, width, number
+        rank = (len(resolution.missing), seen)
+        if best is None or rank < best[:2]:
+            best = (*rank, resolution, record[:width])
+        if seen >= HEADER_SEARCH_ROWS:
+            break
+    if best is None:
+        raise UnreadableFile(f"{label}: no rows (only blank lines)")
+    _, _, resolution, record = best
+    found = ", ".join(str(h).strip() for h in record if str(h).strip())
+    raise UnreadableFile(
+        f"{label}: missing required column(s) {', '.join(resolution.missing)} (found: {found})"
+    )
+
+
+def _frame(
+    names: list[str], rows: list[Sequence[str | None]], meta: list[tuple[int, str, str | None]]
+) -> pl.DataFrame:
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(names)
+    data = {
+        name: pl.Series(name, col, dtype=pl.String)
+        for name, col in zip(names, columns, strict=True)
+    }
+    numbers, raws, shapes = zip(*meta, strict=True) if meta else ((), (), ())
+    data[ROW_NUMBER] = pl.Series(ROW_NUMBER, numbers, dtype=pl.Int64)
+    data[RAW] = pl.Series(RAW, raws, dtype=pl.String)
+    data[SHAPE] = pl.Series(SHAPE, shapes, dtype=pl.String)
+    return pl.DataFrame(data)
+
+
+def _table(
+    records: Iterable[Sequence[str]],
+    resolver: HeaderResolver,
+    label: str,
+    joiner: str,
+    *,
+    pad: bool = False,
+) -> _Table:
+    """Find the header, then turn every later record into a row of the frame.
+
+    ``pad``: a spreadsheet does not store trailing empty cells, so a short row is complete; in a
+    text file a short row has lost a delimiter and its values sit in the wrong columns.
+    """
+    iterator = iter(records)
+    resolution, width, header_row = _find_header(iterator, resolver, label)
+    table = _Table(resolution.names, resolution, header_row)
+    empty = [None] * width
+    rows: list[Sequence[str | None]] = []
+    meta: list[tuple[int, str, str | None]] = []
+    for number, record in enumerate(iterator, start=1):
+        if _blank(record):
+            table.blank_rows += 1
+            continue
+        raw = joiner.join(record)
+        if pad and len(record) < width:
+            record = [*record, *[""] * (width - len(record))]
+        n = len(record)
+        if n == width or (n > width and _blank(record[width:])):
+            rows.append(record[:width] if n > width else record)
+            meta.append((number, raw, None))
+        else:
+            rows.append(empty)
+            if pad:
+                shape = f"row has values beyond the header's {width} columns"
+            else:
+                shape = f"row has {n} field{'s' if n != 1 else ''} where the header has {width}"
+            if n > width and not pad and joiner.strip():
+                shape += f" (an unquoted '{joiner}' inside a value?)"
+            lines = sum(str(f).count("\n") for f in record)
+            if lines:
+                shape += f" (a quoted value spans {lines + 1} lines: an unclosed quote?)"
+            meta.append((number, raw, shape))
+        if len(rows) >= CHUNK_ROWS:
+            table.frames.append(_frame(table.names, rows, meta))
+            rows, meta = [], []
+    table.frames.append(_frame(table.names, rows, meta))
+    return table
+
+
+def _notes(table: _Table) -> tuple[str, ...]:
+    notes = []
+    if table.header_row > 1:
+        notes.append(f"header on row {table.header_row}")
+    if table.blank_rows:
+        notes.append(f"{table.blank_rows} blank row(s) skipped")
+    return tuple(notes)
+
+
+def _file_frame(table: _Table, fmt: str) -> FileFrame:
+    frame = pl.concat(table.frames, how="vertical") if len(table.frames) > 1 else table.frames[0]
+    return FileFrame(frame, fmt, dict(table.resolution.renamed), _notes(table))
+
+
+def _read_text(name: str, data: bytes, resolver: HeaderResolver) -> FileFrame:
+    codec = detect_encoding(data)
+    text = data.decode(codec)
+    if "\x00" in text[:SNIFF_CHARS]:
+        raise UnreadableFile(f"{name}: not a text table ({_binary_hint(data)})")
+    if hint := _not_a_table_hint(text):
+        raise UnreadableFile(f"{name}: {hint}")
+    delimiter = sniff_delimiter(text)
+    shown = {"\t": "tab", "|": "|"}.get(delimiter, delimiter)
+    codec_name = codecs.lookup(codec).name
+    try:
+        table = _table(_records(text, delimiter), resolver, name, delimiter)
+    except csv.Error as exc:
+        raise UnreadableFile(f"{name}: not a readable csv table ({exc})") from exc
+    return _file_frame(table, f"csv {codec_name} '{shown}'")
+
+
+# ----------------------------------------------------------------------------------------------
+# Spreadsheets and parquet
+# ----------------------------------------------------------------------------------------------
+def cell_text(value: object) -> str:
+    """A spreadsheet cell as the text the parsers read (dates ISO, whole floats without .0)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        # A NIT or an amount stored as a float must not become "900123456.0".
+        return str(int(value)) if value.is_integer() and abs(value) < 1e18 else repr(value)
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == time(0) else value.isoformat(" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def _sheet_records(sheet, limit: int | None = None) -> Iterator[list[str]]:
+    for row in sheet.iter_rows(values_only=True, max_row=limit):
+        yield [cell_text(v) for v in row]
+
+
+def _read_xlsx(name: str, data: bytes, resolver: HeaderResolver) -> FileFrame:
+    import openpyxl  # imported here: only workbooks need it
+
+    if hint := _not_a_table_hint(data[:200].decode("latin-1")):
+        raise UnreadableFile(f"{name}: {hint}")
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:  # zipfile, XML and openpyxl errors all mean "not a workbook"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnreadableFile(f"{name}: not a readable xlsx workbook ({first})") from exc
+    try:
+        tables, others = [], []
+        for sheet in book.worksheets:
+            label = f"{name} sheet '{sheet.title}'"
+            try:
+                _find_header(_sheet_records(sheet, 200), resolver, label)
+                tables.append(sheet)
+            except UnreadableFile as exc:
+                others.append(str(exc).removeprefix(f"{name} ").removeprefix("sheet "))
+        if not tables:
+            raise UnreadableFile(f"{name}: no sheet holds the table ({'; '.join(others)})")
+        if len(tables) > 1:
+            titles = " and ".join(f"'{s.title}'" for s in tables)
+            raise UnreadableFile(
+                f"{name}: sheets {titles} both hold a table; export one sheet per file"
+            )
+        sheet = tables[0]
+        label = f"{name} sheet '{sheet.title}'"
+        table = _table(_sheet_records(sheet), resolver, label, "|", pad=True)
+    finally:
+        book.close()
+    result = _file_frame(table, f"xlsx sheet '{sheet.title}'")
+    skipped = [s.title for s in book.worksheets if s is not sheet]
+    if skipped:
+        result = FileFrame(
+            result.frame,
+            result.format,
+            result.renamed,
+            (*result.notes, "other sheets skipped: " + ", ".join(skipped)),
+        )
+    return result
 
 
 def _all_text(frame: pl.DataFrame) -> pl.DataFrame:
-    """Typed columns (parquet, xlsx) to text the parsers understand."""
+    """Typed parquet columns to text the parsers understand."""
     exprs = []
     for name, dtype in frame.schema.items():
         col = pl.col(name)
@@ -78,44 +402,53 @@ def _all_text(frame: pl.DataFrame) -> pl.DataFrame:
             # Whole numbers stored as floats must not become "900123456.0" (a NIT with a dot).
             col = (
                 pl.when(col == col.round(0))
-                .then(col.cast(pl.Int64, strict=False).cast(pl.Utf8))
-                .otherwise(col.cast(pl.Utf8))
+                .then(col.cast(pl.Int64, strict=False).cast(pl.String))
+                .otherwise(col.cast(pl.String))
             )
-        elif dtype == pl.Datetime or dtype == pl.Date:
+        elif dtype == pl.Date:
             col = col.dt.strftime("%Y-%m-%d")
+        elif dtype == pl.Datetime:
+            col = col.dt.strftime("%Y-%m-%d %H:%M:%S")
         else:
-            col = col.cast(pl.Utf8)
+            col = col.cast(pl.String)
         exprs.append(col.alias(name))
     return frame.select(exprs)
 
 
-def read_table(path: Path, data: bytes) -> FileFrame:
-    """Read ``data`` (the bytes of ``path``) into text columns."""
+def _read_parquet(name: str, data: bytes, resolver: HeaderResolver) -> FileFrame:
+    try:
+        frame = _all_text(pl.read_parquet(io.BytesIO(data)))
+    except Exception as exc:  # polars and arrow raise many kinds; all mean "not a table"
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UnreadableFile(f"{name}: not a readable parquet table ({first})") from exc
+    resolution = resolver.resolve(frame.columns)
+    if resolution.problem:
+        raise UnreadableFile(f"{name}: {resolution.problem}")
+    if resolution.missing:
+        raise UnreadableFile(
+            f"{name}: missing required column(s) {', '.join(resolution.missing)} "
+            f"(found: {', '.join(frame.columns)})"
+        )
+    frame = frame.rename(dict(zip(frame.columns, resolution.names, strict=True)))
+    raw = pl.concat_str([pl.col(c).fill_null("") for c in frame.columns], separator="|")
+    frame = frame.with_columns(
+        pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(ROW_NUMBER),
+        raw.alias(RAW),
+        pl.lit(None, dtype=pl.String).alias(SHAPE),
+    )
+    return FileFrame(frame, "parquet", dict(resolution.renamed))
+
+
+def read_table(path: Path, data: bytes, resolver: HeaderResolver | None = None) -> FileFrame:
+    """Read ``data`` (the bytes of ``path``) into text columns named by ``resolver``."""
+    resolver = resolver or _AsIs()
     suffix = path.suffix.lower()
     if not data.strip():
         raise UnreadableFile(f"{path.name}: the file is empty")
-    try:
-        if suffix in TEXT_SUFFIXES:
-            text, encoding = decode(data)
-            delimiter = sniff_delimiter(text)
-            payload = data if encoding == "utf-8-sig" else text.encode("utf-8")
-            frame = pl.read_csv(
-                io.BytesIO(payload),
-                separator=delimiter,
-                infer_schema=False,
-                encoding="utf8",
-                truncate_ragged_lines=False,
-            )
-            return FileFrame(_finish(frame, path), encoding, delimiter)
-        if suffix == ".parquet":
-            frame = _all_text(pl.read_parquet(io.BytesIO(data)))
-            return FileFrame(_finish(frame, path), "binary", None)
-        if suffix == ".xlsx":
-            frame = _all_text(pl.read_excel(io.BytesIO(data), engine="openpyxl"))
-            return FileFrame(_finish(frame, path), "binary", None)
-    except UnreadableFile:
-        raise
-    except Exception as exc:  # polars and openpyxl raise many kinds; all mean "not a table"
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UnreadableFile(f"{path.name}: not a readable {suffix[1:]} table ({first})") from exc
+    if suffix in TEXT_SUFFIXES:
+        return _read_text(path.name, data, resolver)
+    if suffix == ".parquet":
+        return _read_parquet(path.name, data, resolver)
+    if suffix == ".xlsx":
+        return _read_xlsx(path.name, data, resolver)
     raise UnreadableFile(f"{path.name}: unsupported file type '{suffix}'")

@@ -129,6 +129,8 @@ SOURCES: dict[str, Source] = {
             (
                 Column("matricula", "text"),
                 Column("nit", "nit", nullable=True),
+                # RUES exports carry the DV in its own column; checked like the RIT's.
+                Column("dv", "int", optional=True, nullable=True, min_value=0, max_value=9),
                 Column("legal_name", "text"),
                 Column("organization_type", "text", optional=True, nullable=True),
                 Column("ciiu", "ciiu", nullable=True),

@@ -1,69 +1,34 @@
--- One row per current return: the signals that a filer under-reported, and the label of any
--- past inexacto audit of that return. Peers are filers of the same declared CIIU class and
--- year (the section when the class has fewer than five filers).
+-- One row per return known on the as-of date: the signals that a filer under-reported, the
+-- label of any past inexacto audit of that return, and the facts an inspector would check.
+-- Nothing dated after the as-of date is used: filings (features.known_returns), reteICA
+-- bimesters (features.third_party_income), payments and audits are cut at that date, so a run
+-- with an earlier --as-of sees what the office saw then.
+-- Peers: returns of the same year and CIIU class (falling back to division, then section, when
+-- the class has fewer than ten filers), and for income against assets also the same size band.
 create or replace table features.inexacto_features as
 with as_of as (
-    select as_of from staging.as_of_date
-),
-
-third_party as (
     select
-        nit,
-        tax_year,
-        sum(base_amount) as base_amount,
-        count(distinct agent_nit) as agents
-    from staging.stg_withholdings
-    group by nit, tax_year
+        coalesce(
+            try_cast(nullif($as_of, '') as date), (select as_of from staging.as_of_date)
+        ) as as_of
 ),
 
 paid as (
     select
-        nit,
-        tax_year,
-        sum(amount) as paid
-    from staging.stg_payments
-    group by nit, tax_year
+        p.nit,
+        p.tax_year,
+        sum(p.amount)::double as paid
+    from staging.stg_payments as p
+    cross join as_of as a
+    where p.paid_on <= a.as_of
+    group by p.nit, p.tax_year
 ),
 
-registry as (
-    select
-        nit,
-        max(total_assets) as total_assets,
-        max(employees) as employees,
-        arg_max(ciiu, registered_on) as ciiu
-    from staging.stg_commerce_registry
-    where is_local and nit is not null
-    group by nit
-),
-
-returns as (
-    select
-        d.*,
-        c.ciiu_section as declared_section,
-        d.gross_income::double as gross,
-        count(*) over (partition by d.ciiu, d.tax_year) as class_peers
-    from staging.stg_declarations as d
-    left join ref.ciiu_classes as c on d.ciiu = c.ciiu
-),
-
-peers as (
-    select
-        *,
-        case
-            when class_peers >= 5
-                then median(gross) over (partition by ciiu, tax_year)
-            else median(gross) over (partition by declared_section, tax_year)
-        end as peer_median_income,
-        case
-            when class_peers >= 5
-                then percent_rank() over (partition by ciiu, tax_year order by gross)
-            else percent_rank() over (partition by declared_section, tax_year order by gross)
-        end as peer_percentile,
-        avg(income_outside / nullif(gross, 0)) over (partition by declared_section, tax_year)
-            as peer_outside_share,
-        avg(deductions / nullif(gross, 0)) over (partition by declared_section, tax_year)
-            as peer_deductions_share
-    from returns
+audits_known as (
+    select s.*
+    from staging.stg_audits as s
+    cross join as_of as a
+    where s.opened_on <= a.as_of
 ),
 
 audit_labels as (
@@ -74,89 +39,350 @@ audit_labels as (
         assessed_amount,
         selection,
         closed_on
-    from staging.stg_audits
-    where program = 'inexacto'
+    from audits_known
+    where program = 'inexacto' and closed_on <= (select x.as_of from as_of as x)
     qualify row_number() over (partition by nit, tax_year order by closed_on desc, case_id asc) = 1
+),
+
+returns as (
+    select
+        d.nit,
+        d.tax_year,
+        d.declaration_id,
+        d.ciiu,
+        c.division,
+        c.ciiu_section,
+        d.gross_income as gross,
+        d.gross_income - d.income_outside - d.deductions as taxable,
+        d.income_outside / nullif(d.gross_income, 0) as outside_share,
+        d.deductions / nullif(d.gross_income, 0) as deductions_share,
+        d.rate_per_mil,
+        d.total_tax,
+        d.balance_due,
+        d.withholdings_credited,
+        d.first_filed_on,
+        d.filings,
+        g.size_band,
+        g.total_assets,
+        g.employees,
+        ln(nullif(d.gross_income, 0) / nullif(g.total_assets, 0)) as log_income_per_asset,
+        ln(nullif(d.gross_income, 0) / nullif(g.employees, 0)) as log_income_per_employee
+    from features.known_returns as d
+    left join ref.ciiu_classes as c on d.ciiu = c.ciiu
+    left join features.registry_profile as g on d.nit = g.nit
+),
+
+-- Peer statistics at three levels of the CIIU tree; the finest level with ten peers is used.
+peer_levels as (
+    select
+        *,
+        count(*) over (partition by tax_year, ciiu) as n_class,
+        count(*) over (partition by tax_year, division) as n_division,
+        median(gross) over (partition by tax_year, ciiu) as med_class,
+        median(gross) over (partition by tax_year, division) as med_division,
+        median(gross) over (partition by tax_year, ciiu_section) as med_section,
+        percent_rank() over (partition by tax_year, ciiu order by gross) as pct_class,
+        percent_rank() over (partition by tax_year, division order by gross) as pct_division,
+        percent_rank() over (partition by tax_year, ciiu_section order by gross) as pct_section,
+        -- income outside and deductions against the same section and size band: large firms
+        -- with branches legitimately earn more outside than the corner shop
+        median(outside_share) over (partition by tax_year, ciiu_section, size_band)
+            as peer_outside_share,
+        percent_rank() over (
+            partition by tax_year, ciiu_section, size_band order by outside_share
+        ) as outside_percentile,
+        median(deductions_share) over (partition by tax_year, ciiu_section, size_band)
+            as peer_deductions_share,
+        percent_rank() over (
+            partition by tax_year, ciiu_section, size_band order by deductions_share
+        ) as deductions_percentile,
+        -- income per peso of assets and per employee, against the same class and size band
+        count(log_income_per_asset) over (partition by tax_year, ciiu, size_band) as na_class,
+        count(log_income_per_asset) over (partition by tax_year, division, size_band)
+            as na_division,
+        median(log_income_per_asset) over (partition by tax_year, ciiu, size_band) as ia_class,
+        median(log_income_per_asset) over (partition by tax_year, division, size_band)
+            as ia_division,
+        median(log_income_per_asset) over (partition by tax_year, ciiu_section, size_band)
+            as ia_section,
+        median(log_income_per_employee) over (partition by tax_year, ciiu) as ie_class,
+        median(log_income_per_employee) over (partition by tax_year, division) as ie_division,
+        median(log_income_per_employee) over (partition by tax_year, ciiu_section) as ie_section
+    from returns
+),
+
+peers as (
+    select
+        *,
+        case
+            when n_class >= 10 then 'class ' || ciiu
+            when n_division >= 10 then 'division ' || division
+            else 'section ' || ciiu_section
+        end as peer_group,
+        case
+            when n_class >= 10 then med_class
+            when n_division >= 10 then med_division
+            else med_section
+        end as peer_median_income,
+        case
+            when n_class >= 10 then pct_class
+            when n_division >= 10 then pct_division
+            else pct_section
+        end as peer_percentile,
+        case
+            when na_class >= 10 then 'class ' || ciiu
+            when na_division >= 10 then 'division ' || division
+            else 'section ' || ciiu_section
+        end as asset_peer_group,
+        exp(case
+            when na_class >= 10 then ia_class
+            when na_division >= 10 then ia_division
+            else ia_section
+        end) as peer_income_per_asset,
+        exp(case
+            when n_class >= 10 then ie_class
+            when n_division >= 10 then ie_division
+            else ie_section
+        end) as peer_income_per_employee
+    from peer_levels
+),
+
+-- The same filer's other years known on the as-of date: what is normal for this business.
+own_history as (
+    select
+        r.nit,
+        r.tax_year,
+        count(*) as other_returns,
+        median(o.gross) as own_median_income,
+        median(o.outside_share) as own_outside_share,
+        median(o.deductions_share) as own_deductions_share,
+        max(o.rate_per_mil) as own_max_rate
+    from returns as r
+    inner join returns as o on r.nit = o.nit and r.tax_year <> o.tax_year
+    group by r.nit, r.tax_year
+),
+
+-- Past audits of the same filer in other years, closed by the as-of date.
+audit_history as (
+    select
+        r.nit,
+        r.tax_year,
+        count(*) filter (where a.outcome = 'adjusted') as past_adjusted_audits,
+        count(*) filter (where a.outcome <> 'adjusted') as past_clean_audits
+    from returns as r
+    inner join audits_known as a
+        on
+            r.nit = a.nit
+            and r.tax_year <> a.tax_year
+            and a.closed_on <= (select x.as_of from as_of as x)
+    group by r.nit, r.tax_year
+),
+
+-- The same filer's returns for the years an inexacto audit adjusted: did it declare this year
+-- the way it did in the years found under-reported?
+adjusted_years as (
+    select
+        r.nit,
+        r.tax_year,
+        avg(o.outside_share) as adjusted_outside_share,
+        avg(o.deductions_share) as adjusted_deductions_share,
+        avg(o.rate_per_mil) as adjusted_rate,
+        avg(o.gross) as adjusted_income
+    from returns as r
+    inner join audits_known as a
+        on
+            r.nit = a.nit
+            and r.tax_year <> a.tax_year
+            and a.program = 'inexacto'
+            and a.outcome = 'adjusted'
+            and a.closed_on <= (select x.as_of from as_of as x)
+    inner join returns as o on a.nit = o.nit and a.tax_year = o.tax_year
+    group by r.nit, r.tax_year
 ),
 
 any_audit as (
     select distinct
         nit,
         tax_year
-    from staging.stg_audits
+    from audits_known
 ),
 
 statute as (
     select
         nit,
         tax_year,
-        make_date(tax_year + 1, $deadline_month, $deadline_day) as filing_deadline,
+        make_date(tax_year::int + 1, $deadline_month, $deadline_day) as filing_deadline,
         (
-            greatest(first_filed_on, make_date(tax_year + 1, $deadline_month, $deadline_day))
+            greatest(
+                first_filed_on, make_date(tax_year::int + 1, $deadline_month, $deadline_day)
+            )
             + to_years($statute_years_filed)
         )::date as statute_expires_on
-    from staging.stg_declarations
+    from returns
+),
+
+-- The RIT as known on the as-of date: a registration made after it did not exist yet.
+rit_known as (
+    select t.*
+    from staging.stg_taxpayers as t
+    cross join as_of as a
+    where t.registered_on <= a.as_of
+),
+
+-- The activity rate the registries give this business: RIT first, then the chamber; and its
+-- type (the RIT's, else the NIT's shape as in staging.stg_entities).
+registered_activity as (
+    select
+        r.nit,
+        coalesce(
+            t.taxpayer_type,
+            case when length(r.nit) = 9 and r.nit[1] in ('8', '9') then 'juridica' end,
+            'natural'
+        ) as taxpayer_type,
+        coalesce(t.ciiu, g.ciiu) as ciiu,
+        rr.rate_per_mil,
+        tr.rate_per_mil as rit_rate,
+        g.activity_rate as chamber_rate
+    from (select distinct nit from returns) as r
+    left join rit_known as t on r.nit = t.nit
+    left join features.registry_profile as g on r.nit = g.nit
+    left join staging.stg_ciiu_rates as rr on coalesce(t.ciiu, g.ciiu) = rr.ciiu
+    left join staging.stg_ciiu_rates as tr on t.ciiu = tr.ciiu
+),
+
+features as (
+    select
+        p.nit,
+        p.tax_year,
+        p.ciiu,
+        p.ciiu_section,
+        p.declaration_id,
+        p.size_band,
+        p.peer_group,
+        p.asset_peer_group,
+        ra.ciiu as registered_ciiu,
+        -- features (numeric; their reasons are written in fiscal_intel/scoring/reasons.py)
+        case when ra.taxpayer_type = 'juridica' then 1 else 0 end as is_juridica,
+        p.gross as gross_income,
+        p.gross * (1 - coalesce(p.outside_share, 0)) as local_income,
+        p.taxable as taxable_income,
+        coalesce(w.base_amount, 0) as third_party_base,
+        coalesce(w.agents, 0) as third_party_agents,
+        coalesce(w.base_amount, 0) / nullif(p.gross * (1 - coalesce(p.outside_share, 0)), 0)
+            as third_party_ratio,
+        greatest(coalesce(w.base_amount, 0) - p.gross * (1 - coalesce(p.outside_share, 0)), 0)
+            as third_party_excess,
+        -- the tax on third-party income above declared local income, at the declared rate
+        greatest(coalesce(w.base_amount, 0) - p.gross * (1 - coalesce(p.outside_share, 0)), 0)
+        * p.rate_per_mil / 1000 * 1.15 as third_party_excess_tax,
+        p.gross / nullif(p.peer_median_income, 0) as income_vs_peers,
+        p.peer_percentile,
+        p.peer_median_income,
+        p.gross / nullif(p.total_assets, 0) as income_per_asset,
+        p.peer_income_per_asset,
+        (p.gross / nullif(p.total_assets, 0)) / nullif(p.peer_income_per_asset, 0)
+            as income_per_asset_vs_peers,
+        p.outside_share,
+        p.peer_outside_share,
+        p.outside_share - p.peer_outside_share as outside_share_vs_peers,
+        p.outside_percentile,
+        p.outside_share - h.own_outside_share as outside_share_vs_own,
+        coalesce(g.branches_elsewhere, 0) as branches_elsewhere,
+        p.deductions_share,
+        p.peer_deductions_share,
+        p.deductions_share - p.peer_deductions_share as deductions_share_vs_peers,
+        p.deductions_percentile,
+        p.deductions_share - h.own_deductions_share as deductions_share_vs_own,
+        -- the tax on outside income and deductions above the peers' shares, at the declared rate
+        greatest(coalesce(p.outside_share - p.peer_outside_share, 0), 0)
+        * p.gross * p.rate_per_mil / 1000 * 1.15 as outside_excess_tax,
+        greatest(coalesce(p.deductions_share - p.peer_deductions_share, 0), 0)
+        * p.gross * p.rate_per_mil / 1000 * 1.15 as deductions_excess_tax,
+        p.gross / nullif(prev.gross, 0) - 1 as income_change_yoy,
+        p.gross / nullif(h.own_median_income, 0) as income_vs_own,
+        p.outside_share - prev.outside_share as outside_share_change_yoy,
+        p.deductions_share - prev.deductions_share as deductions_share_change_yoy,
+        p.rate_per_mil as declared_rate,
+        ra.rate_per_mil as registry_rate,
+        ra.rate_per_mil - p.rate_per_mil as rate_gap,
+        h.own_max_rate - p.rate_per_mil as rate_drop_vs_own,
+        case when ra.ciiu <> p.ciiu then 1 else 0 end as activity_mismatch,
+        ra.chamber_rate - p.rate_per_mil as chamber_rate_gap,
+        -- a gap both registries agree on is not a stale registry entry
+        coalesce(
+            least(ra.rit_rate, ra.chamber_rate), ra.rit_rate, ra.chamber_rate
+        ) - p.rate_per_mil as confirmed_rate_gap,
+        -- the tax the registered activity's rate would add on the declared taxable income
+        greatest(coalesce(ra.rate_per_mil - p.rate_per_mil, 0), 0)
+        * p.taxable / 1000 * 1.15 as rate_gap_tax,
+        p.total_assets,
+        p.total_assets / nullif(p.gross, 0) as assets_to_income,
+        p.employees,
+        p.gross / nullif(p.employees, 0) as income_per_employee,
+        p.peer_income_per_employee,
+        (p.gross / nullif(p.employees, 0)) / nullif(p.peer_income_per_employee, 0)
+            as income_per_employee_vs_peers,
+        p.total_tax / nullif(p.gross, 0) * 1000 as effective_rate,
+        datediff('day', s.filing_deadline, p.first_filed_on) as days_late,
+        p.filings - 1 as corrections,
+        p.withholdings_credited / nullif(p.total_tax, 0) as credited_to_tax,
+        coalesce(pd.paid, 0) / nullif(p.balance_due, 0) as paid_share,
+        coalesce(h.other_returns, 0) as other_returns,
+        coalesce(ah.past_adjusted_audits, 0) as past_adjusted_audits,
+        coalesce(ah.past_clean_audits, 0) as past_clean_audits,
+        p.outside_share - ay.adjusted_outside_share as outside_share_vs_adjusted_years,
+        p.deductions_share - ay.adjusted_deductions_share as deductions_share_vs_adjusted_years,
+        p.rate_per_mil - ay.adjusted_rate as rate_vs_adjusted_years,
+        p.gross / nullif(ay.adjusted_income, 0) as income_vs_adjusted_years,
+        p.total_tax as declared_tax,
+        -- The tax on the larger of declared gross income and third-party base at the registered
+        -- activity's rate, with avisos: the scale an under-report is measured against.
+        greatest(p.gross, coalesce(w.base_amount, 0))
+        * coalesce(ra.rate_per_mil, p.rate_per_mil) / 1000 * 1.15 as potential_tax,
+        -- The rule an analyst applies without a model (the baseline it must beat): the tax on
+        -- third-party income above declared local income, at the registered activity's rate.
+        greatest(coalesce(w.base_amount, 0) - p.gross * (1 - coalesce(p.outside_share, 0)), 0)
+        * coalesce(ra.rate_per_mil, p.rate_per_mil) / 1000 as rule_score,
+        -- case facts
+        s.filing_deadline,
+        s.statute_expires_on,
+        (aa.nit is null and s.statute_expires_on >= a.as_of) as is_candidate,
+        -- labels (closed audits only)
+        l.adjusted as label_adjusted,
+        l.assessed_amount::double as label_amount,
+        l.selection as audit_selection,
+        l.closed_on as audit_closed_on
+    from peers as p
+    inner join statute as s on p.nit = s.nit and p.tax_year = s.tax_year
+    left join features.registry_profile as g on p.nit = g.nit
+    left join registered_activity as ra on p.nit = ra.nit
+    left join returns as prev on p.nit = prev.nit and p.tax_year - 1 = prev.tax_year
+    left join own_history as h on p.nit = h.nit and p.tax_year = h.tax_year
+    left join audit_history as ah on p.nit = ah.nit and p.tax_year = ah.tax_year
+    left join adjusted_years as ay on p.nit = ay.nit and p.tax_year = ay.tax_year
+    left join features.third_party_income as w on p.nit = w.nit and p.tax_year = w.tax_year
+    left join paid as pd on p.nit = pd.nit and p.tax_year = pd.tax_year
+    left join audit_labels as l on p.nit = l.nit and p.tax_year = l.tax_year
+    left join any_audit as aa on p.nit = aa.nit and p.tax_year = aa.tax_year
+    cross join as_of as a
 )
 
 select
-    p.nit,
-    p.tax_year,
-    p.ciiu,
-    p.declared_section as ciiu_section,
-    p.declaration_id,
-    -- features (numeric; names are explained in fiscal_intel/scoring/reasons.py)
-    case when e.taxpayer_type = 'juridica' then 1 else 0 end as is_juridica,
-    p.gross as gross_income,
-    (p.gross_income - p.income_outside)::double as local_income,
-    coalesce(w.base_amount, 0)::double as third_party_base,
-    coalesce(w.agents, 0) as third_party_agents,
-    coalesce(w.base_amount, 0)::double / nullif(p.gross, 0) as third_party_ratio,
-    greatest(coalesce(w.base_amount, 0) - (p.gross_income - p.income_outside), 0)::double
-        as third_party_excess,
-    p.gross / nullif(p.peer_median_income, 0) as income_vs_peers,
-    p.peer_percentile,
-    p.peer_median_income,
-    p.income_outside::double / nullif(p.gross, 0) as outside_share,
-    p.income_outside::double / nullif(p.gross, 0) - p.peer_outside_share as outside_share_vs_peers,
-    p.deductions::double / nullif(p.gross, 0) as deductions_share,
-    p.deductions::double / nullif(p.gross, 0) - p.peer_deductions_share
-        as deductions_share_vs_peers,
-    p.gross / nullif(prev.gross_income::double, 0) - 1 as income_change_yoy,
-    p.rate_per_mil as declared_rate,
-    rr.rate_per_mil as registry_rate,
-    rr.rate_per_mil - p.rate_per_mil as rate_gap,
-    case when coalesce(t.ciiu, g.ciiu) <> p.ciiu then 1 else 0 end as activity_mismatch,
-    g.total_assets::double as total_assets,
-    g.total_assets::double / nullif(p.gross, 0) as assets_to_income,
-    g.employees,
-    p.gross / nullif(g.employees, 0) as income_per_employee,
-    p.total_tax::double / nullif(p.gross, 0) * 1000 as effective_rate,
-    datediff('day', s.filing_deadline, p.first_filed_on) as days_late,
-    p.filings - 1 as corrections,
-    coalesce(pd.paid, 0)::double / nullif(p.balance_due, 0) as paid_share,
-    p.total_tax::double as declared_tax,
-    -- The tax on the larger of declared gross income and third-party base at the registered
-    -- activity's rate, with avisos: the scale an under-report is measured against.
-    greatest(p.gross, coalesce(w.base_amount, 0))
-    * coalesce(rr.rate_per_mil, p.rate_per_mil) / 1000 * 1.15 as potential_tax,
-    -- case facts
-    s.filing_deadline,
-    s.statute_expires_on,
-    (aa.nit is null and s.statute_expires_on >= a.as_of) as is_candidate,
-    -- labels
-    l.adjusted as label_adjusted,
-    l.assessed_amount::double as label_amount,
-    l.selection as audit_selection,
-    l.closed_on as audit_closed_on
-from peers as p
-inner join statute as s on p.nit = s.nit and p.tax_year = s.tax_year
-left join staging.stg_entities as e on p.nit = e.nit
-left join staging.stg_taxpayers as t on p.nit = t.nit
-left join registry as g on p.nit = g.nit
-left join staging.stg_ciiu_rates as rr on coalesce(t.ciiu, g.ciiu) = rr.ciiu
-left join staging.stg_declarations as prev on p.nit = prev.nit and p.tax_year - 1 = prev.tax_year
-left join third_party as w on p.nit = w.nit and p.tax_year = w.tax_year
-left join paid as pd on p.nit = pd.nit and p.tax_year = pd.tax_year
-left join audit_labels as l on p.nit = l.nit and p.tax_year = l.tax_year
-left join any_audit as aa on p.nit = aa.nit and p.tax_year = aa.tax_year
-cross join as_of as a;
+    *,
+    -- What the data-matching checks together say is missing, in tax: the sum an inspector
+    -- would try to assess first, and its size against the tax declared.
+    coalesce(third_party_excess_tax, 0)
+    + coalesce(outside_excess_tax, 0)
+    + coalesce(deductions_excess_tax, 0)
+    + coalesce(rate_gap_tax, 0) as suspected_gap_tax,
+    (
+        coalesce(third_party_excess_tax, 0)
+        + coalesce(outside_excess_tax, 0)
+        + coalesce(deductions_excess_tax, 0)
+        + coalesce(rate_gap_tax, 0)
+    ) / nullif(declared_tax, 0) as suspected_gap_ratio,
+    -- the income the registered assets would bring at the asset peers' yield, and the tax
+    -- on what is missing from it
+    greatest(peer_income_per_asset * total_assets - gross_income, 0)
+    * declared_rate / 1000 * 1.15 as asset_shortfall_tax
+from features;

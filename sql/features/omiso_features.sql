@@ -1,13 +1,24 @@
 -- One row per (nit, tax_year) in which the entity was obliged to file here, plus every past
--- omiso audit (its label). Obliged means: registered and active in the RIT, or an active local
--- chamber registration, or paid by reteICA agents that year. Candidates are the obliged rows
--- without a return; the rows with one carry the tax they declared (declared_tax), which teaches
--- the amount model what a business of that profile owes when it operates.
--- Activity evidence (renewals, employees, assets, third-party payments, past filings) is what
--- separates operating businesses from dormant shells, which owe nothing.
+-- omiso audit (its label). Obliged means: registered in the RIT (active, or filing then), or
+-- an open local chamber registration, or paid by reteICA agents that year. Candidates are the
+-- obliged rows without a return; the rows with one carry the tax they declared
+-- (declared_tax), which teaches the amount model what a business of that profile owes.
+-- Activity evidence separates operating businesses from dormant shells, which owe nothing:
+-- returns filed for other years, reteICA payments in the year and the years around it,
+-- registry renewals, employees and assets. Nothing dated after the as-of date is used.
 create or replace table features.omiso_features as
 with as_of as (
-    select as_of from staging.as_of_date
+    select
+        coalesce(
+            try_cast(nullif($as_of, '') as date), (select as_of from staging.as_of_date)
+        ) as as_of
+),
+
+audits_known as (
+    select s.*
+    from staging.stg_audits as s
+    cross join as_of as a
+    where s.opened_on <= a.as_of
 ),
 
 span as (
@@ -15,39 +26,47 @@ span as (
         min(tax_year) as first_year,
         max(tax_year) as last_year
     from (
-        select tax_year from staging.stg_declarations
+        select tax_year from features.known_returns
         union all
-        select tax_year from staging.stg_withholdings
+        select tax_year from features.third_party_income
         union all
-        select tax_year from staging.stg_audits
+        select tax_year from audits_known
     ) as observed
 ),
 
 years_due as (
     select
-        y.tax_year,
-        make_date(y.tax_year + 1, $deadline_month, $deadline_day) as deadline
+        y.tax_year::int as tax_year,
+        make_date(y.tax_year::int + 1, $deadline_month, $deadline_day) as deadline
     from (
         select unnest(range(first_year, last_year + 1)) as tax_year
         from span
     ) as y
     cross join as_of
-    where make_date(y.tax_year + 1, $deadline_month, $deadline_day) < as_of.as_of
+    where make_date(y.tax_year::int + 1, $deadline_month, $deadline_day) < as_of.as_of
 ),
 
 last_filing as (
     select
         nit,
         max(tax_year) as last_filed_year
-    from staging.stg_declarations
+    from features.known_returns
     group by nit
+),
+
+-- The RIT as known on the as-of date: a registration made after it did not exist yet.
+rit_known as (
+    select t.*
+    from staging.stg_taxpayers as t
+    cross join as_of as a
+    where t.registered_on <= a.as_of
 ),
 
 rit as (
     select
         t.nit,
         y.tax_year
-    from staging.stg_taxpayers as t
+    from rit_known as t
     inner join years_due as y on t.registered_on <= make_date(y.tax_year, 12, 31)
     left join last_filing as l on t.nit = l.nit
     where t.status = 'active' or y.tax_year <= l.last_filed_year
@@ -62,18 +81,8 @@ rues as (
         on
             r.registered_on <= make_date(y.tax_year, 12, 31)
             and (r.cancelled_on is null or r.cancelled_on >= make_date(y.tax_year, 1, 1))
-    where r.is_local and r.nit is not null
-),
-
-third_party as (
-    select
-        nit,
-        tax_year,
-        sum(base_amount) as base_amount,
-        count(distinct agent_nit) as agents,
-        count(distinct period) as periods
-    from staging.stg_withholdings
-    group by nit, tax_year
+    cross join as_of as a
+    where r.is_local and r.nit is not null and r.registered_on <= a.as_of
 ),
 
 obliged as (
@@ -90,7 +99,7 @@ obliged as (
     select
         w.nit,
         w.tax_year
-    from third_party as w
+    from features.third_party_income as w
     inner join years_due as y on w.tax_year = y.tax_year
     where w.base_amount > 0
 ),
@@ -98,13 +107,13 @@ obliged as (
 audit_labels as (
     select
         nit,
-        tax_year,
+        tax_year::int as tax_year,
         outcome = 'adjusted' as adjusted,
         assessed_amount,
         selection,
         closed_on
-    from staging.stg_audits
-    where program = 'omiso'
+    from audits_known
+    where program = 'omiso' and closed_on <= (select x.as_of from as_of as x)
     qualify row_number() over (partition by nit, tax_year order by closed_on desc, case_id asc) = 1
 ),
 
@@ -120,45 +129,110 @@ cases as (
     from audit_labels
 ),
 
+-- Returns the same entity filed for other years: a business that files in the years around
+-- a gap is operating, and what it declared then is the best guess of what it owes now.
 history as (
     select
         c.nit,
         c.tax_year,
-        count(d.nit) as prior_filings,
-        max(d.tax_year) as last_filed_year,
-        arg_max(d.gross_income, d.tax_year) as last_declared_income
+        count(*) filter (where d.tax_year < c.tax_year) as prior_filings,
+        count(*) filter (where d.tax_year > c.tax_year) as later_filings,
+        max(case when d.tax_year < c.tax_year then d.tax_year end) as last_filed_year,
+        bool_or(d.tax_year = c.tax_year - 1) as filed_prev_year,
+        bool_or(d.tax_year = c.tax_year + 1) as filed_next_year,
+        arg_min(d.tax_year, [abs(d.tax_year - c.tax_year), d.tax_year]) as nearest_filed_year,
+        arg_min(d.total_tax, [abs(d.tax_year - c.tax_year), d.tax_year])
+            as nearest_declared_tax,
+        arg_min(d.gross_income, [abs(d.tax_year - c.tax_year), d.tax_year])
+            as nearest_declared_income
     from cases as c
-    inner join staging.stg_declarations as d on c.nit = d.nit and c.tax_year > d.tax_year
+    inner join features.known_returns as d on c.nit = d.nit and c.tax_year <> d.tax_year
     group by c.nit, c.tax_year
 ),
 
-registry as (
+-- reteICA payments in the years next to this one: a business paid by third parties the year
+-- before and after was most likely operating in between.
+adjacent_third_party as (
     select
         c.nit,
         c.tax_year,
-        max(r.total_assets) as total_assets,
-        max(r.employees) as employees,
-        max(r.last_renewal_year) as last_renewal_year,
-        min(r.registered_on) as registered_on,
-        bool_or(r.status = 'ACTIVA') as rues_active_now
+        max(w.base_amount) as base_amount
     from cases as c
-    inner join staging.stg_commerce_registry as r on c.nit = r.nit and r.is_local
+    inner join features.third_party_income as w
+        on c.nit = w.nit and abs(w.tax_year - c.tax_year) = 1
     group by c.nit, c.tax_year
+),
+
+audit_history as (
+    select
+        c.nit,
+        c.tax_year,
+        count(*) filter (where a.outcome = 'adjusted') as past_adjusted_audits,
+        count(*) filter (where a.outcome <> 'adjusted') as past_clean_audits
+    from cases as c
+    inner join audits_known as a
+        on
+            c.nit = a.nit
+            and c.tax_year <> a.tax_year
+            and a.closed_on <= (select x.as_of from as_of as x)
+    group by c.nit, c.tax_year
+),
+
+-- What filers of the same CIIU section earn per peso of registered assets and per employee:
+-- a non-filer's registry entry then says what it would declare if it were like its peers.
+section_yield as (
+    select
+        k.ciiu_section,
+        exp(median(ln(nullif(d.gross_income, 0) / nullif(g.total_assets, 0))))
+            as income_per_asset,
+        exp(median(ln(nullif(d.gross_income, 0) / nullif(g.employees, 0))))
+            as income_per_employee
+    from features.known_returns as d
+    inner join features.registry_profile as g on d.nit = g.nit
+    inner join ref.ciiu_classes as k on d.ciiu = k.ciiu
+    group by k.ciiu_section
+),
+
+-- Who each case's NIT is, as known on the as-of date: type from the RIT (else the NIT's
+-- shape, as in staging.stg_entities: nine digits starting 8 or 9 is a company) and main
+-- activity from the RIT, else the chamber, else its latest return.
+latest_activity as (
+    select
+        nit,
+        arg_max(ciiu, tax_year) as ciiu
+    from features.known_returns
+    group by nit
+),
+
+entity as (
+    select
+        n.nit,
+        coalesce(
+            t.taxpayer_type,
+            case when length(n.nit) = 9 and n.nit[1] in ('8', '9') then 'juridica' end,
+            'natural'
+        ) as taxpayer_type,
+        coalesce(t.ciiu, g.ciiu, la.ciiu) as ciiu
+    from (select distinct nit from cases) as n
+    left join rit_known as t on n.nit = t.nit
+    left join features.registry_profile as g on n.nit = g.nit
+    left join latest_activity as la on n.nit = la.nit
 ),
 
 any_audit as (
     select distinct
         nit,
         tax_year
-    from staging.stg_audits
+    from audits_known
 )
 
 select
     c.nit,
     c.tax_year,
     e.ciiu,
-    e.ciiu_section,
-    -- features (numeric; names are explained in fiscal_intel/scoring/reasons.py)
+    k.ciiu_section,
+    g.size_band,
+    -- features (numeric; their reasons are written in fiscal_intel/scoring/reasons.py)
     case when e.taxpayer_type = 'juridica' then 1 else 0 end as is_juridica,
     case
         when t.nit is not null and t.registered_on <= make_date(c.tax_year, 12, 31)
@@ -167,22 +241,46 @@ select
     end as in_rit,
     case when t.status = 'active' then 1 else 0 end as rit_active,
     c.tax_year - year(coalesce(t.registered_on, g.registered_on)) as years_registered,
-    case when g.nit is not null then 1 else 0 end as in_rues_local,
-    case when g.rues_active_now then 1 else 0 end as rues_active,
+    case when g.local_registrations > 0 then 1 else 0 end as in_rues_local,
+    case when g.active then 1 else 0 end as rues_active,
+    g.last_renewal_year,
     g.last_renewal_year - c.tax_year as renewal_lag,
-    g.total_assets::double as total_assets,
+    g.total_assets,
     g.employees,
-    coalesce(w.base_amount, 0)::double as third_party_base,
+    coalesce(g.branches_elsewhere, 0) as branches_elsewhere,
+    coalesce(w.base_amount, 0) as third_party_base,
     coalesce(w.agents, 0) as third_party_agents,
     coalesce(w.periods, 0) as third_party_periods,
+    coalesce(aw.base_amount, 0) as third_party_base_adjacent,
     coalesce(h.prior_filings, 0) as prior_filings,
+    coalesce(h.later_filings, 0) as later_filings,
+    case when h.filed_prev_year then 1 else 0 end as filed_prev_year,
+    case when h.filed_next_year then 1 else 0 end as filed_next_year,
     c.tax_year - h.last_filed_year as years_since_last_filing,
-    h.last_declared_income::double as last_declared_income,
+    h.nearest_filed_year,
+    h.nearest_declared_tax,
+    h.nearest_declared_income,
+    -- a business that stopped filing yet keeps the assets, staff and renewals of the income
+    -- it used to declare is still operating; a shell keeps none of them
+    g.total_assets / nullif(h.nearest_declared_income, 0) as assets_to_declared_income,
+    h.nearest_declared_income / nullif(g.employees, 0) as declared_income_per_employee,
+    g.last_renewal_year - h.last_filed_year as renewals_after_last_filing,
+    -- the income and tax that filers of the same section declare for such a registry entry
+    g.total_assets * sy.income_per_asset as asset_implied_income,
+    g.employees * sy.income_per_employee as employee_implied_income,
+    g.total_assets * sy.income_per_asset * rt.rate_per_mil / 1000 * 1.15 as asset_implied_tax,
+    g.employees * sy.income_per_employee * rt.rate_per_mil / 1000 * 1.15
+        as employee_implied_tax,
+    coalesce(ah.past_adjusted_audits, 0) as past_adjusted_audits,
+    coalesce(ah.past_clean_audits, 0) as past_clean_audits,
     rt.rate_per_mil as activity_rate,
-    coalesce(w.base_amount, 0)::double * rt.rate_per_mil / 1000 as third_party_implied_tax,
+    coalesce(w.base_amount, 0) * rt.rate_per_mil / 1000 * 1.15 as third_party_implied_tax,
+    -- The rule an analyst applies without a model (the baseline it must beat): registered
+    -- assets times the activity's rate.
+    coalesce(g.total_assets, 0) * coalesce(rt.rate_per_mil, 0) / 1000 as rule_score,
     -- case facts
     case when d.nit is not null then 1 else 0 end as filed,
-    d.total_tax::double as declared_tax,
+    d.total_tax as declared_tax,
     make_date(c.tax_year + 1, $deadline_month, $deadline_day) as filing_deadline,
     (
         make_date(c.tax_year + 1, $deadline_month, $deadline_day)
@@ -196,19 +294,23 @@ select
             + to_years($statute_years_omiso)
         )::date >= a.as_of
     ) as is_candidate,
-    -- labels
+    -- labels (closed audits only)
     l.adjusted as label_adjusted,
     l.assessed_amount::double as label_amount,
     l.selection as audit_selection,
     l.closed_on as audit_closed_on
 from cases as c
-left join staging.stg_entities as e on c.nit = e.nit
-left join staging.stg_taxpayers as t on c.nit = t.nit
-left join registry as g on c.nit = g.nit and c.tax_year = g.tax_year
-left join third_party as w on c.nit = w.nit and c.tax_year = w.tax_year
+left join entity as e on c.nit = e.nit
+left join ref.ciiu_classes as k on e.ciiu = k.ciiu
+left join rit_known as t on c.nit = t.nit
+left join features.registry_profile as g on c.nit = g.nit
+left join features.third_party_income as w on c.nit = w.nit and c.tax_year = w.tax_year
+left join adjacent_third_party as aw on c.nit = aw.nit and c.tax_year = aw.tax_year
 left join history as h on c.nit = h.nit and c.tax_year = h.tax_year
+left join audit_history as ah on c.nit = ah.nit and c.tax_year = ah.tax_year
 left join staging.stg_ciiu_rates as rt on e.ciiu = rt.ciiu
+left join section_yield as sy on k.ciiu_section = sy.ciiu_section
 left join audit_labels as l on c.nit = l.nit and c.tax_year = l.tax_year
 left join any_audit as aa on c.nit = aa.nit and c.tax_year = aa.tax_year
-left join staging.stg_declarations as d on c.nit = d.nit and c.tax_year = d.tax_year
+left join features.known_returns as d on c.nit = d.nit and c.tax_year = d.tax_year
 cross join as_of as a;

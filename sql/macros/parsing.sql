@@ -1,79 +1,134 @@
 -- Value parsers shared by every loader. Each returns NULL when the text cannot be read, so the
 -- loader can say why a row is quarantined. They mirror fiscal_intel/ingest/values.py and
--- fiscal_intel/ingest/nit.py; tests/test_sql_parity.py keeps the two in step.
+-- fiscal_intel/ingest/nit.py; property tests (tests/test_values.py) keep the two in step.
 -- Plain expressions only (no subqueries): macros are inlined into every loader query.
+-- Spaces are ASCII whitespace plus the no-break space (chr 160) spreadsheets write; DuckDB's own
+-- trim() strips a different set, so fi_trim() says exactly which.
 
-create or replace macro fi_text(x) as nullif(trim(x), '');
+create or replace macro fi_trim(x) as trim(
+    x, chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)
+);
 
-create or replace macro fi_money_text(x) as regexp_replace(trim(x), '[\s$]', '', 'g');
+create or replace macro fi_text(x) as nullif(fi_trim(x), '');
+
+create or replace macro fi_money_text(x) as regexp_replace(x, '[ \t\n\r\f\v\x{A0}$]', '', 'g');
 
 -- Money: 1234567 | 1234567.00 | 1.234.567 | 1.234.567,00 | 1234567,5 | $ 1,234,567.00
+-- A dot or comma followed by groups of exactly three digits separates thousands (whole pesos);
+-- a comma followed by one or two digits is the decimal mark; anything else is not read.
 create or replace macro fi_money(x) as (
     case
         when regexp_full_match(fi_money_text(x), '-?\d+(\.\d{1,2})?')
             then try_cast(fi_money_text(x) as decimal(18, 2))
         when regexp_full_match(fi_money_text(x), '-?\d{1,3}(\.\d{3})+(,\d+)?')
             then try_cast(replace(replace(fi_money_text(x), '.', ''), ',', '.') as decimal(18, 2))
-        when regexp_full_match(fi_money_text(x), '-?\d+,\d+')
-            then try_cast(replace(fi_money_text(x), ',', '.') as decimal(18, 2))
         when regexp_full_match(fi_money_text(x), '-?\d{1,3}(,\d{3})+(\.\d+)?')
             then try_cast(replace(fi_money_text(x), ',', '') as decimal(18, 2))
+        when regexp_full_match(fi_money_text(x), '-?\d+,\d{1,2}')
+            then try_cast(replace(fi_money_text(x), ',', '.') as decimal(18, 2))
         when regexp_full_match(fi_money_text(x), '-?\d+\.\d+')
             then try_cast(fi_money_text(x) as decimal(18, 2))
     end
 );
 
+create or replace macro fi_number_text(x) as regexp_replace(x, '[ \t\n\r\f\v\x{A0}]', '', 'g');
+
 -- Plain numbers (rates): a comma is the decimal mark when present.
 create or replace macro fi_number(x) as (
     case
-        when regexp_full_match(trim(x), '-?\d+(\.\d+)?') then try_cast(trim(x) as double)
-        when regexp_full_match(trim(x), '-?\d+(\.\d{3})*,\d+')
-            then try_cast(replace(replace(trim(x), '.', ''), ',', '.') as double)
+        when regexp_full_match(fi_number_text(x), '-?\d+(\.\d+)?')
+            then try_cast(fi_number_text(x) as double)
+        when regexp_full_match(fi_number_text(x), '-?\d+(\.\d{3})*,\d+')
+            then try_cast(replace(replace(fi_number_text(x), '.', ''), ',', '.') as double)
     end
 );
 
 -- Integers; spreadsheets write whole numbers as 2023.0.
 create or replace macro fi_int(x) as (
     case
-        when regexp_full_match(trim(x), '-?\d{1,18}') then try_cast(trim(x) as bigint)
-        when regexp_full_match(trim(x), '-?\d{1,18}\.0+')
-            then try_cast(split_part(trim(x), '.', 1) as bigint)
+        when regexp_full_match(fi_trim(x), '-?\d{1,18}') then try_cast(fi_trim(x) as bigint)
+        when regexp_full_match(fi_trim(x), '-?\d{1,18}\.0+')
+            then try_cast(split_part(fi_trim(x), '.', 1) as bigint)
     end
 );
 
--- Dates: ISO (optionally with a midnight time, as spreadsheets write them) or day first.
-create or replace macro fi_date(x) as (
-    coalesce(
-        try_strptime(trim(x), '%Y-%m-%d'),
-        try_strptime(trim(x), '%d/%m/%Y'),
-        try_strptime(trim(x), '%Y-%m-%d %H:%M:%S'),
-        try_strptime(trim(x), '%Y-%m-%dT%H:%M:%S')
-    )::date
+-- Dates: ISO (2023-04-30, 2023/04/30) or day first (30/04/2023, 30-04-2023, 30.04.2023), the
+-- year always four digits; a time of day after the date is ignored. The date must exist.
+create or replace macro fi_date_time_suffix() as (
+    '(?:[ T]+(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?: ?[aApP]\.? ?[mM]\.?)?)?'
 );
 
-create or replace macro fi_nit_text(x) as regexp_replace(coalesce(x, ''), '[\s\.,]', '', 'g');
+create or replace macro fi_date_iso() as (
+    '^([1-9]\d{3})[-/](\d{1,2})[-/](\d{1,2})' || fi_date_time_suffix() || '$'
+);
 
--- NIT: digits only, no DV, no leading zeros. NULL when the text is not a NIT.
+create or replace macro fi_date_day_first() as (
+    '^(\d{1,2})[/.-](\d{1,2})[/.-]([1-9]\d{3})' || fi_date_time_suffix() || '$'
+);
+
+create or replace macro fi_date(x) as (
+    case
+        when regexp_matches(fi_trim(x), fi_date_iso())
+            then try(make_date(
+                regexp_extract(fi_trim(x), fi_date_iso(), 1)::int,
+                regexp_extract(fi_trim(x), fi_date_iso(), 2)::int,
+                regexp_extract(fi_trim(x), fi_date_iso(), 3)::int
+            ))
+        when regexp_matches(fi_trim(x), fi_date_day_first())
+            then try(make_date(
+                regexp_extract(fi_trim(x), fi_date_day_first(), 3)::int,
+                regexp_extract(fi_trim(x), fi_date_day_first(), 2)::int,
+                regexp_extract(fi_trim(x), fi_date_day_first(), 1)::int
+            ))
+    end
+);
+
+-- NIT: dots and commas group digits; spaces may surround the dash before the DV, not sit
+-- inside the digits (900123456 7 could be a DV or a typo).
+create or replace macro fi_nit_text(x) as regexp_replace(
+    regexp_replace(fi_trim(coalesce(x, '')), '[ \t\n\r\f\v\x{A0}]*-[ \t\n\r\f\v\x{A0}]*', '-', 'g'),
+    '[.,]',
+    '',
+    'g'
+);
+
+-- NIT: digits only, no DV, no leading zeros (fixed-width exports pad with zeros; up to 15
+-- significant digits). NULL when the text is not a NIT.
 create or replace macro fi_nit_body(x) as (
     case
-        when regexp_full_match(fi_nit_text(x), '\d{1,15}(-\d)?')
+        when regexp_full_match(fi_nit_text(x), '0*\d{1,15}(-\d)?')
             then nullif(ltrim(split_part(fi_nit_text(x), '-', 1), '0'), '')
     end
 );
 
 -- The DV written after a dash, if any.
 create or replace macro fi_nit_dv_given(x) as (
-    try_cast(nullif(split_part(fi_nit_text(x), '-', 2), '') as integer)
+    case
+        when regexp_full_match(fi_nit_text(x), '0*\d{1,15}-\d')
+            then cast(split_part(fi_nit_text(x), '-', 2) as integer)
+    end
 );
 
--- DIAN modulus-11 verification digit of a digits-only NIT.
+-- DIAN modulus-11 verification digit of a digits-only NIT: the digits from the right weighted
+-- 3, 7, 13, 17, ... 71. Integer arithmetic, not a list lambda: the loader checks every row's DV
+-- and the lambda form cost ~100 µs a row.
 create or replace macro fi_nit_dv_remainder(n) as (
-    list_sum(
-        list_transform(
-            range(length(n)),
-            lambda i: cast(substr(n, length(n) - i::int, 1) as int)
-            * [3, 7, 13, 17, 19, 23, 29, 37, 41, 43, 47, 53, 59, 67, 71][i + 1]
-        )
+    (
+        (n::bigint % 10) * 3
+        + (n::bigint // 10 % 10) * 7
+        + (n::bigint // 100 % 10) * 13
+        + (n::bigint // 1000 % 10) * 17
+        + (n::bigint // 10000 % 10) * 19
+        + (n::bigint // 100000 % 10) * 23
+        + (n::bigint // 1000000 % 10) * 29
+        + (n::bigint // 10000000 % 10) * 37
+        + (n::bigint // 100000000 % 10) * 41
+        + (n::bigint // 1000000000 % 10) * 43
+        + (n::bigint // 10000000000 % 10) * 47
+        + (n::bigint // 100000000000 % 10) * 53
+        + (n::bigint // 1000000000000 % 10) * 59
+        + (n::bigint // 10000000000000 % 10) * 67
+        + (n::bigint // 100000000000000 % 10) * 71
     ) % 11
 );
 
@@ -88,8 +143,39 @@ create or replace macro fi_nit_dv(n) as (
 create or replace macro fi_code(x, width) as (
     case
         when
-            regexp_full_match(trim(x), '\d+(\.0+)?')
-            and length(split_part(trim(x), '.', 1)) <= width
-            then lpad(split_part(trim(x), '.', 1), width, '0')
+            regexp_full_match(fi_trim(x), '\d+(\.0+)?')
+            and length(split_part(fi_trim(x), '.', 1)) <= width
+            then lpad(split_part(fi_trim(x), '.', 1), width, '0')
     end
+);
+
+-- An enum value compared without case, accents or repeated spaces ("Persona  Jurídica").
+create or replace macro fi_enum_key(x) as nullif(
+    regexp_replace(lower(strip_accents(fi_trim(x))), '[ \t\n\r\f\v\x{A0}_]+', ' ', 'g'), ''
+);
+
+-- A legal name reduced to what identifies it: upper case, no accents, no punctuation, legal
+-- forms spelt one way ("Ferretería Peña S.A.S." = "FERRETERIA PENA SAS"). Used to match chamber
+-- registrations without NIT to the RIT; two names with the same key are the same name.
+create or replace macro fi_name_key(x) as nullif(
+    trim(regexp_replace(
+        regexp_replace(
+            regexp_replace(
+                regexp_replace(
+                    regexp_replace(
+                        regexp_replace(
+                            upper(strip_accents(replace(coalesce(x, ''), '&', ' Y '))),
+                            '[.]', '', 'g'
+                        ),
+                        '[^A-Z0-9]+', ' ', 'g'
+                    ),
+                    '\bSOCIEDAD POR ACCIONES SIMPLIFICADA\b', 'SAS', 'g'
+                ),
+                '\bSOCIEDAD ANONIMA\b', 'SA', 'g'
+            ),
+            '\bLIMITADA\b', 'LTDA', 'g'
+        ),
+        '\bCOMPANIA\b', 'CIA', 'g'
+    )),
+    ''
 );

@@ -1,5 +1,6 @@
 -- Whom to inspect first, per program: open cases (within the statute, never audited) ranked by
--- expected money recovered; among equals, the case whose statute expires sooner comes first.
+-- expected money recovered (two significant figures: closer than that, cases are equal), and
+-- among equals the case whose statute expires sooner comes first.
 create or replace table marts.audit_ranking as
 with scores as (
     select * from scoring.omiso_scores
@@ -22,6 +23,8 @@ select
     s.statute_expires_on,
     s.predicted_amount,
     e.ciiu,
+    s.ciiu_section,
+    s.size_band,
     e.comuna,
     s.model_version
 from scores as s

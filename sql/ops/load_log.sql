@@ -1,4 +1,6 @@
 -- Every file the loader has seen: loaded, skipped as a byte-identical duplicate, or failed.
+-- format says how a loaded file was read (encoding, delimiter, sheet); message says what else
+-- happened (why a file failed, header row, blank rows, columns mapped from the export's names).
 create table if not exists ops.load_log (
     batch_id bigint,
     source varchar,
@@ -9,5 +11,9 @@ create table if not exists ops.load_log (
     rows_quarantined bigint,
     loaded_at timestamp,
     status varchar,
-    message varchar
+    message varchar,
+    format varchar
 );
+
+-- Warehouses created before the format column existed gain it.
+alter table ops.load_log add column if not exists format varchar;

@@ -1,9 +1,10 @@
 -- The current ICA return per NIT and tax year: the latest filing supersedes earlier ones
 -- (corrections). first_filed_on keeps the original filing date, which sets lateness and statute.
-create or replace table staging.stg_declarations as
+-- Partitioned by tax_year: this query selects the rows of the years in $years.
 with filings as (
     select *
     from raw.declarations
+    where list_contains($years, tax_year)
     qualify row_number() over (
         partition by declaration_id order by _batch_id desc, _row_number desc
     ) = 1

@@ -1,5 +1,5 @@
 -- reteICA reports, one row per agent, supplier, year and bimester (a restatement replaces).
-create or replace table staging.stg_withholdings as
+-- Partitioned by tax_year: this query selects the rows of the years in $years.
 select
     agent_nit,
     nit,
@@ -10,6 +10,7 @@ select
     _file as source_file,
     _row_number as source_row
 from raw.withholdings
+where list_contains($years, tax_year)
 qualify row_number() over (
     partition by agent_nit, nit, tax_year, period order by _batch_id desc, _row_number desc
 ) = 1;

@@ -1,0 +1,129 @@
+"""Scoring → evaluation marts: how good the lists are, what the models are, who bears the audits.
+
+- ``scoring/backtest``: the models retrained as of a cut-off and scored on the audits opened
+  after it (fiscal_intel.scoring.evaluation explains why this cannot leak).
+- ``evaluation/truth``: an optional ground-truth file (setting ``truth``), loaded as is.
+- ``marts/model_performance``, ``marts/model_card``, ``marts/audit_burden``: SQL marts.
+"""
+
+import dagster as dg
+import polars as pl
+from dagster_duckdb import DuckDBResource
+
+from fiscal_intel.assets.factory import sql_asset
+from fiscal_intel.assets.scoring import PROGRAMS, rank_candidates, train_program
+from fiscal_intel.resources import FiscalSettings
+from fiscal_intel.scoring.evaluation import (
+    FEATURE_TABLES,
+    backtest_cutoff,
+    backtest_rows,
+    features_as_of,
+    held_out_audits,
+    truth_frame,
+)
+from fiscal_intel.sqlfiles import install_macros, run_sql, scalar
+
+
+@dg.asset(
+    key=["scoring", "backtest"],
+    group_name="scoring",
+    deps=[
+        *(dg.AssetKey(["features", t]) for t in FEATURE_TABLES),
+        dg.AssetKey(["staging", "stg_audits"]),
+    ],
+    description=(
+        "Time-based validation: each program's model trained on the audits closed by a cut-off "
+        "(backtest_months before the as-of date, features rebuilt as of that day) and its "
+        "predictions for the audits opened after it, with their real outcome."
+    ),
+    kinds={"lightgbm", "duckdb"},
+)
+def backtest(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
+) -> dg.MaterializeResult:
+    with warehouse.get_connection() as con:
+        as_of = scalar(con, "select as_of from staging.as_of_date")
+        cutoff = backtest_cutoff(as_of, settings.backtest_months)
+        then = features_as_of(con, cutoff, settings.sql_params())
+        audits = held_out_audits(con, cutoff)
+    parts = []
+    for program in PROGRAMS:
+        model = train_program(program, then[program], cutoff, settings)
+        ranked = rank_candidates(model, then[program].filter(pl.col("is_candidate")))
+        parts.append(backtest_rows(program, ranked, audits, cutoff, model.version))
+    rows = pl.concat(parts)
+    with warehouse.get_connection() as con:
+        con.execute("create schema if not exists scoring")
+        con.register("_backtest", rows)
+        con.execute("create or replace table scoring.backtest as select * from _backtest")
+        con.unregister("_backtest")
+    random = rows.filter(pl.col("selection") == "random")
+    context.log.info(
+        f"backtest as of {cutoff}: {rows.height} held-out audits, {random.height} random"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "cutoff": dg.MetadataValue.text(cutoff.isoformat()),
+            "held_out_audits": dg.MetadataValue.int(rows.height),
+            "random_audits": dg.MetadataValue.int(random.height),
+        }
+    )
+
+
+@dg.asset(
+    key=["evaluation", "truth"],
+    group_name="marts",
+    description=(
+        "Ground truth for the lists when one is given (setting `truth` or `fiscal-intel "
+        "evaluate --truth FILE`): the true tax gap per case. Empty otherwise."
+    ),
+    kinds={"duckdb"},
+)
+def truth(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
+    try:
+        given = truth_frame(settings.truth)
+    except (FileNotFoundError, ValueError) as exc:
+        raise dg.Failure(description=str(exc)) from exc
+    with warehouse.get_connection() as con:
+        con.execute("create schema if not exists evaluation")
+        install_macros(con)
+        con.register("_truth_file", given)
+        run_sql(con, "evaluation/truth", **settings.sql_params())
+        con.unregister("_truth_file")
+        rows = scalar(con, "select count(*) from evaluation.truth")
+    return dg.MaterializeResult(
+        metadata={
+            "rows": dg.MetadataValue.int(rows),
+            "file": dg.MetadataValue.text(settings.truth or "(none)"),
+        }
+    )
+
+
+_FEATURES = [("features", "omiso_features"), ("features", "inexacto_features")]
+
+evaluation_assets = [
+    backtest,
+    truth,
+    sql_asset(
+        "marts",
+        "model_performance",
+        [("marts", "audit_ranking"), ("evaluation", "truth"), ("scoring", "backtest"), *_FEATURES],
+        "Per program, precision@k and recovery@k of the model, the analyst's rule and random "
+        "picks: against the ground truth when one is given, and on the random audits opened "
+        "after the backtest cut-off.",
+    ),
+    sql_asset(
+        "marts",
+        "model_card",
+        [("scoring", "omiso_scores"), ("scoring", "inexacto_scores"), ("scoring", "backtest")],
+        "Per program, what the model is: training window, label counts, predicted against "
+        "realised yield on random audits after the cut-off, and the features it leans on.",
+    ),
+    sql_asset(
+        "marts",
+        "audit_burden",
+        [("marts", "audit_ranking"), ("staging", "stg_entities"), *_FEATURES],
+        "Who bears the audits: selection rate, expected precision and yield of the top "
+        "audit_capacity cases, and past audit hit rates, by size band, CIIU section and comuna.",
+    ),
+]

@@ -1,0 +1,115 @@
+"""The leadership marts alone, in a separate DuckDB file that can be shared (council, press,
+other agencies) without exposing taxpayer-level data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+
+from fiscal_intel.leadership import IDENTIFYING_COLUMNS, LEADERSHIP_MARTS
+
+DESCRIPTIONS = {
+    "revenue_monthly": "ICA collected per month of payment and CIIU section (pools: '*').",
+    "revenue_yearly": "Per tax year, CIIU section and comuna: declared, collected, growth "
+    "nominal and real (pools: '*').",
+    "compliance_yearly": "Per tax year: obliged, filers on time and late, non-filers, "
+    "estimated non-filer tax.",
+    "arrears": "Declared but unpaid balances by age and CIIU section (pools: '*').",
+    "audit_yield": "Per year and audit program: cases, findings, tax assessed, enforcement "
+    "revenue; organic growth in the 'total' rows.",
+    "tax_gap": "Tax gap estimated from the random-audit sample, with 95 % intervals.",
+    "revenue_forecast": "Annual collection: actuals, next-year forecasts with 95 % intervals, "
+    "and backtests of the model against the naive forecast.",
+}
+
+
+def _literal(path: Path) -> str:
+    # ATTACH takes no parameters: the path goes in as a string literal, quotes doubled.
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _check_marts(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
+    for table in LEADERSHIP_MARTS:
+        columns = {
+            c
+            for (c,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_catalog = ? and table_schema = 'marts' and table_name = ?",
+                [catalog, table],
+            ).fetchall()
+        }
+        if not columns:
+            raise FileNotFoundError(f"marts.{table} does not exist: run fiscal-intel first")
+        leaked = columns & IDENTIFYING_COLUMNS
+        if leaked:
+            raise ValueError(f"marts.{table} has identifying columns {sorted(leaked)}")
+
+
+def _copy(con: duckdb.DuckDBPyConnection, source: str, target: str) -> dict[str, int]:
+    con.execute(f"create schema if not exists {target}.marts")
+    rows = {}
+    for table in LEADERSHIP_MARTS:
+        con.execute(f"create table {target}.marts.{table} as select * from {source}.marts.{table}")
+        comment = DESCRIPTIONS[table].replace("'", "''")
+        con.execute(f"comment on table {target}.marts.{table} is '{comment}'")
+        rows[table] = con.execute(f"select count(*) from {target}.marts.{table}").fetchall()[0][0]
+    return rows
+
+
+def _temporary(out: Path) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    _discard(tmp)
+    return tmp
+
+
+def _discard(tmp: Path) -> None:
+    for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+
+
+def export_leadership(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
+    """Copy the leadership marts from the warehouse ``con`` is open on into a new DuckDB file.
+
+    The file is written beside ``out`` and moved into place at the end, so a reader never sees
+    a half-written export and a failed one leaves the previous file. A table with an identifying
+    column is refused. Returns the rows copied per mart.
+    """
+    out = Path(out)
+    source = con.execute("select current_database()").fetchall()[0][0]
+    _check_marts(con, source)
+    tmp = _temporary(out)
+    con.execute(f"attach {_literal(tmp)} as leadership_export")
+    try:
+        rows = _copy(con, source, "leadership_export")
+    except BaseException:
+        con.execute("detach leadership_export")
+        _discard(tmp)
+        raise
+    con.execute("detach leadership_export")
+    os.replace(tmp, out)
+    return rows
+
+
+def export_leadership_file(warehouse: Path, out: Path) -> dict[str, int]:
+    """``export_leadership`` from a warehouse file that is only read (attached read-only)."""
+    warehouse, out = Path(warehouse), Path(out)
+    if not warehouse.is_file():
+        raise FileNotFoundError(f"warehouse {warehouse} does not exist: run fiscal-intel first")
+    if out.resolve() == warehouse.resolve():
+        raise ValueError("--out must be a new file, not the warehouse itself")
+    tmp = _temporary(out)
+    try:
+        with duckdb.connect(str(tmp)) as con:
+            con.execute(f"attach {_literal(warehouse)} as warehouse (read_only)")
+            _check_marts(con, "warehouse")
+            target = con.execute("select current_database()").fetchall()[0][0]
+            rows = _copy(con, "warehouse", target)
+            con.execute("detach warehouse")
+    except BaseException:
+        _discard(tmp)
+        raise
+    os.replace(tmp, out)
+    return rows

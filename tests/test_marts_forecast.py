@@ -1,0 +1,152 @@
+"""The revenue forecast: the model on series whose answer is known, the naive benchmark, the
+backtest bookkeeping, and the mart on the generated municipality."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import duckdb
+import numpy as np
+import pytest
+
+from fiscal_intel.leadership.forecast import (
+    MonthlySeries,
+    backtest_errors,
+    forecast_rows,
+    model_forecast,
+    naive_forecast,
+    real_growth,
+    t975,
+)
+
+# A deadline-shaped year: most ICA arrives in April and May.
+SHAPE = np.array([1, 1, 9, 47, 23, 5, 5, 3, 2, 2, 1, 1], float) / 100
+INFLATION = {2018: 3.18, 2019: 3.80, 2020: 1.61, 2021: 5.62, 2022: 13.12, 2023: 9.28}
+
+
+def series(annual: dict[int, float], tail: np.ndarray | None = None) -> MonthlySeries:
+    values = np.concatenate([annual[y] * SHAPE for y in sorted(annual)])
+    if tail is not None:
+        values = np.concatenate([values, tail])
+    return MonthlySeries(date(min(annual), 1, 1), values)
+
+
+def steady(real: float, first: int = 2019, last: int = 2023) -> dict[int, float]:
+    """Annual totals growing by ``real`` plus the previous year's inflation, exactly."""
+    out = {first: 100e9}
+    for y in range(first + 1, last + 1):
+        out[y] = out[y - 1] * (1 + real) * (1 + INFLATION[y - 1] / 100)
+    return out
+
+
+def test_t_quantiles() -> None:
+    assert t975(1) == 12.706
+    assert t975(4) == 2.776
+    assert t975(22) == 2.086  # between tabulated 20 and 25: the wider one
+    assert t975(100) == 1.96
+    with pytest.raises(ValueError):
+        t975(0)
+
+
+def test_complete_years_skip_a_partial_first_and_last_year() -> None:
+    s = MonthlySeries(date(2019, 3, 1), np.ones(12 * 3))  # Mar 2019 .. Feb 2022
+    assert s.complete_years() == {2020: 12.0, 2021: 12.0}
+
+
+def test_model_recovers_steady_real_growth_and_naive_does_not() -> None:
+    annual = steady(0.04)
+    s = series(annual)
+    expected = annual[2023] * 1.04 * (1 + INFLATION[2023] / 100)
+    model = model_forecast(s, 2024, INFLATION)
+    assert model.forecast == pytest.approx(expected, rel=1e-9)
+    assert model.lower == pytest.approx(expected, rel=1e-9)  # no variation, no uncertainty
+    assert model.growth_obs == 4
+    naive = naive_forecast(s, 2024)
+    assert naive.forecast == pytest.approx(annual[2023] ** 2 / annual[2022])
+    assert abs(naive.forecast / expected - 1) > 0.02  # inflation moved; naive misses it
+
+
+def test_year_to_date_dominates_once_the_deadline_has_passed() -> None:
+    annual = steady(0.04)
+    rng = np.random.default_rng(0)
+    # Make past growth noisy so the drift is uncertain, then observe Jan-Jun of 2024.
+    noisy = {y: v * float(np.exp(rng.normal(0, 0.08))) for y, v in annual.items()}
+    truth_2024 = noisy[2023] * 0.5  # a collapse the drift cannot know about
+    s = series(noisy, tail=truth_2024 * SHAPE[:6])
+    f = model_forecast(s, 2024, INFLATION)
+    assert f.forecast == pytest.approx(truth_2024, rel=1e-6)  # the seasonal share is exact
+    # A year further on: the mean real growth and the latest inflation on that estimate, with
+    # a wider interval.
+    f25 = model_forecast(s, 2025, INFLATION)
+    mu = float(np.mean(real_growth(s.complete_years(), INFLATION)))
+    assert f25.forecast == pytest.approx(f.forecast * math.exp(mu) * (1 + INFLATION[2023] / 100))
+    assert (f25.upper - f25.lower) > (f.upper - f.lower)
+
+
+def test_interval_covers_a_noisy_series_and_needs_two_growth_years() -> None:
+    rng = np.random.default_rng(1)
+    annual = {y: v * float(np.exp(rng.normal(0, 0.05))) for y, v in steady(0.03).items()}
+    f = model_forecast(series(annual), 2024, INFLATION)
+    assert f.lower < f.forecast < f.upper
+    short = model_forecast(series({2022: 1e9, 2023: 1.1e9}), 2024, INFLATION)
+    assert short.forecast is not None and short.lower is None  # one growth: no interval
+    assert model_forecast(series({2023: 1e9}), 2024, INFLATION).forecast is None
+
+
+def test_forecast_rows_backtest_every_year_with_two_before_it() -> None:
+    annual = steady(0.02)
+    s = series(annual, tail=annual[2023] * 1.1 * SHAPE[:6])  # data end: June 2024
+    rows = forecast_rows(s, INFLATION)
+    actual = [r["target_year"] for r in rows if r["kind"] == "actual"]
+    assert actual == [2019, 2020, 2021, 2022, 2023]
+    backtests = [r for r in rows if r["kind"] == "backtest"]
+    # 2021-2023, from the December before (12 months ahead) and from June (6 months ahead).
+    assert {(r["target_year"], r["horizon_months"]) for r in backtests} == {
+        (y, h) for y in (2021, 2022, 2023) for h in (12, 6)
+    }
+    assert {r["origin"] for r in backtests if r["target_year"] == 2022} == {
+        date(2021, 12, 31), date(2022, 6, 30)
+    }
+    for r in backtests:
+        assert r["error_pct"] == pytest.approx(r["forecast"] / r["actual"] - 1)
+    forecasts = [r for r in rows if r["kind"] == "forecast"]
+    assert {(r["target_year"], r["method"]) for r in forecasts} == {
+        (y, m) for y in (2024, 2025) for m in ("model", "naive")
+    }
+    assert all(r["origin"] == date(2024, 6, 30) for r in forecasts)
+    errors = backtest_errors(rows)
+    assert errors[("model", 12)]["n"] == 3
+    assert errors[("model", 12)]["mape"] < 1e-9 < errors[("naive", 12)]["mape"]
+
+
+@pytest.fixture(scope="module")
+def wh(demo_run) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(demo_run["warehouse"]), read_only=True)
+    yield con
+    con.close()
+
+
+def test_the_mart_on_the_demo(wh) -> None:
+    rows = wh.sql("select * from marts.revenue_forecast").pl()
+    as_of = wh.execute("select as_of from staging.as_of_date").fetchall()[0][0]
+    # Actual years are the calendar years of the payments loaded, to the peso.
+    monthly = dict(
+        wh.execute(
+            "select year(paid_on)::integer, sum(amount)::double from staging.stg_payments "
+            "group by all"
+        ).fetchall()
+    )
+    actual = rows.filter(kind="actual")
+    assert actual.height >= 5
+    for year, total in actual.select("target_year", "actual").iter_rows():
+        assert total == pytest.approx(monthly[year], abs=1)
+    forecasts = rows.filter(kind="forecast", method="model")
+    assert as_of.year + 1 in forecasts["target_year"].to_list()
+    for r in forecasts.iter_rows(named=True):
+        assert r["lower_95"] < r["forecast"] < r["upper_95"]
+    backtests = rows.filter(kind="backtest")
+    assert backtests.filter(method="model").height == backtests.filter(method="naive").height >= 4
+    for r in backtests.iter_rows(named=True):
+        if r["error_pct"] is not None:
+            assert math.isclose(r["error_pct"], r["forecast"] / r["actual"] - 1)

@@ -1,0 +1,122 @@
+"""Scoring units: near-equal rounding, reasons as sentences with numbers, the capacity split,
+the backtest cut-off; and on the demo run, the ranking rules the inspectors rely on."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from fiscal_intel.assets.scoring import near_equal
+from fiscal_intel.export import assign_inspectors
+from fiscal_intel.scoring.evaluation import backtest_cutoff
+from fiscal_intel.scoring.reasons import FAMILIES, explain
+
+
+def test_near_equal_keeps_two_significant_figures() -> None:
+    got = near_equal(np.array([0.0, 1234.0, 98_765_432.0, 0.000123, 150.0]))
+    assert got.tolist() == [0.0, 1200.0, 99_000_000.0, 0.00012, 150.0]
+
+
+def test_backtest_cutoff_goes_back_whole_months() -> None:
+    assert backtest_cutoff(dt.date(2025, 6, 30), 24) == dt.date(2023, 6, 30)
+    assert backtest_cutoff(dt.date(2024, 3, 31), 1) == dt.date(2024, 2, 29)
+    assert backtest_cutoff(dt.date(2025, 1, 15), 13) == dt.date(2023, 12, 15)
+
+
+def _features(program: str) -> list[str]:
+    return [m for _, members in FAMILIES[program].values() for m in members]
+
+
+def test_inexacto_reasons_are_inspector_sentences_with_numbers() -> None:
+    features = _features("inexacto")
+    row = {
+        "tax_year": 2023,
+        "ciiu": "4711",
+        "ciiu_section": "G",
+        "size_band": "small",
+        "peer_group": "class 4711",
+        "asset_peer_group": "class 4711",
+        "gross_income": 120e6,
+        "local_income": 120e6,
+        "third_party_base": 410e6,
+        "third_party_agents": 2,
+        "third_party_excess": 290e6,
+        "income_per_asset_vs_peers": 0.2,
+        "peer_income_per_asset": 1.5,
+        "total_assets": 400e6,
+    }
+    contrib = np.zeros((1, len(features) + 1))
+    contrib[0, features.index("third_party_excess")] = 2.0
+    contrib[0, features.index("income_per_asset_vs_peers")] = 1.0
+    contrib[0, features.index("days_late")] = -3.0  # pushed the score down: never a reason
+    (text,) = explain("inexacto", features, contrib, [row], predicted_amount=np.array([3.1e6]))
+    assert text.startswith(
+        "declared local income COP 120 M; 2 reteICA agent(s) reported paying COP 410 M in 2023"
+    )
+    assert "income 80 % below peers in class 4711, small size with similar assets" in text
+    assert "filed" not in text
+    assert text.endswith("expected assessment if adjusted COP 3.1 M")
+
+
+def test_omiso_reasons_name_the_activity_evidence() -> None:
+    features = _features("omiso")
+    row = {
+        "tax_year": 2022,
+        "prior_filings": 2,
+        "later_filings": 1,
+        "nearest_filed_year": 2023,
+        "nearest_declared_income": 800e6,
+        "nearest_declared_tax": 6.4e6,
+        "third_party_base": 0.0,
+        "third_party_base_adjacent": 350e6,
+    }
+    contrib = np.zeros((1, len(features) + 1))
+    contrib[0, features.index("later_filings")] = 1.5
+    contrib[0, features.index("third_party_base_adjacent")] = 0.5
+    (text,) = explain("omiso", features, contrib, [row], predicted_amount=np.array([6e6]))
+    assert text.startswith(
+        "filed 2 return(s) for earlier years and 1 for later years but none for 2022; for 2023 it "
+        "declared income COP 800 M and tax COP 6.4 M"
+    )
+    assert "reteICA agents reported paying it COP 350 M in a year next to 2022" in text
+
+
+def test_capacity_split_keeps_a_taxpayer_with_one_inspector() -> None:
+    cases = pl.DataFrame(
+        {
+            "rank": list(range(1, 9)),
+            "nit": ["A", "B", "A", "C", "D", "B", "E", "F"],
+            "expected_recovery": [90.0, 80, 70, 60, 50, 40, 30, 20],
+        }
+    )
+    split = assign_inspectors(cases, inspectors=3, per_inspector=2)
+    assert split.height == 6  # capacity, not the whole list
+    assert split["inspector"].value_counts()["count"].to_list() == [2, 2, 2]
+    owner = dict(split.group_by("nit").agg(pl.col("inspector").unique()).iter_rows())
+    assert owner["A"] == [1] and owner["B"] == [2]
+    with pytest.raises(ValueError):
+        assign_inspectors(cases, inspectors=0, per_inspector=2)
+
+
+def test_ranking_orders_by_expected_recovery_then_sooner_expiry(demo_run) -> None:
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        ranking = con.sql("select * from marts.audit_ranking order by program, rank").pl()
+        as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
+    assert (ranking["statute_expires_on"] >= as_of).all()
+    for _, g in ranking.group_by("program"):
+        assert g["expected_recovery"].is_sorted(descending=True)
+        # near-equal (same two significant figures) cases: the sooner expiry first
+        ties = g.with_columns(
+            same=pl.col("expected_recovery") == pl.col("expected_recovery").shift(1),
+            sooner=pl.col("statute_expires_on") >= pl.col("statute_expires_on").shift(1),
+        ).filter(pl.col("same"))
+        assert ties.height > 0 and ties["sooner"].all()
+        # the contract: expected recovery is risk_score × predicted amount (to 2 figures)
+        product = g["risk_score"] * g["predicted_amount"]
+        assert np.allclose(g["expected_recovery"], product, rtol=0.05)
+    reasons = ranking.filter(pl.col("rank") <= 20)["reasons"]
+    assert reasons.str.contains("COP").all()
