@@ -285,7 +285,9 @@ def _omiso_size(row: Row) -> str:
     if employees is None and assets is None:
         return "no employees or assets on record"
     implied = _num(row, "asset_implied_income")
-    text = f"{employees or 0} employees and assets {cop(assets)} registered"
+    # Say what is missing rather than print an unknown amount an inspector cannot check.
+    shown_assets = f"assets {cop(assets)}" if assets is not None else "no assets on record"
+    text = f"{employees or 0} employees and {shown_assets} registered"
     if implied:
         text += (
             f"; filers of section {row.get('ciiu_section')} with such assets declare about "
