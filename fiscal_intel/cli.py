@@ -99,18 +99,14 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     from fiscal_intel.export import export_audit_list
 
     settings = _settings(args)
-    try:
-        n = export_audit_list(
-            settings.warehouse_path,
-            args.program,
-            args.top,
-            Path(args.out),
-            inspectors=args.inspectors,
-            cases_per_inspector=args.cases_per_inspector,
-        )
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"fiscal-intel: {exc}", file=sys.stderr)
-        return 1
+    n = export_audit_list(
+        settings.warehouse_path,
+        args.program,
+        args.top,
+        Path(args.out),
+        inspectors=args.inspectors,
+        cases_per_inspector=args.cases_per_inspector,
+    )
     split = f" for {args.inspectors} inspectors" if args.inspectors else ""
     print(f"fiscal-intel: wrote {n} {args.program} cases{split} to {args.out}")
     return 0
@@ -125,11 +121,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not settings.warehouse_path.is_file():
         print(f"fiscal-intel: warehouse {settings.warehouse} does not exist", file=sys.stderr)
         return 1
-    try:
-        performance = evaluate(settings)
-    except (FileNotFoundError, ValueError, RuntimeError) as exc:
-        print(f"fiscal-intel: {exc}", file=sys.stderr)
-        return 1
+    performance = evaluate(settings)
     for line in summary_lines(performance):
         print(line)
     return 0
@@ -137,50 +129,33 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     from fiscal_intel.backup import backup_warehouse
-    from fiscal_intel.locking import WarehouseBusy
 
     settings = _settings(args)
-    try:
-        tables = backup_warehouse(settings.warehouse, args.out, timeout=settings.lock_timeout)
-    except (FileNotFoundError, ValueError, WarehouseBusy) as exc:
-        print(f"fiscal-intel: {exc}", file=sys.stderr)
-        return 1
+    tables = backup_warehouse(settings.warehouse, args.out, timeout=settings.lock_timeout)
     print(f"fiscal-intel: backed up {settings.warehouse} to {args.out} ({tables} tables)")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    import duckdb
-
     from fiscal_intel.leadership.report import report_file
 
     settings = _settings(args)
-    try:
-        size = report_file(
-            settings.warehouse_path,
-            Path(args.out),
-            language=args.lang or settings.report_language,
-            municipality=settings.municipality,
-            min_cell_taxpayers=settings.min_cell_taxpayers,
-        )
-    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
-        print(f"fiscal-intel: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
+    size = report_file(
+        settings.warehouse_path,
+        Path(args.out),
+        language=args.lang or settings.report_language,
+        municipality=settings.municipality,
+        min_cell_taxpayers=settings.min_cell_taxpayers,
+    )
     print(f"fiscal-intel: wrote the leadership report to {args.out} ({size:,} bytes)")
     return 0
 
 
 def cmd_export_leadership(args: argparse.Namespace) -> int:
-    import duckdb
-
     from fiscal_intel.leadership.export import export_leadership_file
 
     settings = _settings(args)
-    try:
-        rows = export_leadership_file(settings.warehouse_path, Path(args.out))
-    except (FileNotFoundError, ValueError, duckdb.Error) as exc:
-        print(f"fiscal-intel: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 1
+    rows = export_leadership_file(settings.warehouse_path, Path(args.out))
     print(f"fiscal-intel: wrote {len(rows)} leadership marts to {args.out} (aggregates only)")
     return 0
 
@@ -276,9 +251,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import duckdb
+
+    from fiscal_intel.locking import WarehouseBusy
+
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    # What a user can cause (a missing file, a bad value, a busy or unreadable warehouse) ends
+    # every command the same way: one line on stderr and exit 1, not a traceback.
+    try:
+        return args.func(args)
+    except (FileNotFoundError, ValueError, RuntimeError, duckdb.Error, WarehouseBusy) as exc:
+        print(f"fiscal-intel: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
