@@ -305,6 +305,11 @@ def _file_frame(table: _Table, fmt: str) -> FileFrame:
     return FileFrame(frame, fmt, dict(table.resolution.renamed), _notes(table))
 
 
+def _text_format(codec: str, delimiter: str) -> str:
+    shown = {"\t": "tab", "|": "|"}.get(delimiter, delimiter)
+    return f"csv {codecs.lookup(codec).name} '{shown}'"
+
+
 def _read_text(name: str, data: bytes, resolver: HeaderResolver) -> FileFrame:
     codec = detect_encoding(data)
     text = data.decode(codec)
@@ -313,13 +318,102 @@ def _read_text(name: str, data: bytes, resolver: HeaderResolver) -> FileFrame:
     if hint := _not_a_table_hint(text):
         raise UnreadableFile(f"{name}: {hint}")
     delimiter = sniff_delimiter(text)
-    shown = {"\t": "tab", "|": "|"}.get(delimiter, delimiter)
-    codec_name = codecs.lookup(codec).name
     try:
         table = _table(_records(text, delimiter), resolver, name, delimiter)
     except csv.Error as exc:
         raise UnreadableFile(f"{name}: not a readable csv table ({exc})") from exc
-    return _file_frame(table, f"csv {codec_name} '{shown}'")
+    return _file_frame(table, _text_format(codec, delimiter))
+
+
+# ----------------------------------------------------------------------------------------------
+# The fast path: DuckDB's own CSV reader
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CsvPlan:
+    """How DuckDB's parallel CSV reader can read a text file in place of Python's csv module.
+
+    Only for files where both readers must agree record for record: UTF-8 text (other code
+    pages are transcoded first, ``text`` holding the decoded file), the header on the first
+    line, no empty line (DuckDB skips those, which would shift row numbers), no lone carriage
+    return. Anything else the sample cannot rule out (a row with the wrong number of fields, an
+    unclosed quote) makes DuckDB stop with an error, and the loader reads the file again the
+    careful way: the fast path only ever decides *how* a file is read, never what is loaded.
+    """
+
+    delimiter: str
+    names: list[str]  # one per field of the header
+    format: str
+    renamed: dict[str, str]
+    text: str | None = None  # the decoded file when it is not UTF-8 on disk
+
+    def raw_expr(self) -> str:
+        """SQL rebuilding a row's text as the careful reader keeps it: fields joined by the
+        delimiter, quotes removed."""
+        fields = ", ".join(f"coalesce({_ident(n)}, '')" for n in self.names)
+        return f"concat_ws({_sql_text(self.delimiter)}, {fields})"
+
+    def blank_expr(self) -> str:
+        """SQL true for a row whose fields are all blank (skipped, as the careful reader does)."""
+        return " and ".join(f"coalesce(fi_trim({_ident(n)}), '') = ''" for n in self.names)
+
+    def read_csv(self, path: str) -> str:
+        """``read_csv``: every field as text, nothing guessed, any irregularity an error."""
+        columns = ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in self.names)
+        return (
+            f"read_csv({_sql_text(path)}, delim = {_sql_text(self.delimiter)}, quote = '\"', "
+            f"escape = '\"', header = false, skip = 1, auto_detect = false, "
+            f"columns = {{{columns}}}, strict_mode = true, null_padding = false, "
+            f"parallel = true)"
+        )
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+_UTF8 = ("utf-8", "utf-8-sig")
+
+
+def csv_plan(path: Path, data: bytes, resolver: HeaderResolver) -> CsvPlan | None:
+    """A plan for DuckDB to read ``data`` (the bytes of ``path``), or None to read it in Python.
+
+    None also for every file that cannot be read at all: the careful reader then says why.
+    """
+    if path.suffix.lower() not in TEXT_SUFFIXES or not data.strip():
+        return None
+    codec = detect_encoding(data)
+    if codec not in _UTF8 and codec not in WESTERN_CODE_PAGES:
+        return None  # UTF-16/32: rare, and small when they occur
+    if b"\x00" in data[:SNIFF_CHARS] or b"\n\n" in data or b"\n\r\n" in data:
+        return None
+    if data.count(b"\r") != data.count(b"\r\n"):
+        return None
+    text = data.decode(codec)
+    sample = text[:SNIFF_CHARS]
+    if _not_a_table_hint(sample):
+        return None
+    delimiter = sniff_delimiter(text)
+    try:
+        records = _records(sample, delimiter)
+        first = next(records, None)
+        if first is None:
+            return None
+        resolution, width, header_row = _find_header(iter([first]), resolver, path.name)
+    except (csv.Error, UnreadableFile):
+        return None
+    if header_row != 1 or width != len(first) or any("\n" in f or "\r" in f for f in first):
+        return None  # DuckDB skips the header as one line, and every field of it is a column
+    return CsvPlan(
+        delimiter,
+        list(resolution.names),
+        _text_format(codec, delimiter),
+        dict(resolution.renamed),
+        text=None if codec in _UTF8 else text,
+    )
 
 
 # ----------------------------------------------------------------------------------------------

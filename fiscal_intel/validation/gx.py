@@ -31,6 +31,7 @@ class SuiteOutcome:
     success: bool
     rows: int
     outcomes: list[ExpectationOutcome]
+    note: str = ""  # how the rows were validated, when it is not the obvious way
 
     @property
     def failures(self) -> list[ExpectationOutcome]:
@@ -47,7 +48,8 @@ class SuiteOutcome:
                 f" ({f.unexpected_count} rows, e.g. {f.sample[:3]})" if f.unexpected_count else ""
             )
             parts.append(f"{what}{where}{count}")
-        return f"{self.suite}: " + "; ".join(parts)
+        note = f" ({self.note})" if self.note else ""
+        return f"{self.suite}{note}: " + "; ".join(parts)
 
 
 def suite_path(name: str) -> Path:
@@ -89,16 +91,34 @@ def validate_frame(df: Any, suite_json: dict) -> SuiteOutcome:
     outcomes = [
         ExpectationOutcome(
             expectation=r.expectation_config.type,
-            column=r.expectation_config.kwargs.get("column")
-            or ",".join(r.expectation_config.kwargs.get("column_list", []))
-            or None,
+            column=_columns_of(r.expectation_config.kwargs),
             success=bool(r.success),
             unexpected_count=r.result.get("unexpected_count"),
             sample=[_plain(v) for v in (r.result.get("partial_unexpected_list") or [])][:5],
         )
-        for r in result.results
+        for r in sorted(result.results, key=lambda r: _position(suite_json, r.expectation_config))
     ]
     return SuiteOutcome(suite_json["name"], bool(result.success), len(df), outcomes)
+
+
+def _columns_of(kwargs: dict) -> str | None:
+    """The column(s) an expectation is about, as the check's message names them."""
+    if kwargs.get("column"):
+        return kwargs["column"]
+    names = kwargs.get("column_list") or [
+        kwargs[k] for k in ("column_A", "column_B") if kwargs.get(k)
+    ]
+    return ",".join(names) or None
+
+
+def _position(suite_json: dict, config: Any) -> int:
+    """Where an expectation sits in the suite file: GX returns results in its own order."""
+    for i, e in enumerate(suite_json["expectations"]):
+        if e["type"] == config.type and all(
+            config.kwargs.get(k) == v for k, v in e.get("kwargs", {}).items()
+        ):
+            return i
+    return len(suite_json["expectations"])
 
 
 def _plain(value: Any) -> Any:

@@ -5,8 +5,19 @@
 -- Spaces are ASCII whitespace plus the no-break space (chr 160) spreadsheets write; DuckDB's own
 -- trim() strips a different set, so fi_trim() says exactly which.
 
-create or replace macro fi_trim(x) as trim(
-    x, chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160)
+-- Each parser starts with a branch for the canonical spelling (plain digits, ISO dates), checked
+-- by one regular expression on the text as read: the loader types tens of millions of values, and
+-- the general branches (trimming, replacing, several patterns) cost ~10x more per value. The
+-- fast branches return exactly what the general ones would for the values they accept.
+
+-- trim() with a set of characters is ~3x slower than a regular expression that finds nothing to
+-- trim, which is the common case.
+create or replace macro fi_trim(x) as (
+    case
+        when regexp_matches(x, '^[ \t\n\v\f\r\x{A0}]|[ \t\n\v\f\r\x{A0}]$')
+            then trim(x, chr(32) || chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(160))
+        else x
+    end
 );
 
 create or replace macro fi_text(x) as nullif(fi_trim(x), '');
@@ -18,6 +29,7 @@ create or replace macro fi_money_text(x) as regexp_replace(x, '[ \t\n\r\f\v\x{A0
 -- a comma followed by one or two digits is the decimal mark; anything else is not read.
 create or replace macro fi_money(x) as (
     case
+        when regexp_full_match(x, '-?\d{1,16}(\.\d{1,2})?') then cast(x as decimal(18, 2))
         when regexp_full_match(fi_money_text(x), '-?\d+(\.\d{1,2})?')
             then try_cast(fi_money_text(x) as decimal(18, 2))
         when regexp_full_match(fi_money_text(x), '-?\d{1,3}(\.\d{3})+(,\d+)?')
@@ -36,6 +48,7 @@ create or replace macro fi_number_text(x) as regexp_replace(x, '[ \t\n\r\f\v\x{A
 -- Plain numbers (rates): a comma is the decimal mark when present.
 create or replace macro fi_number(x) as (
     case
+        when regexp_full_match(x, '-?\d{1,15}(\.\d{1,15})?') then cast(x as double)
         when regexp_full_match(fi_number_text(x), '-?\d+(\.\d+)?')
             then try_cast(fi_number_text(x) as double)
         when regexp_full_match(fi_number_text(x), '-?\d+(\.\d{3})*,\d+')
@@ -46,6 +59,7 @@ create or replace macro fi_number(x) as (
 -- Integers; spreadsheets write whole numbers as 2023.0.
 create or replace macro fi_int(x) as (
     case
+        when regexp_full_match(x, '-?\d{1,18}') then cast(x as bigint)
         when regexp_full_match(fi_trim(x), '-?\d{1,18}') then try_cast(fi_trim(x) as bigint)
         when regexp_full_match(fi_trim(x), '-?\d{1,18}\.0+')
             then try_cast(split_part(fi_trim(x), '.', 1) as bigint)
@@ -68,6 +82,7 @@ create or replace macro fi_date_day_first() as (
 
 create or replace macro fi_date(x) as (
     case
+        when regexp_full_match(x, '[1-9]\d{3}-\d{2}-\d{2}') then try_cast(x as date)
         when regexp_matches(fi_trim(x), fi_date_iso())
             then try(make_date(
                 regexp_extract(fi_trim(x), fi_date_iso(), 1)::int,
@@ -96,6 +111,7 @@ create or replace macro fi_nit_text(x) as regexp_replace(
 -- significant digits). NULL when the text is not a NIT.
 create or replace macro fi_nit_body(x) as (
     case
+        when regexp_full_match(x, '[1-9]\d{0,14}') then x
         when regexp_full_match(fi_nit_text(x), '0*\d{1,15}(-\d)?')
             then nullif(ltrim(split_part(fi_nit_text(x), '-', 1), '0'), '')
     end
@@ -104,6 +120,7 @@ create or replace macro fi_nit_body(x) as (
 -- The DV written after a dash, if any.
 create or replace macro fi_nit_dv_given(x) as (
     case
+        when regexp_full_match(x, '\d{1,15}') then null
         when regexp_full_match(fi_nit_text(x), '0*\d{1,15}-\d')
             then cast(split_part(fi_nit_text(x), '-', 2) as integer)
     end
@@ -142,6 +159,7 @@ create or replace macro fi_nit_dv(n) as (
 -- CIIU class and DANE codes lose leading zeros when exported as numbers.
 create or replace macro fi_code(x, width) as (
     case
+        when length(x) = width and regexp_full_match(x, '\d+') then x
         when
             regexp_full_match(fi_trim(x), '\d+(\.0+)?')
             and length(split_part(fi_trim(x), '.', 1)) <= width
