@@ -59,7 +59,7 @@ class FiscalSettings(dg.ConfigurableResource):
     max_unknown_filer_share: float = 0.01
     seed: int = 20240601
     num_threads: int = 2
-    boosting_rounds: int = 300
+    boosting_rounds: int = 100
     explain_top: int = 1000
     backtest_months: int = 24
     audit_capacity: int = 100

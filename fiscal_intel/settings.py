@@ -33,7 +33,7 @@ class Settings:
     max_unknown_filer_share: float = 0.01
     seed: int = 20240601
     num_threads: int = 2
-    boosting_rounds: int = 300
+    boosting_rounds: int = 100
     # pred_contrib costs ~1.5 ms a row: reasons are written for the cases inspectors will see.
     explain_top: int = 1000
     # Audit targeting evaluation: the backtest trains on audits closed this many months before

@@ -23,6 +23,7 @@ EXPECTED_ASSETS = {
     "features/omiso_features",
     "features/inexacto_features",
     *(f"features/{t}" for t in ("registry_profile", "known_returns", "third_party_income")),
+    "scoring/risk_models",
     "scoring/omiso_scores",
     "scoring/inexacto_scores",
     "scoring/backtest",

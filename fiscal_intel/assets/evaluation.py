@@ -6,12 +6,20 @@
 - ``marts/model_performance``, ``marts/model_card``, ``marts/audit_burden``: SQL marts.
 """
 
+import datetime as dt
+
 import dagster as dg
+import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.assets.factory import sql_asset
-from fiscal_intel.assets.scoring import PROGRAMS, rank_candidates, train_program
+from fiscal_intel.assets.scoring import (
+    PROGRAMS,
+    rank_candidates,
+    train_program,
+    training_frames,
+)
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.evaluation import (
     FEATURE_TABLES,
@@ -21,7 +29,30 @@ from fiscal_intel.scoring.evaluation import (
     held_out_audits,
     truth_frame,
 )
-from fiscal_intel.sqlfiles import install_macros, run_sql, scalar
+from fiscal_intel.sqlfiles import frame, install_macros, run_sql, scalar
+
+
+def _backtest_inputs(
+    con: duckdb.DuckDBPyConnection, cutoff: dt.date, audits: pl.DataFrame
+) -> dict[str, tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame]]:
+    """Per program, from the features as of the cut-off: the training audits, the amount rows
+    and the open cases that were audited after the cut-off."""
+    out = {}
+    con.register("_held", audits.select("program", "nit", "tax_year"))
+    try:
+        for program in PROGRAMS:
+            training, all_rows = training_frames(con, program, cutoff)
+            held = frame(
+                con,
+                f"select f.* from features.{program}_features as f semi join _held as h "
+                "on h.program = $program and f.nit = h.nit and f.tax_year = h.tax_year "
+                "where f.is_candidate",
+                {"program": program},
+            )
+            out[program] = (training, all_rows, held)
+    finally:
+        con.unregister("_held")
+    return out
 
 
 @dg.asset(
@@ -44,12 +75,17 @@ def backtest(
     with warehouse.get_connection() as con:
         as_of = scalar(con, "select as_of from staging.as_of_date")
         cutoff = backtest_cutoff(as_of, settings.backtest_months)
-        then = features_as_of(con, cutoff, settings.sql_params())
         audits = held_out_audits(con, cutoff)
+        then = features_as_of(
+            con, cutoff, settings.sql_params(), read=lambda c: _backtest_inputs(c, cutoff, audits)
+        )
     parts = []
     for program in PROGRAMS:
-        model = train_program(program, then[program], cutoff, settings)
-        ranked = rank_candidates(model, then[program].filter(pl.col("is_candidate")))
+        training, all_rows, held = then[program]
+        model = train_program(program, training, all_rows, cutoff, settings)
+        # Only the held-out cases need a score: their order among themselves is their order
+        # on the whole list of the cut-off.
+        ranked = rank_candidates(model, held, threads=settings.num_threads)
         parts.append(backtest_rows(program, ranked, audits, cutoff, model.version))
     rows = pl.concat(parts)
     with warehouse.get_connection() as con:
@@ -115,7 +151,12 @@ evaluation_assets = [
     sql_asset(
         "marts",
         "model_card",
-        [("scoring", "omiso_scores"), ("scoring", "inexacto_scores"), ("scoring", "backtest")],
+        [
+            ("scoring", "risk_models"),
+            ("scoring", "omiso_scores"),
+            ("scoring", "inexacto_scores"),
+            ("scoring", "backtest"),
+        ],
         "Per program, what the model is: training window, label counts, predicted against "
         "realised yield on random audits after the cut-off, and the features it leans on.",
     ),

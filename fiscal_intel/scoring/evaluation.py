@@ -18,7 +18,9 @@ warehouse.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import polars as pl
@@ -35,6 +37,7 @@ FEATURE_TABLES = (
     "inexacto_features",
 )
 TRUTH_COLUMNS = ("nit", "tax_year", "program", "true_gap")
+T = TypeVar("T")
 
 
 def backtest_cutoff(as_of: dt.date, months: int) -> dt.date:
@@ -47,9 +50,13 @@ def backtest_cutoff(as_of: dt.date, months: int) -> dt.date:
 
 
 def features_as_of(
-    con: duckdb.DuckDBPyConnection, cutoff: dt.date, params: dict[str, object]
-) -> dict[str, pl.DataFrame]:
-    """Each program's feature table as it would have been built on ``cutoff``.
+    con: duckdb.DuckDBPyConnection,
+    cutoff: dt.date,
+    params: dict[str, object],
+    read: Callable[[duckdb.DuckDBPyConnection], T] | None = None,
+) -> T | dict[str, pl.DataFrame]:
+    """Each program's feature table as it would have been built on ``cutoff``, or whatever
+    ``read(con)`` takes from those tables (so a caller needing a few rows never holds them all).
 
     The same SQL files run with ``$as_of`` set to the cut-off inside a transaction that is then
     rolled back: the tables a run built stay exactly as they were.
@@ -58,6 +65,8 @@ def features_as_of(
     try:
         for name in FEATURE_TABLES:
             run_sql(con, f"features/{name}", **{**params, "as_of": cutoff.isoformat()})
+        if read is not None:
+            return read(con)
         return {p: frame(con, f"select * from features.{p}_features") for p in PROGRAMS}
     finally:
         con.rollback()
@@ -85,7 +94,8 @@ def backtest_rows(
     model_version: str,
 ) -> pl.DataFrame:
     """The held-out audits of ``program`` that were open cases on the cut-off, with what the
-    model trained then predicted for them (``ranked``: the cases scored on the cut-off)."""
+    model trained then predicted for them (``ranked``: cases scored on the cut-off, best first;
+    the held-out ones suffice, and ``rank_then`` is their order on the cut-off's list)."""
     held = audits.filter(pl.col("program") == program).drop("program")
     return (
         ranked.select(

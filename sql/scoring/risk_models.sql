@@ -1,6 +1,8 @@
--- The model behind each program's current list: version, training window and counts,
--- importances and the boosters themselves, so any list can be traced to (and rebuilt from) the
--- model that made it. classifier holds a JSON list of LightGBM model strings (one per member).
+-- The model behind each program's list: version, training window and counts, importances and
+-- the boosters themselves. The asset scoring/risk_models trains and writes them; the score
+-- assets load them from here, so a nightly run scores with the model the yearly retrain stored.
+-- classifier holds a JSON list of LightGBM model strings (one per member), amount_spec what the
+-- amount model learns from (JSON), median_log_amount its fallback, params the training knobs.
 create table if not exists scoring.risk_models (
     program varchar,
     model_version varchar,
@@ -18,5 +20,8 @@ create table if not exists scoring.risk_models (
     features varchar,
     importance varchar,
     classifier varchar,
-    amount_model varchar
+    amount_model varchar,
+    amount_spec varchar,
+    median_log_amount double,
+    params varchar
 );

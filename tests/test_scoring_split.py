@@ -1,0 +1,152 @@
+"""Training and scoring are separate steps: the stored model scores exactly as the trained one,
+a nightly run scores without training, a scoring run without a stored model fails saying what to
+do, and the sampling and rounding that keep scoring cheap at scale are exact."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import dagster as dg
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from fiscal_intel.assets.scoring import AMOUNT, amount_rows, near_equal, stored_model
+from fiscal_intel.definitions import defs
+from fiscal_intel.resources import build_resources
+from fiscal_intel.scoring.model import (
+    AmountSpec,
+    model_from_record,
+    model_record,
+    predict,
+    stride_sample,
+    train,
+)
+from fiscal_intel.sqlfiles import frame
+
+RISK_MODELS = "scoring/risk_models"
+
+
+def _job_keys(name: str) -> set[str]:
+    job = defs.resolve_job_def(name)
+    return {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
+
+
+def test_nightly_scores_with_the_stored_model_and_the_retrain_trains() -> None:
+    nightly = _job_keys("nightly_lists_and_marts")
+    yearly = _job_keys("yearly_model_retrain")
+    assert {"scoring/omiso_scores", "scoring/inexacto_scores", "marts/audit_ranking"} <= nightly
+    assert RISK_MODELS not in nightly and "scoring/backtest" not in nightly
+    assert {RISK_MODELS, "scoring/backtest", "scoring/omiso_scores"} <= yearly
+    assert RISK_MODELS in _job_keys("fiscal_intel_all")
+    graph = defs.resolve_asset_graph()
+    for program in ("omiso", "inexacto"):
+        parents = graph.get(dg.AssetKey(["scoring", f"{program}_scores"])).parent_keys
+        assert dg.AssetKey(["scoring", "risk_models"]) in parents
+
+
+def test_a_stored_model_scores_exactly_as_the_trained_one(demo_run) -> None:
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        features = frame(con, "select * from features.inexacto_features")
+        stored = {
+            p: stored_model(con, p) for p in ("omiso", "inexacto")
+        }
+        scores = frame(con, "select * from scoring.inexacto_scores")
+    training = features.filter(pl.col("label_adjusted").is_not_null())
+    model = train("inexacto", training, seed=3, threads=1, rounds=40, amount=AMOUNT["inexacto"])
+    again = model_from_record(model_record(model, None))
+    candidates = features.filter(pl.col("is_candidate"))
+    for a, b in zip(predict(model, candidates), predict(again, candidates), strict=True):
+        assert np.array_equal(a, b)
+    assert again.version == model.version
+    # the lists in the warehouse were scored by the model stored beside them
+    assert set(scores["model_version"]) == {stored["inexacto"].version}
+    p, amount = predict(stored["inexacto"], candidates)
+    ranked = candidates.select("nit", "tax_year").with_columns(
+        risk_score=pl.Series(p), predicted_amount=pl.Series(amount)
+    )
+    joined = scores.join(ranked, on=["nit", "tax_year"], suffix="_now")
+    assert joined.height == scores.height == candidates.height
+    assert np.allclose(joined["risk_score"], joined["risk_score_now"], rtol=0, atol=1e-12)
+
+
+def _materialize(settings, *keys: str) -> dg.ExecuteInProcessResult:
+    from fiscal_intel.definitions import all_assets
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        return dg.materialize(
+            all_assets,
+            selection=dg.AssetSelection.assets(*(dg.AssetKey(k.split("/")) for k in keys)),
+            resources=build_resources(settings),
+            instance=instance,
+            raise_on_error=False,
+        )
+
+
+def _failure(result: dg.ExecuteInProcessResult) -> str:
+    return next(
+        e.step_failure_data.user_failure_data.description
+        for e in result.all_events
+        if e.is_step_failure and e.step_failure_data.user_failure_data is not None
+    )
+
+
+def test_scoring_without_a_stored_model_fails_saying_how_to_train(demo_run, tmp_path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(demo_run["warehouse"], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        before = con.execute("select count(*) from scoring.omiso_scores").fetchall()[0][0]
+        con.execute("drop table scoring.risk_models")
+    settings = replace(demo_run["settings"], warehouse=str(warehouse))
+    result = _materialize(settings, "scoring/omiso_scores")
+    assert not result.success
+    message = _failure(result)
+    assert "no stored omiso model" in message and "yearly_model_retrain" in message
+    with duckdb.connect(str(warehouse), read_only=True) as con:  # the old list is untouched
+        assert con.execute("select count(*) from scoring.omiso_scores").fetchall()[0][0] == before
+    # a model stored by an older version with other features must be retrained, not misread
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        record = frame(con, "select * from scoring.risk_models where program = 'omiso'")
+    record = record.row(0, named=True)
+    record["features"] = '["is_juridica"]'
+    with pytest.raises(ValueError, match="retrain"):
+        model_from_record(record)
+    # training then scoring restores the same lists as the full run
+    assert _materialize(settings, RISK_MODELS, "scoring/omiso_scores").success
+    with duckdb.connect(str(warehouse), read_only=True) as a, duckdb.connect(
+        str(demo_run["warehouse"]), read_only=True
+    ) as b:
+        query = "select * from scoring.omiso_scores order by all"
+        assert frame(a, query).equals(frame(b, query))
+
+
+def test_amount_rows_are_sampled_in_the_warehouse_as_in_python(demo_run) -> None:
+    spec = replace(AMOUNT["omiso"], max_rows=777)
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        in_sql = amount_rows(con, "omiso", spec)
+        everything = frame(con, "select * from features.omiso_features where declared_tax > 0")
+    in_python = stride_sample(everything.sort(["nit", "tax_year"]), 777)
+    assert in_sql.height == in_python.height == 777
+    assert in_sql.select("nit", "tax_year").equals(in_python.select("nit", "tax_year"))
+    # evenly spread: every tenth of the NIT order holds about a tenth of the sample
+    position = everything.sort(["nit", "tax_year"]).with_row_index("i").join(
+        in_sql.select("nit", "tax_year"), on=["nit", "tax_year"]
+    )["i"]
+    counts = np.bincount((position.to_numpy() * 10 // everything.height).astype(int))
+    assert counts.min() >= 76 and counts.max() <= 79
+    assert stride_sample(everything, None).height == everything.height
+    assert AmountSpec().max_rows is None
+
+
+def test_near_equal_matches_the_decimal_text_on_a_million_values() -> None:
+    rng = np.random.default_rng(5)
+    values = np.concatenate([
+        rng.lognormal(10, 6, 1_000_000),
+        [0.0, 0.125, 0.25, 99.5, 995.0, 9.95, 1e-5, 1.5e-300, 1e25, 10.0, 100.0, 1.0, -1234.0],
+        np.nextafter(np.array([100.0, 1000.0, 0.01]), 0),
+    ])
+    expected = np.array([float(f"{v:.2g}") for v in values])
+    assert np.array_equal(near_equal(values), expected)
+    assert np.isnan(near_equal(np.array([np.nan]))).all()
