@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test lint browser ui clean
+.PHONY: setup demo test lint browser ui bench clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -38,6 +38,13 @@ test: lint browser
 
 ui: setup
 	.venv/bin/dagster dev -w workspace.yaml
+
+# Scale benchmark (issue #7): 10k, 100k and 1M taxpayers x 3 runs, the DuckDB floor, the pandas
+# peer and the demo; writes benchmarks/RESULTS.md. Quick look: make bench BENCH_ARGS="--sizes
+# 10000 --repeats 1". Generated landings are cached in data/bench/.
+BENCH_ARGS ?=
+bench: setup
+	.venv/bin/python benchmarks/scale.py $(BENCH_ARGS)
 
 clean:
 	rm -rf .venv .uv data

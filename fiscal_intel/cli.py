@@ -24,47 +24,105 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _run(settings: Settings, *, quiet: bool = False, verbose: bool = False) -> int:
+def _run(
+    settings: Settings,
+    *,
+    quiet: bool = False,
+    verbose: bool = False,
+    profile: str | None = None,
+    generate_seconds: float = 0.0,
+) -> int:
+    import time
+
     from fiscal_intel.locking import WarehouseBusy
     from fiscal_intel.report import print_summary
-    from fiscal_intel.runner import PipelineError, StageResult, run_pipeline
+    from fiscal_intel.runner import PipelineError, StageResult, process_seconds, run_pipeline
 
     if not settings.landing_path.is_dir():
         print(f"fiscal-intel: landing folder {settings.landing} does not exist", file=sys.stderr)
         return 1
 
+    done: list[StageResult] = []  # the stages run before a failure that has none to tell
+
     def progress(stage: StageResult) -> None:
-        print(f"  {stage.stage:<9} {stage.seconds:6.1f} s  {stage.assets} assets", flush=True)
+        done.append(stage)
+        if not quiet:
+            print(f"  {stage.stage:<9} {stage.seconds:6.1f} s  {stage.assets} assets", flush=True)
 
     print(f"fiscal-intel: {settings.landing} -> {settings.warehouse}", flush=True)
+    startup, start = process_seconds(), time.perf_counter()
+    status, stages, pipeline_seconds = "failed", done, None
     try:
         # Dagster's own log lines would bury the one-line reason; --verbose shows them.
         stages = run_pipeline(
             settings,
-            on_stage=None if quiet else progress,
+            on_stage=progress,
             on_wait=lambda message: print(f"fiscal-intel: {message}", flush=True),
             log_level="DEBUG" if verbose else "CRITICAL",
         )
+        pipeline_seconds = time.perf_counter() - start
+        status = "success"
+        if not quiet:
+            print_summary(settings)
+        from fiscal_intel.assets.raw import unreadable_files
+
+        unreadable = unreadable_files(stages)  # only with continue_past_unreadable
+        if unreadable:
+            status = "incomplete"
+            more = f" (and {len(unreadable) - 1} more file(s))" if len(unreadable) > 1 else ""
+            print(f"fiscal-intel: stage raw: {unreadable[0]}{more}", file=sys.stderr)
+            return 1
+        return 0
     except (PipelineError, WarehouseBusy) as exc:
+        stages = getattr(exc, "stages", done)
         print(f"fiscal-intel: {exc}", file=sys.stderr)
         return 1
-    if not quiet:
-        print_summary(settings)
-    from fiscal_intel.assets.raw import unreadable_files
+    finally:
+        if profile:
+            if pipeline_seconds is None:
+                pipeline_seconds = time.perf_counter() - start
+            _write_profile(
+                profile, settings, stages, status, pipeline_seconds, startup, generate_seconds
+            )
 
-    unreadable = unreadable_files(stages)  # only with continue_past_unreadable: the run went on
-    if unreadable:
-        more = f" (and {len(unreadable) - 1} more file(s))" if len(unreadable) > 1 else ""
-        print(f"fiscal-intel: stage raw: {unreadable[0]}{more}", file=sys.stderr)
-        return 1
-    return 0
+
+def _write_profile(
+    path: str,
+    settings: Settings,
+    stages: list,
+    status: str,
+    pipeline_seconds: float,
+    startup: float | None,
+    generate_seconds: float,
+) -> None:
+    import json
+
+    from fiscal_intel.runner import process_seconds, run_profile
+
+    data = {
+        "landing": str(settings.landing),
+        "warehouse": str(settings.warehouse),
+        **run_profile(
+            stages,
+            pipeline_seconds=pipeline_seconds,
+            startup_seconds=startup,
+            generate_seconds=generate_seconds,
+            total_seconds=process_seconds(),
+            status=status,
+        ),
+    }
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(_settings(args), verbose=args.verbose)
+    return _run(_settings(args), verbose=args.verbose, profile=args.profile)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import time
+
     from fiscal_intel.demo import generate
 
     settings = _settings(args)
@@ -73,26 +131,38 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.messy:
         return _messy_demo(args, settings, truth)
     print(f"fiscal-intel demo: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
+    start = time.perf_counter()
     summary = generate(landing, truth, taxpayers=args.taxpayers, seed=args.seed)
+    generate_seconds = time.perf_counter() - start
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
     print(f"  wrote {rows}; ground truth in {truth}")
-    return _run(settings, verbose=args.verbose)
+    return _run(
+        settings, verbose=args.verbose, profile=args.profile, generate_seconds=generate_seconds
+    )
 
 
 def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:
+    import time
     from dataclasses import replace
 
     from fiscal_intel.demo.messy import generate_messy
 
     landing = settings.landing_path
     print(f"fiscal-intel demo --messy: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
+    start = time.perf_counter()
     summary = generate_messy(
         landing, truth, taxpayers=args.taxpayers, seed=args.seed, bad_share=args.bad_share
     )
+    generate_seconds = time.perf_counter() - start
     print(f"  {summary.describe()}; planted rows in {truth / 'messy_manifest.json'}")
     # The messy export holds one unreadable file on purpose: the run goes past it, builds every
     # table from what it could read, and still exits non-zero naming the file.
-    return _run(replace(settings, continue_past_unreadable=True), verbose=args.verbose)
+    return _run(
+        replace(settings, continue_past_unreadable=True),
+        verbose=args.verbose,
+        profile=args.profile,
+        generate_seconds=generate_seconds,
+    )
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
@@ -187,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="build every table from the readable files, then exit 1 naming the unreadable ones",
     )
+    run.add_argument(
+        "--profile",
+        metavar="FILE.json",
+        help="write where the time and memory went: per stage, step and phase, and in total",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="write a synthetic municipality, then run on it")
@@ -206,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --messy: share of rows corrupted (default 0.01; junk rows are always added)",
     )
     demo.add_argument("--as-of", help=argparse.SUPPRESS)
+    demo.add_argument(
+        "--profile",
+        metavar="FILE.json",
+        help="write where the time and memory went (generating the data included)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     audit = sub.add_parser("audit-list", help="export a ranked audit list for inspectors")

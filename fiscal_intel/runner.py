@@ -8,12 +8,14 @@ The whole run holds the warehouse's writer lock and ends by writing a row to ``o
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import dagster as dg
@@ -33,6 +35,8 @@ PARTITIONED_STAGES = {"staging"}
 class PipelineError(Exception):
     """A stage failed; the message is one line that says which asset or check and why."""
 
+    stages: list[StageResult]  # what the run did, the failed stage included (for its profile)
+
 
 @dataclass
 class StageResult:
@@ -42,6 +46,8 @@ class StageResult:
     metadata: dict[str, dict] = field(default_factory=dict)
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)  # ERROR and WARN alike
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per Dagster step key
+    peak_rss_bytes: int | None = None  # the process's peak resident memory during the stage
 
 
 @dataclass
@@ -116,7 +122,12 @@ def stage_result_of(stage: str, seconds: float, events: list[dg.DagsterEvent]) -
             }
     passed, _, failed = _check_outcomes(events)
     assets = len({e.asset_key for e in materializations})  # one per asset, not per partition
-    return StageResult(stage, seconds, assets, metadata, passed, failed)
+    steps = {
+        e.step_key: e.event_specific_data.duration_ms / 1000
+        for e in events
+        if e.event_type == dg.DagsterEventType.STEP_SUCCESS and e.step_key is not None
+    }
+    return StageResult(stage, seconds, assets, metadata, passed, failed, steps)
 
 
 def run_pipeline(
@@ -146,6 +157,7 @@ def run_pipeline(
                 record.message = f"{len(unreadable)} unreadable file(s): {unreadable[0]}"
         except PipelineError as exc:
             record.status, record.message = "failed", str(exc)
+            exc.stages = record.stages
             raise
         except BaseException as exc:  # even Ctrl-C leaves a line saying the run did not finish
             record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"
@@ -166,6 +178,7 @@ def _run_stages(
     definitions = _assets_and_checks()
     with dg.DagsterInstance.ephemeral() as instance:
         for stage in stages:
+            reset_peak_rss()
             start = time.perf_counter()
             result = dg.materialize(
                 definitions,
@@ -183,6 +196,9 @@ def _run_stages(
             )
             events = result.all_events
             stage_result = stage_result_of(stage, time.perf_counter() - start, events)
+            stage_result.peak_rss_bytes = peak_rss_bytes()
+            if not result.success:
+                stage_result.steps.update(_failed_step_seconds(instance, result.run_id))
             record.stages.append(stage_result)
             # A failed blocking check also fails its step: report the check, which says why.
             _, blocking, _ = _check_outcomes(events)
@@ -194,6 +210,21 @@ def _run_stages(
                 raise PipelineError(f"stage {stage}: {_failure_reason(events)}")
             if on_stage:
                 on_stage(stage_result)
+
+
+def _failed_step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
+    """Seconds per failed step (a failure event carries no duration: start to failure)."""
+    started: dict[str, float] = {}
+    failed: dict[str, float] = {}
+    for entry in instance.all_logs(run_id):
+        event = entry.dagster_event
+        if event is None or entry.step_key is None:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            started[entry.step_key] = entry.timestamp
+        elif event.event_type == dg.DagsterEventType.STEP_FAILURE and entry.step_key in started:
+            failed[entry.step_key] = entry.timestamp - started[entry.step_key]
+    return failed
 
 
 def _sum_meta(record: RunRecord, name: str) -> int:
@@ -256,3 +287,183 @@ def write_run_log(settings: Settings, record: RunRecord) -> None:
             )
     except duckdb.Error as exc:
         print(f"fiscal-intel: could not write ops.run_log: {exc}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------------
+# Profiling: where a run's time and memory go (``fiscal-intel run --profile``, benchmarks/)
+# ----------------------------------------------------------------------------------------------
+# The benchmark's phases, in pipeline order; "overhead" is the time outside any Dagster step.
+PHASES: tuple[str, ...] = (
+    "generate", "ingest", "validate", "staging", "features", "train", "score", "marts", "overhead"
+)  # fmt: skip
+
+_peak_before_reset = 0  # the highest watermark seen before the last reset (the process's peak)
+_rss_reset_works: bool | None = None
+
+
+def _vm_hwm_bytes() -> int | None:
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def peak_rss_bytes() -> int:
+    """The process's resident-memory high-water mark since the last :func:`reset_peak_rss`.
+
+    Where the kernel's watermark cannot be read or reset (not Linux, a locked-down /proc) this is
+    the peak of the whole process so far: an upper bound of the stage's own.
+    """
+    hwm = _vm_hwm_bytes()
+    if hwm is not None:
+        return hwm
+    import resource  # Unix only, like the warehouse lock
+
+    # ru_maxrss is in KiB on Linux, in bytes on macOS.
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss if sys.platform == "darwin" else maxrss * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start a new high-water mark (Linux: ``5`` into ``/proc/self/clear_refs``).
+
+    The watermark being dropped is kept, so :func:`process_peak_rss_bytes` stays the peak of the
+    whole process. Returns whether the kernel's mark was reset.
+    """
+    global _peak_before_reset, _rss_reset_works
+    _peak_before_reset = max(_peak_before_reset, peak_rss_bytes())
+    if _rss_reset_works is False:
+        return False
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+        _rss_reset_works = True
+    except OSError:
+        _rss_reset_works = False
+    return _rss_reset_works
+
+
+def process_peak_rss_bytes() -> int:
+    """The peak resident memory of the whole process so far, across resets."""
+    return max(_peak_before_reset, peak_rss_bytes())
+
+
+def process_seconds() -> float | None:
+    """Seconds since this process started (interpreter start-up and imports included), or None.
+
+    Linux: the process's start time in clock ticks since boot (``/proc/self/stat``, field 22)
+    against ``/proc/uptime``, both on the boot clock, so resolution is one tick (10 ms).
+    """
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            # The command name (field 2) may hold spaces: fields are counted after its ')'.
+            after_name = stat.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as uptime:
+            up = float(uptime.read().split()[0])
+        return max(up - int(after_name[19]) / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@lru_cache(maxsize=1)
+def _check_step_keys() -> frozenset[str]:
+    return frozenset(
+        d.node_def.name for d in _assets_and_checks() if isinstance(d, dg.AssetChecksDefinition)
+    )
+
+
+def step_phase(step_key: str) -> str:
+    """The benchmark phase a Dagster step belongs to, from its key (``raw__payments`` …)."""
+    if step_key in _check_step_keys():
+        return "validate"
+    prefix, _, name = step_key.partition("__")
+    if prefix in ("ref", "raw"):
+        return "ingest"
+    if prefix in ("staging", "features"):
+        return prefix
+    if prefix == "scoring":
+        # The models are fitted in risk_models (and refitted as of a past date in the backtest);
+        # the *_scores steps apply them. Until scoring is split, *_scores also trains.
+        return "train" if name in ("risk_models", "backtest") else "score"
+    return "marts"  # marts, exports and the evaluation against truth
+
+
+def run_profile(
+    stages: list[StageResult],
+    *,
+    pipeline_seconds: float,
+    startup_seconds: float | None,
+    generate_seconds: float = 0.0,
+    total_seconds: float | None = None,
+    status: str = "success",
+) -> dict[str, Any]:
+    """Where a run's time and memory went, by stage, step and benchmark phase (JSON-ready).
+
+    ``startup_seconds`` is the process's age when the pipeline started (interpreter, imports and,
+    for the demo, generating the data); ``total_seconds`` its age now. Every second of
+    ``total_seconds`` is in exactly one phase: what no Dagster step accounts for is "overhead",
+    split into start-up, Dagster's own time around the steps of each stage, the rest of the
+    pipeline call (lock, resources, run log) and what came after it (the printed summary).
+    """
+    stage_rows = []
+    phases: dict[str, dict[str, Any]] = {
+        p: {"seconds": 0.0, "steps": 0, "peak_rss_bytes": None} for p in PHASES
+    }
+    phases["generate"]["seconds"] = generate_seconds
+    in_steps = 0.0
+    for stage in stages:
+        step_sum = sum(stage.steps.values())
+        in_steps += step_sum
+        stage_rows.append(
+            {
+                "stage": stage.stage,
+                "seconds": stage.seconds,
+                "steps_seconds": step_sum,
+                "overhead_seconds": stage.seconds - step_sum,
+                "peak_rss_bytes": stage.peak_rss_bytes,
+                "steps": {
+                    key: {"seconds": seconds, "phase": step_phase(key)}
+                    for key, seconds in sorted(stage.steps.items())
+                },
+            }
+        )
+        for key, seconds in stage.steps.items():
+            phase = phases[step_phase(key)]
+            phase["seconds"] += seconds
+            phase["steps"] += 1
+            # A stage's peak is the only memory measure finer than the run: a phase gets the
+            # highest peak among the stages its steps ran in.
+            if stage.peak_rss_bytes is not None:
+                phase["peak_rss_bytes"] = max(phase["peak_rss_bytes"] or 0, stage.peak_rss_bytes)
+    in_stages = sum(s.seconds for s in stages)
+    startup = None if startup_seconds is None else max(startup_seconds - generate_seconds, 0.0)
+    after = None
+    if total_seconds is not None and startup_seconds is not None:
+        after = max(total_seconds - startup_seconds - pipeline_seconds, 0.0)
+    overhead = {
+        "startup": startup,
+        "dagster_around_steps": in_stages - in_steps,
+        "pipeline_outside_stages": pipeline_seconds - in_stages,
+        "after_pipeline": after,
+    }
+    phases["overhead"]["seconds"] = sum(v for v in overhead.values() if v is not None)
+    if total_seconds is None:
+        total_seconds = generate_seconds + in_steps + phases["overhead"]["seconds"]
+    return {
+        "status": status,
+        "total_seconds": total_seconds,
+        "pipeline_seconds": pipeline_seconds,
+        "peak_rss_bytes": process_peak_rss_bytes(),
+        "peak_rss_method": (
+            "VmHWM, reset at each stage start"
+            if _rss_reset_works
+            else "process high-water mark so far (the kernel's could not be reset)"
+        ),
+        "phases": phases,
+        "overhead": overhead,
+        "stages": stage_rows,
+    }
