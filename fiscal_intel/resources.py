@@ -94,7 +94,11 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
     s = settings or load_settings()
     Path(s.warehouse).parent.mkdir(parents=True, exist_ok=True)
     return {
-        "warehouse": WarehouseResource(database=str(s.warehouse), lock_timeout=s.lock_timeout),
+        "warehouse": WarehouseResource(
+            database=str(s.warehouse),
+            lock_timeout=s.lock_timeout,
+            connection_config={"memory_limit": s.duckdb_memory_limit},
+        ),
         "settings": FiscalSettings(
             **{name: getattr(s, name) for name in FiscalSettings.model_fields}
         ),

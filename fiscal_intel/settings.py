@@ -59,6 +59,9 @@ class Settings:
     # An unreadable landing file fails its raw asset (false), or is recorded and the run goes on
     # to build every table from what was read, exiting non-zero at the end (true).
     continue_past_unreadable: bool = False
+    # DuckDB's memory for one query (beyond it, it spills to <warehouse>.tmp/); the models and
+    # polars frames live beside it in the same process, so the whole run stays near twice this.
+    duckdb_memory_limit: str = "4GB"
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -66,7 +66,15 @@ returns as (
         g.total_assets,
         g.employees,
         ln(nullif(d.gross_income, 0) / nullif(g.total_assets, 0)) as log_income_per_asset,
-        ln(nullif(d.gross_income, 0) / nullif(g.employees, 0)) as log_income_per_employee
+        ln(nullif(d.gross_income, 0) / nullif(g.employees, 0)) as log_income_per_employee,
+        -- the statute: 3 years from the deadline, or from the filing when it was late
+        make_date(d.tax_year::int + 1, $deadline_month, $deadline_day) as filing_deadline,
+        (
+            greatest(
+                d.first_filed_on, make_date(d.tax_year::int + 1, $deadline_month, $deadline_day)
+            )
+            + to_years($statute_years_filed)
+        )::date as statute_expires_on
     from features.known_returns as d
     left join ref.ciiu_classes as c on d.ciiu = c.ciiu
     left join features.registry_profile as g on d.nit = g.nit
@@ -150,8 +158,6 @@ percentiles as (
         nit,
         tax_year,
         percent_rank() over (partition by tax_year, ciiu order by gross) as pct_class,
-        percent_rank() over (partition by tax_year, division order by gross) as pct_division,
-        percent_rank() over (partition by tax_year, ciiu_section order by gross) as pct_section,
         percent_rank() over (
             partition by tax_year, ciiu_section, size_band order by outside_share
         ) as outside_percentile,
@@ -159,6 +165,48 @@ percentiles as (
             partition by tax_year, ciiu_section, size_band order by deductions_share
         ) as deductions_percentile
     from returns
+),
+
+-- A class with fewer than ten returns is ranked within its division (or section), among all
+-- of the division's returns; only the divisions and sections holding such a class are ranked,
+-- which at national scale is a small share of the returns.
+coarse_groups as (
+    select distinct
+        r.tax_year,
+        r.division,
+        r.ciiu_section
+    from returns as r
+    inner join class_stats as cs
+        on r.tax_year = cs.tax_year and r.ciiu is not distinct from cs.ciiu
+    where cs.n_class < 10
+),
+
+division_percentiles as (
+    select
+        r.nit,
+        r.tax_year,
+        percent_rank() over (partition by r.tax_year, r.division order by r.gross)
+            as pct_division
+    from returns as r
+    where exists (
+        select 1
+        from coarse_groups as c
+        where c.tax_year = r.tax_year and c.division is not distinct from r.division
+    )
+),
+
+section_percentiles as (
+    select
+        r.nit,
+        r.tax_year,
+        percent_rank() over (partition by r.tax_year, r.ciiu_section order by r.gross)
+            as pct_section
+    from returns as r
+    where exists (
+        select 1
+        from coarse_groups as c
+        where c.tax_year = r.tax_year and c.ciiu_section is not distinct from r.ciiu_section
+    )
 ),
 
 peer_levels as (
@@ -170,8 +218,8 @@ peer_levels as (
         ds.med_division,
         ss.med_section,
         pr.pct_class,
-        pr.pct_division,
-        pr.pct_section,
+        dp.pct_division,
+        sp.pct_section,
         zs.peer_outside_share,
         pr.outside_percentile,
         zs.peer_deductions_share,
@@ -186,6 +234,8 @@ peer_levels as (
         ss.ie_section
     from returns as r
     inner join percentiles as pr on r.nit = pr.nit and r.tax_year = pr.tax_year
+    left join division_percentiles as dp on r.nit = dp.nit and r.tax_year = dp.tax_year
+    left join section_percentiles as sp on r.nit = sp.nit and r.tax_year = sp.tax_year
     left join class_stats as cs
         on r.tax_year = cs.tax_year and r.ciiu is not distinct from cs.ciiu
     left join division_stats as ds
@@ -268,7 +318,8 @@ other_years as (
         r.nit,
         r.tax_year,
         -- y is the lambda's argument, not a table
-        list_filter(f.years, lambda y: y.tax_year <> r.tax_year) as others  -- noqa: RF01
+        list_filter(f.years, lambda y: y.tax_year <> r.tax_year) as others,  -- noqa: RF01
+        list_filter(f.years, lambda y: y.tax_year = r.tax_year - 1)[1] as prev  -- noqa: RF01
     from returns as r
     inner join filer_years as f on r.nit = f.nit
 ),
@@ -278,6 +329,9 @@ own_history as (
         o.nit,
         o.tax_year,
         len(o.others) as other_returns,
+        o.prev.gross as prev_gross,
+        o.prev.outside_share as prev_outside_share,
+        o.prev.deductions_share as prev_deductions_share,
         list_median(list_transform(o.others, lambda y: y.gross)) as own_median_income,
         list_median(list_transform(o.others, lambda y: y.outside_share)) as own_outside_share,
         list_median(list_transform(o.others, lambda y: y.deductions_share))
@@ -331,20 +385,6 @@ any_audit as (
         nit,
         tax_year
     from audits_known
-),
-
-statute as (
-    select
-        nit,
-        tax_year,
-        make_date(tax_year::int + 1, $deadline_month, $deadline_day) as filing_deadline,
-        (
-            greatest(
-                first_filed_on, make_date(tax_year::int + 1, $deadline_month, $deadline_day)
-            )
-            + to_years($statute_years_filed)
-        )::date as statute_expires_on
-    from returns
 ),
 
 -- The RIT as known on the as-of date: a registration made after it did not exist yet.
@@ -424,10 +464,10 @@ features as (
         * p.gross * p.rate_per_mil / 1000 * 1.15 as outside_excess_tax,
         greatest(coalesce(p.deductions_share - p.peer_deductions_share, 0), 0)
         * p.gross * p.rate_per_mil / 1000 * 1.15 as deductions_excess_tax,
-        p.gross / nullif(prev.gross, 0) - 1 as income_change_yoy,
+        p.gross / nullif(h.prev_gross, 0) - 1 as income_change_yoy,
         p.gross / nullif(h.own_median_income, 0) as income_vs_own,
-        p.outside_share - prev.outside_share as outside_share_change_yoy,
-        p.deductions_share - prev.deductions_share as deductions_share_change_yoy,
+        p.outside_share - h.prev_outside_share as outside_share_change_yoy,
+        p.deductions_share - h.prev_deductions_share as deductions_share_change_yoy,
         p.rate_per_mil as declared_rate,
         ra.rate_per_mil as registry_rate,
         ra.rate_per_mil - p.rate_per_mil as rate_gap,
@@ -449,7 +489,7 @@ features as (
         (p.gross / nullif(p.employees, 0)) / nullif(p.peer_income_per_employee, 0)
             as income_per_employee_vs_peers,
         p.total_tax / nullif(p.gross, 0) * 1000 as effective_rate,
-        datediff('day', s.filing_deadline, p.first_filed_on) as days_late,
+        datediff('day', p.filing_deadline, p.first_filed_on) as days_late,
         p.filings - 1 as corrections,
         p.withholdings_credited / nullif(p.total_tax, 0) as credited_to_tax,
         coalesce(pd.paid, 0) / nullif(p.balance_due, 0) as paid_share,
@@ -470,19 +510,17 @@ features as (
         greatest(coalesce(w.base_amount, 0) - p.gross * (1 - coalesce(p.outside_share, 0)), 0)
         * coalesce(ra.rate_per_mil, p.rate_per_mil) / 1000 as rule_score,
         -- case facts
-        s.filing_deadline,
-        s.statute_expires_on,
-        (aa.nit is null and s.statute_expires_on >= a.as_of) as is_candidate,
+        p.filing_deadline,
+        p.statute_expires_on,
+        (aa.nit is null and p.statute_expires_on >= a.as_of) as is_candidate,
         -- labels (closed audits only)
         l.adjusted as label_adjusted,
         l.assessed_amount::double as label_amount,
         l.selection as audit_selection,
         l.closed_on as audit_closed_on
     from peers as p
-    inner join statute as s on p.nit = s.nit and p.tax_year = s.tax_year
     left join features.registry_profile as g on p.nit = g.nit
     left join registered_activity as ra on p.nit = ra.nit
-    left join returns as prev on p.nit = prev.nit and p.tax_year - 1 = prev.tax_year
     left join own_history as h on p.nit = h.nit and p.tax_year = h.tax_year
     left join audit_history as ah on p.nit = ah.nit and p.tax_year = ah.tax_year
     left join adjusted_years as ay on p.nit = ay.nit and p.tax_year = ay.tax_year
