@@ -114,3 +114,21 @@ def test_edge_cases_load_the_same_either_way(case, encoding, tmp_path, monkeypat
     (landing / "payments" / "p.csv").write_bytes(text.encode(encoding))
     planned = _same_either_way(landing, tmp_path, monkeypatch)
     assert planned == (1 if plannable else 0)
+
+
+def test_row_numbers_follow_the_file_when_duckdb_reads_in_parallel(tmp_path) -> None:
+    """A file large enough for DuckDB to split across threads keeps each record's number."""
+    rows = 400_000  # ~20 MB: many of DuckDB's read buffers
+    lines = [HEADER] + [f"P{i};900123456;2023;2023-04-30;{i}\n" for i in range(1, rows + 1)]
+    path = tmp_path / "payments" / "big.csv"
+    path.parent.mkdir()
+    path.write_text("".join(lines), encoding="utf-8")
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("set threads = 4")
+    load = loader.load_source(con, SOURCES["payments"], path.parent).files[0]
+    assert (load.rows_read, load.rows_loaded) == (rows, rows)
+    wrong = con.execute(
+        "select count(*) from raw.payments where payment_id <> 'P' || _row_number "
+        "or amount <> _row_number"
+    ).fetchone()[0]
+    assert wrong == 0

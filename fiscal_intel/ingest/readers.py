@@ -392,7 +392,8 @@ def csv_plan(path: Path, data: bytes, resolver: HeaderResolver) -> CsvPlan | Non
         return None
     if data.count(b"\r") != data.count(b"\r\n"):
         return None
-    text = data.decode(codec)
+    # A UTF-8 file is read by DuckDB as it is: only a prefix is needed, to sniff it.
+    text = data[: 4 * SNIFF_CHARS].decode(codec, "ignore") if codec in _UTF8 else data.decode(codec)
     sample = text[:SNIFF_CHARS]
     if _not_a_table_hint(sample):
         return None
