@@ -65,19 +65,25 @@ def assign_inspectors(cases: pl.DataFrame, inspectors: int, per_inspector: int) 
     if inspectors < 1 or per_inspector < 1:
         raise ValueError("--inspectors and --cases-per-inspector must be at least 1")
     cases = cases.sort("rank").head(inspectors * per_inspector)
+    expected = [float(e or 0.0) for e in cases["expected_recovery"]]
+    groups: dict[str, list[int]] = {}
+    for k, nit in enumerate(cases["nit"]):
+        groups.setdefault(nit, []).append(k)
     load = [0] * inspectors
     money = [0.0] * inspectors
-    owner: dict[str, int] = {}
-    assigned = []
-    for nit, expected in zip(cases["nit"], cases["expected_recovery"], strict=True):
-        free = [i for i in range(inspectors) if load[i] < per_inspector]
-        i = owner.get(nit)
-        if i is None or load[i] >= per_inspector:
+    assigned = [0] * cases.height
+    # A taxpayer's cases are placed together, in the order of its best case, with the inspector
+    # of least expected money that has room for all of them: placing them one by one let an
+    # inspector fill up with others' cases before a taxpayer's later year arrived.
+    for rows in groups.values():
+        whole = [i for i in range(inspectors) if load[i] + len(rows) <= per_inspector]
+        for k in rows:
+            free = whole or [i for i in range(inspectors) if load[i] < per_inspector]
             i = min(free, key=lambda j: (money[j], j))
-            owner.setdefault(nit, i)
-        load[i] += 1
-        money[i] += float(expected or 0.0)
-        assigned.append(i + 1)
+            whole = [i] if whole else []
+            load[i] += 1
+            money[i] += expected[k]
+            assigned[k] = i + 1
     return cases.with_columns(pl.Series("inspector", assigned, dtype=pl.Int32))
 
 

@@ -12,7 +12,16 @@ import pytest
 
 from fiscal_intel.assets.scoring import near_equal
 from fiscal_intel.export import assign_inspectors
+from fiscal_intel.scoring import model as scoring_model
 from fiscal_intel.scoring.evaluation import backtest_cutoff
+from fiscal_intel.scoring.model import (
+    AMOUNT_ONLY,
+    FEATURES,
+    contributions,
+    predict_probability,
+    train,
+    train_classifiers,
+)
 from fiscal_intel.scoring.reasons import FAMILIES, explain
 
 
@@ -83,6 +92,84 @@ def test_omiso_reasons_name_the_activity_evidence() -> None:
         "declared income COP 800 M and tax COP 6.4 M"
     )
     assert "reteICA agents reported paying it COP 350 M in a year next to 2022" in text
+
+
+def _omiso_audits(n: int, seed: int) -> pl.DataFrame:
+    """Synthetic closed omiso audits: every feature noise, the label driven by staff and by the
+    size of the last return (nearest_declared_tax), as among audits staff picked."""
+    rng = np.random.default_rng(seed)
+    columns = {f: rng.normal(size=n) for f in FEATURES["omiso"]}
+    columns["employees"] = rng.integers(0, 50, n).astype(float)
+    columns["nearest_declared_tax"] = rng.lognormal(16, 2, n)
+    logit = 0.1 * columns["employees"] - 2.5 + 1.5 * (np.log(columns["nearest_declared_tax"]) - 16)
+    y = rng.random(n) < 1 / (1 + np.exp(-logit))
+    return pl.DataFrame(columns).with_columns(
+        nit=pl.Series([f"{900_000_000 + i}" for i in range(n)]),
+        tax_year=pl.lit(2021),
+        label_adjusted=pl.Series(y),
+        label_amount=pl.Series(np.where(y, 1e7, 0.0)),
+        audit_selection=pl.lit("risk"),
+        audit_closed_on=pl.lit(dt.date(2023, 1, 1)),
+    )
+
+
+def test_omiso_classifiers_never_split_on_the_amount_only_features(monkeypatch) -> None:
+    audits = _omiso_audits(600, seed=3)
+    features = FEATURES["omiso"]
+    amount_only = [features.index(f) for f in AMOUNT_ONLY["omiso"]]
+    assert "nearest_declared_tax" in AMOUNT_ONLY["omiso"]
+    boosters = train_classifiers("omiso", audits, seed=1, threads=1, rounds=30)
+    for b in boosters:
+        assert b.feature_importance("split")[amount_only].sum() == 0
+        assert b.feature_importance("split")[features.index("employees")] > 0
+    model = train("omiso", audits, seed=1, threads=1, rounds=30)
+    assert np.abs(contributions(model, audits.head(50))[:, amount_only]).sum() == 0
+    # the same data, every feature open to the classifiers: the size of the last return is
+    # what they would lean on
+    monkeypatch.setitem(scoring_model.AMOUNT_ONLY, "omiso", frozenset())
+    (open_booster, *_) = train_classifiers("omiso", audits, seed=1, threads=1, rounds=30)
+    assert open_booster.feature_importance("split")[features.index("nearest_declared_tax")] > 0
+
+
+def test_a_shell_registry_against_the_declared_income_never_raises_the_probability() -> None:
+    audits = _omiso_audits(600, seed=4)
+    # the few audited former filers with a shell's registry were found operating (as on a
+    # municipality where staff audited two such cases and both were adjusted): the constraint
+    # must not learn that a shell's registry makes a finding likelier
+    rng = np.random.default_rng(5)
+    ratio = rng.normal(0.0, 1.0, audits.height)
+    shell = rng.random(audits.height) < 0.05
+    ratio[shell] = rng.uniform(-9, -6, shell.sum())
+    audits = audits.with_columns(
+        assets_vs_declared_income=pl.Series(ratio),
+        label_adjusted=pl.col("label_adjusted") | pl.Series(shell),
+    )
+    model = train("omiso", audits, seed=1, threads=1, rounds=60)
+    probe = pl.concat([audits.head(1)] * 12).with_columns(
+        assets_vs_declared_income=pl.Series(np.linspace(-10, 2, 12))
+    )
+    p = predict_probability(model, probe)
+    assert np.all(np.diff(p) >= -1e-12)
+
+
+def test_omiso_size_reason_sets_the_registry_against_the_last_return() -> None:
+    features = _features("omiso")
+    row = {
+        "tax_year": 2023,
+        "employees": 0,
+        "total_assets": 12e6,
+        "asset_implied_income": 30e6,
+        "ciiu_section": "G",
+        "nearest_filed_year": 2021,
+        "nearest_declared_income": 40e9,
+    }
+    contrib = np.zeros((1, len(features) + 1))
+    contrib[0, features.index("assets_vs_declared_income")] = 1.0
+    (text,) = explain("omiso", features, contrib, [row], predicted_amount=np.array([6e6]))
+    assert text.startswith(
+        "0 employees and assets COP 12 M registered; filers of section G with such assets "
+        "declare about COP 30 M of income (it declared COP 40 bn for 2021)"
+    )
 
 
 def test_capacity_split_keeps_a_taxpayer_with_one_inspector() -> None:

@@ -293,6 +293,11 @@ def _omiso_size(row: Row) -> str:
             f"; filers of section {row.get('ciiu_section')} with such assets declare about "
             f"{cop(implied)} of income"
         )
+        declared = _num(row, "nearest_declared_income")
+        if declared:
+            # the registry set against its own last return: an operating business keeps the
+            # assets its income needs, a dormant shell does not
+            text += f" (it declared {cop(declared)} for {row.get('nearest_filed_year')})"
     return text
 
 
@@ -412,6 +417,9 @@ FAMILIES: dict[str, dict[str, Family]] = {
                 "employees",
                 "assets_to_declared_income",
                 "declared_income_per_employee",
+                "assets_vs_declared_income",
+                "staff_vs_declared_income",
+                "staff_vs_assets",
                 "asset_implied_income",
                 "employee_implied_income",
                 "asset_implied_tax",

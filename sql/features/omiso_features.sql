@@ -131,23 +131,60 @@ cases as (
 
 -- Returns the same entity filed for other years: a business that files in the years around
 -- a gap is operating, and what it declared then is the best guess of what it owes now.
-history as (
+-- Each filer's returns are gathered once into a list that every case of the filer reads,
+-- sorted nearest year first: the join of 5M cases to their filer's returns, grouped back with
+-- list-keyed arg_min, was 40 % of this query at 1M taxpayers.
+filer_returns as (
+    select
+        nit,
+        list({
+            'tax_year': tax_year, 'total_tax': total_tax, 'gross_income': gross_income
+        }) as filed
+    from features.known_returns
+    group by nit
+),
+
+other_returns as (
     select
         c.nit,
         c.tax_year,
-        count(*) filter (where d.tax_year < c.tax_year) as prior_filings,
-        count(*) filter (where d.tax_year > c.tax_year) as later_filings,
-        max(case when d.tax_year < c.tax_year then d.tax_year end) as last_filed_year,
-        bool_or(d.tax_year = c.tax_year - 1) as filed_prev_year,
-        bool_or(d.tax_year = c.tax_year + 1) as filed_next_year,
-        arg_min(d.tax_year, [abs(d.tax_year - c.tax_year), d.tax_year]) as nearest_filed_year,
-        arg_min(d.total_tax, [abs(d.tax_year - c.tax_year), d.tax_year])
-            as nearest_declared_tax,
-        arg_min(d.gross_income, [abs(d.tax_year - c.tax_year), d.tax_year])
-            as nearest_declared_income
+        -- d is the lambda's argument, not a table
+        -- noqa: disable=RF01
+        list_sort(list_transform(
+            list_filter(f.filed, lambda d: d.tax_year <> c.tax_year),
+            lambda d: {
+                'distance': abs(d.tax_year - c.tax_year),
+                'tax_year': d.tax_year,
+                'total_tax': d.total_tax,
+                'gross_income': d.gross_income
+            }
+        )) as others
+        -- noqa: enable=RF01
     from cases as c
-    inner join features.known_returns as d on c.nit = d.nit and c.tax_year <> d.tax_year
-    group by c.nit, c.tax_year
+    inner join filer_returns as f on c.nit = f.nit
+),
+
+history as (
+    select
+        o.nit,
+        o.tax_year,
+        len(list_filter(o.others, lambda d: d.tax_year < o.tax_year)) as prior_filings,
+        len(list_filter(o.others, lambda d: d.tax_year > o.tax_year)) as later_filings,
+        list_max(list_transform(
+            list_filter(o.others, lambda d: d.tax_year < o.tax_year), lambda d: d.tax_year
+        )) as last_filed_year,
+        list_bool_or(list_transform(o.others, lambda d: d.tax_year = o.tax_year - 1))
+            as filed_prev_year,
+        list_bool_or(list_transform(o.others, lambda d: d.tax_year = o.tax_year + 1))
+            as filed_next_year,
+        o.others[1].tax_year as nearest_filed_year,
+        -- as arg_min did: the nearest year with a value
+        list_filter(o.others, lambda d: d.total_tax is not null)[1].total_tax
+            as nearest_declared_tax,
+        list_filter(o.others, lambda d: d.gross_income is not null)[1].gross_income
+            as nearest_declared_income
+    from other_returns as o
+    where len(o.others) > 0
 ),
 
 -- reteICA payments in the years next to this one: a business paid by third parties the year
@@ -265,6 +302,22 @@ select
     g.total_assets / nullif(h.nearest_declared_income, 0) as assets_to_declared_income,
     h.nearest_declared_income / nullif(g.employees, 0) as declared_income_per_employee,
     g.last_renewal_year - h.last_filed_year as renewals_after_last_filing,
+    -- The registry against the income it declared: a business that went dormant keeps a
+    -- shell's assets and no staff, an operating one the assets and staff its income needs (log
+    -- of what filers of its section declare with such assets or staff over what it declared;
+    -- staff counts half a person more so that no staff at all is a number, not a gap).
+    ln(
+        nullif(g.total_assets, 0) * sy.income_per_asset / nullif(h.nearest_declared_income, 0)
+    ) as assets_vs_declared_income,
+    ln(
+        (g.employees + 0.5) * sy.income_per_employee / nullif(h.nearest_declared_income, 0)
+    ) as staff_vs_declared_income,
+    -- and without a return to compare with: staff against assets (a shell's assets come
+    -- without staff)
+    ln(
+        (g.employees + 0.5) * sy.income_per_employee
+        / nullif(nullif(g.total_assets, 0) * sy.income_per_asset, 0)
+    ) as staff_vs_assets,
     -- the income and tax that filers of the same section declare for such a registry entry
     g.total_assets * sy.income_per_asset as asset_implied_income,
     g.employees * sy.income_per_employee as employee_implied_income,
