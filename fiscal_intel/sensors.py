@@ -9,7 +9,7 @@ import dagster as dg
 
 from fiscal_intel.ingest.loader import landing_files
 from fiscal_intel.ingest.sources import SOURCES
-from fiscal_intel.jobs import everything
+from fiscal_intel.jobs import TRAINING, everything
 from fiscal_intel.partitions import ALL_TAX_YEARS
 from fiscal_intel.resources import FiscalSettings
 
@@ -37,7 +37,7 @@ def changed_files(seen: dict[str, list[int]], current: dict[str, list[int]]) -> 
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run of the affected sources and everything downstream when files "
-    "appear or change in the landing folder.",
+    "appear or change in the landing folder (the models are retrained only for new audits).",
 )
 def landing_files_sensor(
     context: dg.SensorEvaluationContext, settings: FiscalSettings
@@ -49,6 +49,10 @@ def landing_files_sensor(
         return dg.SkipReason(f"no new files in {settings.landing}")
     sources = sorted({name.split("/", 1)[0] for name in changed})
     selection = dg.AssetSelection.assets(*(dg.AssetKey(["raw", s]) for s in sources)).downstream()
+    if "audits" not in sources:
+        # New payments or returns change the cases, not what past audits teach: score them with
+        # the stored models (retraining, and its backtest, cost minutes at national scale).
+        selection = selection - TRAINING
     keys = sorted(selection.resolve(context.repository_def.asset_graph))
     run_key = hashlib.sha256(
         json.dumps({n: current[n] for n in changed}, sort_keys=True).encode()

@@ -242,3 +242,27 @@ def test_continue_past_unreadable_builds_every_table_then_exits_1(tmp_path, caps
         assert con.execute(
             "select status from ops.load_log where file = 'pagos_marzo.xlsx'"
         ).fetchall() == [("failed",)]
+
+
+def test_a_return_in_quarantine_is_not_an_omiso_case(messy_bad) -> None:
+    """A filer whose return could not be read did file: it is not sent an omiso inspector."""
+    run_pipeline(messy_bad["settings"], stages=("features",))
+    with duckdb.connect(messy_bad["settings"].warehouse, read_only=True) as con:
+        unread = con.execute(
+            "select count(*), count(nit), count(tax_year) from ops.quarantine "
+            "where source = 'declarations'"
+        ).fetchone()
+        flagged = con.execute(
+            "select count(*) from features.omiso_features as f "
+            "where f.is_candidate and exists (select 1 from ops.quarantine as q "
+            "where q.source = 'declarations' and q.nit = f.nit and q.tax_year = f.tax_year)"
+        ).fetchone()[0]
+        obliged = con.execute(
+            "select count(*) from features.omiso_features as f where f.filed = 0 "
+            "and exists (select 1 from ops.quarantine as q where q.source = 'declarations' "
+            "and q.nit = f.nit and q.tax_year = f.tax_year)"
+        ).fetchone()[0]
+    # rows whose NIT or year is the corruption, or whose fields do not line up, name no case
+    assert unread[0] > 10 and unread[1] > 0.5 * unread[0] and unread[2] > 0.5 * unread[0]
+    assert obliged > 0  # such filers are obliged and have no readable return ...
+    assert flagged == 0  # ... yet none of them is an omiso case

@@ -61,6 +61,10 @@ def test_a_new_file_triggers_a_run_of_what_it_affects(tmp_path: Path) -> None:
     assert "raw/payments" in keys and "marts/revenue_monthly" in keys
     assert "raw/taxpayers" not in keys and "raw/declarations" not in keys
     assert request.run_key != first.run_requests[0].run_key
+    # new payments are scored with the stored models; only new audits retrain them
+    assert "scoring/inexacto_scores" in keys and "scoring/risk_models" not in keys
+    first_keys = {k.to_user_string() for k in first.run_requests[0].asset_selection}
+    assert "scoring/risk_models" in first_keys
 
     # Run what the sensor asked for (after a first full load) and find the new payment.
     settings = load_settings(landing=str(landing), warehouse=str(warehouse))

@@ -19,7 +19,7 @@ from fiscal_intel.validation.gx import SuiteOutcome
 # Rows GX itself validates per table: all of them up to this size; above it, a deterministic
 # sample, while the same suite runs over every row inside DuckDB (validation/pushdown.py). At
 # 1M taxpayers, copying a staged table into pandas for GX cost more than loading it.
-GX_SAMPLE_ROWS = 50_000
+GX_SAMPLE_ROWS = 20_000
 
 
 def validate_staged(con: duckdb.DuckDBPyConnection, table: str) -> SuiteOutcome:

@@ -450,10 +450,14 @@ def _commit(
             "where _clean and not _blank",
             [load.file, load.sha256, batch_id],
         )
+        names = {c.name for c in source.columns}
+        nit = "nit" if "nit" in names else "null"
+        year = "tax_year" if "tax_year" in names else "null"
         con.execute(
-            "insert into ops.quarantine (source, file, row_number, reason, raw, sha256, batch_id) "
-            f"select ?, ?, {ROW_NUMBER}, array_to_string(_reasons, '; '), {RAW}, ?, ? "
-            "from _typed where not _clean",
+            "insert into ops.quarantine "
+            "(source, file, row_number, reason, raw, sha256, batch_id, nit, tax_year) "
+            f"select ?, ?, {ROW_NUMBER}, array_to_string(_reasons, '; '), {RAW}, ?, ?, "
+            f"{nit}, {year} from _typed where not _clean",
             [source.name, load.file, load.sha256, batch_id],
         )
         read, loaded, quarantined, blank, unexplained = con.execute(

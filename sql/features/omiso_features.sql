@@ -342,6 +342,13 @@ select
     (
         aa.nit is null
         and d.nit is null
+        -- a return for the year that sits in quarantine was filed: the file needs fixing, the
+        -- filer no visit
+        and not exists (
+            select 1
+            from ops.quarantine as q
+            where q.source = 'declarations' and q.nit = c.nit and q.tax_year = c.tax_year
+        )
         and (
             make_date(c.tax_year + 1, $deadline_month, $deadline_day)
             + to_years($statute_years_omiso)
