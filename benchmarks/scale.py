@@ -391,8 +391,8 @@ def markdown(result: dict[str, Any], limits: str) -> str:
         "",
         "Phases are Dagster steps classified by key: `ref/*`, `raw/*` → ingest; asset checks → "
         "validate; `staging/*`, `features/*`; `scoring/risk_models` and `scoring/backtest` → "
-        "train; other `scoring/*` → score (until scoring is split, `*_scores` also fit the "
-        "models); `marts/*`, `exports/*`, `evaluation/*` → marts. Overhead is everything no step "
+        "train; other `scoring/*` → score (with the stored models); `marts/*`, `exports/*`, "
+        "`evaluation/*` → marts. Overhead is everything no step "
         "accounts for: interpreter start-up and imports, Dagster around the steps, lock, run log, "
         "printed summary, interpreter exit. A phase's peak RSS is the highest peak of the "
         "Dagster runs (stages) its steps ran in; the run's peak is the larger of the kernel's "
