@@ -178,6 +178,10 @@ def _run_stages(
     definitions = _assets_and_checks()
     with dg.DagsterInstance.ephemeral() as instance:
         for stage in stages:
+            if stage == "staging":  # its checks are the first to need GX
+                from fiscal_intel.validation.gx import preload_in_background
+
+                preload_in_background()
             reset_peak_rss()
             start = time.perf_counter()
             result = dg.materialize(
