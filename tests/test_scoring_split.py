@@ -13,15 +13,24 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fiscal_intel.assets.scoring import AMOUNT, amount_rows, near_equal, stored_model
+from fiscal_intel.assets.scoring import (
+    AMOUNT,
+    amount_rows,
+    late_filing_rows,
+    near_equal,
+    stored_model,
+)
 from fiscal_intel.definitions import defs
 from fiscal_intel.resources import build_resources
 from fiscal_intel.scoring.model import (
     AmountSpec,
+    hash_sample,
+    late_filing_probability,
     model_from_record,
     model_record,
     predict,
-    stride_sample,
+    predict_probability,
+    sample_key,
     train,
 )
 from fiscal_intel.sqlfiles import frame
@@ -127,17 +136,61 @@ def test_amount_rows_are_sampled_in_the_warehouse_as_in_python(demo_run) -> None
     with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
         in_sql = amount_rows(con, "omiso", spec)
         everything = frame(con, "select * from features.omiso_features where declared_tax > 0")
-    in_python = stride_sample(everything.sort(["nit", "tax_year"]), 777)
-    assert in_sql.height == in_python.height == 777
+    in_python = hash_sample(everything.sort(["nit", "tax_year"]), 777)
     assert in_sql.select("nit", "tax_year").equals(in_python.select("nit", "tax_year"))
+    assert abs(in_sql.height - 777) < 4 * 777**0.5  # about max_rows: a binomial draw
     # evenly spread: every tenth of the NIT order holds about a tenth of the sample
     position = everything.sort(["nit", "tax_year"]).with_row_index("i").join(
         in_sql.select("nit", "tax_year"), on=["nit", "tax_year"]
     )["i"]
     counts = np.bincount((position.to_numpy() * 10 // everything.height).astype(int))
-    assert counts.min() >= 76 and counts.max() <= 79
-    assert stride_sample(everything, None).height == everything.height
+    assert counts.min() >= 45 and counts.max() <= 110
+    # a row's fate is its own: kept when its key falls below max_rows / rows of the key space,
+    # whatever the other rows are (a quarantined line elsewhere reshuffles nothing)
+    keys = np.array([sample_key(n, y) for n, y in everything.select("nit", "tax_year").rows()])
+    by_key = everything.filter(pl.Series(keys * everything.height < 777 * 2**32))
+    assert by_key.select("nit", "tax_year").sort(["nit", "tax_year"]).equals(
+        in_python.select("nit", "tax_year")
+    )
+    assert hash_sample(everything, None).height == everything.height
     assert AmountSpec().max_rows is None
+
+
+def test_late_filing_rows_are_past_years_still_without_a_return_at_the_open_age(
+    demo_run,
+) -> None:
+    """The late-filing part learns from earlier years as they looked at the open year's age,
+    labelled by whether a return came later; it lifts only open cases, and only upwards."""
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
+        rows = late_filing_rows(con, "omiso", as_of)
+        features = frame(con, "select * from features.omiso_features")
+        stored = stored_model(con, "omiso")
+    open_years = features.filter(pl.col("late_filing_open"))["tax_year"].unique().to_list()
+    assert len(open_years) == 1  # the one year whose deadline passed less than a year ago
+    deadline = features.filter(pl.col("late_filing_open"))["filing_deadline"].max()
+    age = as_of - deadline
+    assert rows is not None and rows.height > 100
+    assert rows["tax_year"].max() < open_years[0]
+    facts = rows.join(features.select("nit", "tax_year", "first_filed_on", "filing_deadline"),
+                      on=["nit", "tax_year"])
+    late = facts.filter(pl.col("filed") == 1)
+    # filed, but only after as long past the deadline as the open year is now
+    assert late.height > 0
+    assert (late["first_filed_on"] > late["filing_deadline"] + age).all()
+    assert facts.filter(pl.col("filed") == 0)["first_filed_on"].is_null().all()
+    # in the stored model, and used only where the window is open
+    assert stored.late_classifiers and stored.late_rows == rows.height
+    candidates = features.filter(pl.col("is_candidate"))
+    q = late_filing_probability(stored, candidates)
+    is_open = candidates["late_filing_open"].to_numpy()
+    assert q is not None and (q[~is_open] == 0).all() and (q[is_open] > 0).all()
+    without = replace(stored, late_classifiers=[])
+    p, p_audits = predict_probability(stored, candidates), predict_probability(without, candidates)
+    assert np.array_equal(p[~is_open], p_audits[~is_open])
+    assert np.allclose(p[is_open], q[is_open] + (1 - q[is_open]) * p_audits[is_open])
+    # the inexacto model has no such part
+    assert late_filing_rows(con=None, program="inexacto", as_of=as_of) is None  # type: ignore[arg-type]
 
 
 def test_near_equal_matches_the_decimal_text_on_a_million_values() -> None:

@@ -16,9 +16,10 @@ from dagster_duckdb import DuckDBResource
 from fiscal_intel.assets.factory import sql_asset
 from fiscal_intel.assets.scoring import (
     PROGRAMS,
+    TrainingData,
     rank_candidates,
     train_program,
-    training_frames,
+    training_data,
 )
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.evaluation import (
@@ -34,14 +35,14 @@ from fiscal_intel.sqlfiles import frame, install_macros, run_sql, scalar
 
 def _backtest_inputs(
     con: duckdb.DuckDBPyConnection, cutoff: dt.date, audits: pl.DataFrame
-) -> dict[str, tuple[pl.DataFrame, pl.DataFrame | None, pl.DataFrame]]:
+) -> dict[str, tuple[TrainingData, pl.DataFrame]]:
     """Per program, from the features as of the cut-off: the training audits, the amount rows
     and the open cases that were audited after the cut-off."""
     out = {}
     con.register("_held", audits.select("program", "nit", "tax_year"))
     try:
         for program in PROGRAMS:
-            training, all_rows = training_frames(con, program, cutoff)
+            data = training_data(con, program, cutoff)
             held = frame(
                 con,
                 f"select f.* from features.{program}_features as f semi join _held as h "
@@ -49,7 +50,7 @@ def _backtest_inputs(
                 "where f.is_candidate",
                 {"program": program},
             )
-            out[program] = (training, all_rows, held)
+            out[program] = (data, held)
     finally:
         con.unregister("_held")
     return out
@@ -81,8 +82,8 @@ def backtest(
         )
     parts = []
     for program in PROGRAMS:
-        training, all_rows, held = then[program]
-        model = train_program(program, training, all_rows, cutoff, settings)
+        data, held = then[program]
+        model = train_program(program, data, cutoff, settings)
         # Only the held-out cases need a score: their order among themselves is their order
         # on the whole list of the cut-off.
         ranked = rank_candidates(model, held, threads=settings.num_threads)

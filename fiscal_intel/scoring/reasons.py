@@ -434,6 +434,15 @@ FAMILIES: dict[str, dict[str, Family]] = {
 }
 
 
+def late_filing(row: Row, late_probability: float) -> str:
+    """The open filing window of an omiso case, in words (model.LATE_FILING_PROGRAMS)."""
+    return (
+        f"no return yet for {row.get('tax_year')} (deadline {row.get('filing_deadline')}): in "
+        f"earlier years {_pct(late_probability)} of such cases with a record like this one were "
+        "late returns, not omissions"
+    )
+
+
 def explain(
     program: str,
     features: list[str],

@@ -334,7 +334,15 @@ select
     -- case facts
     case when d.nit is not null then 1 else 0 end as filed,
     d.total_tax as declared_tax,
+    d.first_filed_on,
     make_date(c.tax_year + 1, $deadline_month, $deadline_day) as filing_deadline,
+    -- no return yet for the year whose deadline passed less than a year ago: as likely late
+    -- as omitted (fiscal_intel.scoring.model.LATE_FILING_PROGRAMS)
+    (
+        d.nit is null
+        and make_date(c.tax_year + 1, $deadline_month, $deadline_day)
+        > a.as_of - interval 1 year
+    ) as late_filing_open,
     (
         make_date(c.tax_year + 1, $deadline_month, $deadline_day)
         + to_years($statute_years_omiso)

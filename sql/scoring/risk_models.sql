@@ -2,7 +2,9 @@
 -- the boosters themselves. The asset scoring/risk_models trains and writes them; the score
 -- assets load them from here, so a nightly run scores with the model the yearly retrain stored.
 -- classifier holds a JSON list of LightGBM model strings (one per member), amount_spec what the
--- amount model learns from (JSON), median_log_amount its fallback, params the training knobs.
+-- amount model learns from (JSON), median_log_amount its fallback, params the training knobs,
+-- late_filing_classifier the late-filing members (omiso: JSON list) and late_filing_rows their
+-- training rows.
 create table if not exists scoring.risk_models (
     program varchar,
     model_version varchar,
@@ -23,5 +25,7 @@ create table if not exists scoring.risk_models (
     amount_model varchar,
     amount_spec varchar,
     median_log_amount double,
-    params varchar
+    params varchar,
+    late_filing_classifier varchar,
+    late_filing_rows bigint
 );
