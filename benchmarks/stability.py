@@ -13,8 +13,12 @@ on both lists; what is left should rank alike. Per program and k (10, 50, 100):
 - ``overlap``: untouched cases in both top k;
 - ``spearman``: rank correlation of the shared cases' positions on the two lists (1: same order).
 
-What is left moves because losing 1 % of the rows moves what the models learn from (peer medians,
-third-party totals, the training audits).
+What is left moves because losing 1 % of the rows moves what the models learn from (the training
+audits and returns). To tell that apart from the data itself, each program's messy list is also
+scored with the clean run's stored model (``same_model``: what the nightly job does between
+yearly retrains): the features then carry everything the quarantine changed (peer medians,
+third-party totals), the model nothing. ``identical`` says whether the untouched top k is the
+same cases in the same order.
 
     .venv/bin/python benchmarks/stability.py                  # seed 42, 15,000 taxpayers
     .venv/bin/python benchmarks/stability.py --seeds 42 11    # several municipalities
@@ -40,10 +44,12 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
+from fiscal_intel.assets.scoring import rank_candidates, stored_model  # noqa: E402
 from fiscal_intel.demo import generate  # noqa: E402
 from fiscal_intel.demo.messy import MANIFEST, generate_messy  # noqa: E402
 from fiscal_intel.runner import run_pipeline  # noqa: E402
 from fiscal_intel.settings import load_settings  # noqa: E402
+from fiscal_intel.sqlfiles import frame  # noqa: E402
 
 OUT = ROOT / "stability_results.json"
 TOPS = (10, 50, 100)
@@ -61,6 +67,22 @@ def ranking(warehouse: Path) -> dict[str, list[Case]]:
     out: dict[str, list[Case]] = {p: [] for p in PROGRAMS}
     for program, nit, year in rows:
         out[program].append((nit, int(year)))
+    return out
+
+
+def ranking_with_model(model_warehouse: Path, features_warehouse: Path) -> dict[str, list[Case]]:
+    """Each program's list as the model stored in ``model_warehouse`` ranks the open cases of
+    ``features_warehouse`` (the same order as marts.audit_ranking)."""
+    out: dict[str, list[Case]] = {}
+    with duckdb.connect(str(model_warehouse), read_only=True) as con:
+        models = {p: stored_model(con, p) for p in PROGRAMS}
+    with duckdb.connect(str(features_warehouse), read_only=True) as con:
+        for program, model in models.items():
+            candidates = frame(
+                con, f"select * from features.{program}_features where is_candidate"
+            )
+            ranked = rank_candidates(model, candidates)
+            out[program] = [(n, int(y)) for n, y in ranked.select("nit", "tax_year").rows()]
     return out
 
 
@@ -93,6 +115,7 @@ def compare(
             f"top{k}": {
                 "overlap": len(set(a[:k]) & set(b[:k])),
                 "spearman": (None if (r := spearman(a[:k], b[:k])) is None else round(r, 3)),
+                "identical": a[:k] == b[:k],
             }
             for k in TOPS
         }
@@ -122,31 +145,37 @@ def run_seed(seed: int, taxpayers: int, bad_share: float, work: Path) -> dict:
         "clean": _run(clean / "landing", clean / "warehouse.duckdb"),
         "messy": _run(messy / "landing", messy / "warehouse.duckdb"),
     }
+    clean_lists = ranking(clean / "warehouse.duckdb")
     return {
         "seed": seed,
         "taxpayers": taxpayers,
         "bad_share": bad_share,
         "touched_cases": len(manifest["touched_cases"]),
         "pipeline_seconds": seconds,
-        "programs": compare(
-            ranking(clean / "warehouse.duckdb"), ranking(messy / "warehouse.duckdb"), manifest
+        "programs": compare(clean_lists, ranking(messy / "warehouse.duckdb"), manifest),
+        "same_model": compare(
+            clean_lists,
+            ranking_with_model(clean / "warehouse.duckdb", messy / "warehouse.duckdb"),
+            manifest,
         ),
     }
 
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| seed | program | top 10 shared | top 50 shared | top 100 shared "
-        "| Spearman (shared of top 100) |",
-        "|---|---|---|---|---|---|",
+        "| seed | program | model | top 10 shared | top 50 shared | top 100 shared "
+        "| Spearman (shared of top 100) | top 100 identical |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for program in PROGRAMS:
-            p = r["programs"][program]
-            lines.append(
-                f"| {r['seed']} | {program} | {p['top10']['overlap']} | {p['top50']['overlap']} "
-                f"| {p['top100']['overlap']} | {p['top100']['spearman']} |"
-            )
+            for label, key in (("retrained", "programs"), ("clean run's", "same_model")):
+                p = r[key][program]
+                lines.append(
+                    f"| {r['seed']} | {program} | {label} | {p['top10']['overlap']} "
+                    f"| {p['top50']['overlap']} | {p['top100']['overlap']} "
+                    f"| {p['top100']['spearman']} | {p['top100']['identical']} |"
+                )
     return "\n".join(lines)
 
 
