@@ -439,7 +439,7 @@ def late_filing(row: Row, late_probability: float) -> str:
     return (
         f"no return yet for {row.get('tax_year')} (deadline {row.get('filing_deadline')}): in "
         f"earlier years {_pct(late_probability)} of such cases with a record like this one were "
-        "late returns, not omissions"
+        "late returns, not omissions: a demand to file (emplazamiento, ET art. 715) may settle it"
     )
 
 
