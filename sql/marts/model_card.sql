@@ -85,6 +85,8 @@ select
     m.base_rate as training_hit_rate,
     m.amount_source,
     m.amount_rows,
+    -- past (NIT, year) rows the late-filing part learnt from (omiso; 0: no such part)
+    m.late_filing_rows,
     h.backtest_cutoff,
     h.held_out_audits,
     h.held_out_adjusted,
