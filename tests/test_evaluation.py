@@ -98,6 +98,7 @@ def test_backtest_and_model_card(demo_run) -> None:
         assert row["held_out_audits"] > 0 and row["random_audits"] >= 0
         assert row["top_features"] and "%" in row["top_features"]
         assert row["held_out_predicted_yield"] > 0
+        assert (row["late_filing_rows"] > 0) == (row["program"] == "omiso")
 
 
 def test_model_performance_against_the_truth(demo_run, tmp_path) -> None:
