@@ -46,13 +46,25 @@ _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 def run_sql(
     con: duckdb.DuckDBPyConnection, relative: str, **params: Any
 ) -> duckdb.DuckDBPyConnection:
-    """Execute a SQL file, passing only the ``$name`` parameters it uses."""
+    """Execute a SQL file, passing only the ``$name`` parameters it uses.
+
+    A file of several statements (temp tables a final ``create or replace`` joins) runs them in
+    order, each with its own parameters: DuckDB binds parameters to one statement only.
+    """
     text = sql_text(relative)
     used = set(_PARAM.findall(text))
     missing = used - params.keys()
     if missing:
         raise KeyError(f"sql/{relative} needs parameters {sorted(missing)}")
-    return con.execute(text, {k: v for k, v in params.items() if k in used} or None)
+    for statement in _statements(text):
+        mine = set(_PARAM.findall(statement))
+        con.execute(statement, {k: v for k, v in params.items() if k in mine} or None)
+    return con
+
+
+@cache
+def _statements(text: str) -> tuple[str, ...]:
+    return tuple(s.query for s in duckdb.extract_statements(text))
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:

@@ -37,6 +37,8 @@ FEATURE_TABLES = (
     "inexacto_features",
 )
 TRUTH_COLUMNS = ("nit", "tax_year", "program", "true_gap")
+# The in-memory catalog the backtest builds its feature tables in.
+_BACKTEST = "backtest_as_of"
 T = TypeVar("T")
 
 
@@ -58,18 +60,37 @@ def features_as_of(
     """Each program's feature table as it would have been built on ``cutoff``, or whatever
     ``read(con)`` takes from those tables (so a caller needing a few rows never holds them all).
 
-    The same SQL files run with ``$as_of`` set to the cut-off inside a transaction that is then
-    rolled back: the tables a run built stay exactly as they were.
+    The same SQL files run with ``$as_of`` set to the cut-off. Their tables go to an in-memory
+    catalog whose ``features`` schema comes first on the search path, so ``features.x`` means
+    the cut-off's table while it exists there and the warehouse's otherwise; writing them to
+    the warehouse file (and rolling back) cost ~20 % more CPU at 1M taxpayers. A transaction,
+    rolled back, still wraps it all: the tables a run built stay exactly as they were.
     """
-    con.begin()
+    schemas = [
+        r[0]
+        for r in con.execute(
+            "select schema_name from duckdb_schemas() where database_name = current_database() "
+            "order by schema_name"
+        ).fetchall()
+    ]
+    home = con.execute("select current_database()").fetchone()[0]
+    path = ",".join([f"{_BACKTEST}.features", *(f'"{home}".{s}' for s in schemas)])
+    con.execute(f"attach ':memory:' as {_BACKTEST}")
     try:
-        for name in FEATURE_TABLES:
-            run_sql(con, f"features/{name}", **{**params, "as_of": cutoff.isoformat()})
-        if read is not None:
-            return read(con)
-        return {p: frame(con, f"select * from features.{p}_features") for p in PROGRAMS}
+        con.execute(f"create schema {_BACKTEST}.features")
+        con.execute("set search_path = $path", {"path": path})
+        con.begin()
+        try:
+            for name in FEATURE_TABLES:
+                run_sql(con, f"features/{name}", **{**params, "as_of": cutoff.isoformat()})
+            if read is not None:
+                return read(con)
+            return {p: frame(con, f"select * from features.{p}_features") for p in PROGRAMS}
+        finally:
+            con.rollback()
     finally:
-        con.rollback()
+        con.execute("reset search_path")
+        con.execute(f"detach {_BACKTEST}")
 
 
 def held_out_audits(con: duckdb.DuckDBPyConnection, cutoff: dt.date) -> pl.DataFrame:

@@ -5,6 +5,103 @@
 -- with an earlier --as-of sees what the office saw then.
 -- Peers: returns of the same year and CIIU class (falling back to division, then section, when
 -- the class has fewer than ten filers), and for income against assets also the same size band.
+-- Built in steps: the returns, their percentiles among peers and each filer's own history go
+-- to temp tables that the last statement joins (and drops). As one statement, with all of them
+-- and every join of the wide rows alive at once, the query ran past the memory limit and took
+-- about twice the time and 1.5x the CPU at 4M returns.
+create or replace temp table returns as
+select
+    d.nit,
+    d.tax_year,
+    d.declaration_id,
+    d.ciiu,
+    c.division,
+    c.ciiu_section,
+    d.gross_income as gross,
+    d.gross_income - d.income_outside - d.deductions as taxable,
+    d.income_outside / nullif(d.gross_income, 0) as outside_share,
+    d.deductions / nullif(d.gross_income, 0) as deductions_share,
+    d.rate_per_mil,
+    d.total_tax,
+    d.balance_due,
+    d.withholdings_credited,
+    d.first_filed_on,
+    d.filings,
+    g.size_band,
+    g.total_assets,
+    g.employees,
+    ln(nullif(d.gross_income, 0) / nullif(g.total_assets, 0)) as log_income_per_asset,
+    ln(nullif(d.gross_income, 0) / nullif(g.employees, 0)) as log_income_per_employee,
+    -- the statute: 3 years from the deadline, or from the filing when it was late
+    make_date(d.tax_year::int + 1, $deadline_month, $deadline_day) as filing_deadline,
+    (
+        greatest(
+            d.first_filed_on, make_date(d.tax_year::int + 1, $deadline_month, $deadline_day)
+        )
+        + to_years($statute_years_filed)
+    )::date as statute_expires_on
+from features.known_returns as d
+left join ref.ciiu_classes as c on d.ciiu = c.ciiu
+left join features.registry_profile as g on d.nit = g.nit;
+
+create or replace temp table percentiles as
+select
+    nit,
+    tax_year,
+    percent_rank() over (partition by tax_year, ciiu order by gross) as pct_class,
+    percent_rank() over (
+        partition by tax_year, ciiu_section, size_band order by outside_share
+    ) as outside_percentile,
+    percent_rank() over (
+        partition by tax_year, ciiu_section, size_band order by deductions_share
+    ) as deductions_percentile
+from returns;
+
+-- The same filer's other years known on the as-of date: what is normal for this business.
+-- Each filer's returns gathered once into a list, each year then reads the others from it:
+-- a self-join feeding a median per (nit, year) group cost twice as much at 4M returns.
+create or replace temp table own_history as
+with filer_years as (
+    select
+        nit,
+        list({
+            'tax_year': tax_year,
+            'gross': gross,
+            'outside_share': outside_share,
+            'deductions_share': deductions_share,
+            'rate_per_mil': rate_per_mil
+        }) as years
+    from returns
+    group by nit
+    having count(*) > 1
+),
+
+other_years as (
+    select
+        r.nit,
+        r.tax_year,
+        -- y is the lambda's argument, not a table
+        list_filter(f.years, lambda y: y.tax_year <> r.tax_year) as others,  -- noqa: RF01
+        list_filter(f.years, lambda y: y.tax_year = r.tax_year - 1)[1] as prev  -- noqa: RF01
+    from returns as r
+    inner join filer_years as f on r.nit = f.nit
+)
+
+select
+    o.nit,
+    o.tax_year,
+    len(o.others) as other_returns,
+    o.prev.gross as prev_gross,
+    o.prev.outside_share as prev_outside_share,
+    o.prev.deductions_share as prev_deductions_share,
+    list_median(list_transform(o.others, lambda y: y.gross)) as own_median_income,
+    list_median(list_transform(o.others, lambda y: y.outside_share)) as own_outside_share,
+    list_median(list_transform(o.others, lambda y: y.deductions_share))
+        as own_deductions_share,
+    list_max(list_transform(o.others, lambda y: y.rate_per_mil)) as own_max_rate
+from other_years as o
+where len(o.others) > 0;
+
 create or replace table features.inexacto_features as
 with as_of as (
     select
@@ -42,42 +139,6 @@ audit_labels as (
     from audits_known
     where program = 'inexacto' and closed_on <= (select x.as_of from as_of as x)
     qualify row_number() over (partition by nit, tax_year order by closed_on desc, case_id asc) = 1
-),
-
-returns as (
-    select
-        d.nit,
-        d.tax_year,
-        d.declaration_id,
-        d.ciiu,
-        c.division,
-        c.ciiu_section,
-        d.gross_income as gross,
-        d.gross_income - d.income_outside - d.deductions as taxable,
-        d.income_outside / nullif(d.gross_income, 0) as outside_share,
-        d.deductions / nullif(d.gross_income, 0) as deductions_share,
-        d.rate_per_mil,
-        d.total_tax,
-        d.balance_due,
-        d.withholdings_credited,
-        d.first_filed_on,
-        d.filings,
-        g.size_band,
-        g.total_assets,
-        g.employees,
-        ln(nullif(d.gross_income, 0) / nullif(g.total_assets, 0)) as log_income_per_asset,
-        ln(nullif(d.gross_income, 0) / nullif(g.employees, 0)) as log_income_per_employee,
-        -- the statute: 3 years from the deadline, or from the filing when it was late
-        make_date(d.tax_year::int + 1, $deadline_month, $deadline_day) as filing_deadline,
-        (
-            greatest(
-                d.first_filed_on, make_date(d.tax_year::int + 1, $deadline_month, $deadline_day)
-            )
-            + to_years($statute_years_filed)
-        )::date as statute_expires_on
-    from features.known_returns as d
-    left join ref.ciiu_classes as c on d.ciiu = c.ciiu
-    left join features.registry_profile as g on d.nit = g.nit
 ),
 
 -- Peer statistics at three levels of the CIIU tree; the finest level with ten peers is used.
@@ -151,20 +212,6 @@ division_size_stats as (
         median(log_income_per_asset) as ia_division
     from returns
     group by tax_year, division, size_band
-),
-
-percentiles as (
-    select
-        nit,
-        tax_year,
-        percent_rank() over (partition by tax_year, ciiu order by gross) as pct_class,
-        percent_rank() over (
-            partition by tax_year, ciiu_section, size_band order by outside_share
-        ) as outside_percentile,
-        percent_rank() over (
-            partition by tax_year, ciiu_section, size_band order by deductions_share
-        ) as deductions_percentile
-    from returns
 ),
 
 -- A class with fewer than ten returns is ranked within its division (or section), among all
@@ -293,52 +340,6 @@ peers as (
             else ie_section
         end) as peer_income_per_employee
     from peer_levels
-),
-
--- The same filer's other years known on the as-of date: what is normal for this business.
--- Each filer's returns gathered once into a list, each year then reads the others from it:
--- a self-join feeding a median per (nit, year) group cost twice as much at 4M returns.
-filer_years as (
-    select
-        nit,
-        list({
-            'tax_year': tax_year,
-            'gross': gross,
-            'outside_share': outside_share,
-            'deductions_share': deductions_share,
-            'rate_per_mil': rate_per_mil
-        }) as years
-    from returns
-    group by nit
-    having count(*) > 1
-),
-
-other_years as (
-    select
-        r.nit,
-        r.tax_year,
-        -- y is the lambda's argument, not a table
-        list_filter(f.years, lambda y: y.tax_year <> r.tax_year) as others,  -- noqa: RF01
-        list_filter(f.years, lambda y: y.tax_year = r.tax_year - 1)[1] as prev  -- noqa: RF01
-    from returns as r
-    inner join filer_years as f on r.nit = f.nit
-),
-
-own_history as (
-    select
-        o.nit,
-        o.tax_year,
-        len(o.others) as other_returns,
-        o.prev.gross as prev_gross,
-        o.prev.outside_share as prev_outside_share,
-        o.prev.deductions_share as prev_deductions_share,
-        list_median(list_transform(o.others, lambda y: y.gross)) as own_median_income,
-        list_median(list_transform(o.others, lambda y: y.outside_share)) as own_outside_share,
-        list_median(list_transform(o.others, lambda y: y.deductions_share))
-            as own_deductions_share,
-        list_max(list_transform(o.others, lambda y: y.rate_per_mil)) as own_max_rate
-    from other_years as o
-    where len(o.others) > 0
 ),
 
 -- Past audits of the same filer in other years, closed by the as-of date.
@@ -550,3 +551,9 @@ select
     greatest(peer_income_per_asset * total_assets - gross_income, 0)
     * declared_rate / 1000 * 1.15 as asset_shortfall_tax
 from features;
+
+drop table returns;
+
+drop table percentiles;
+
+drop table own_history;
