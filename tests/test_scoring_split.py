@@ -137,21 +137,29 @@ def test_amount_rows_are_sampled_in_the_warehouse_as_in_python(demo_run) -> None
         in_sql = amount_rows(con, "omiso", spec)
         everything = frame(con, "select * from features.omiso_features where declared_tax > 0")
     in_python = hash_sample(everything.sort(["nit", "tax_year"]), 777)
+    assert in_sql.height == in_python.height == 777
     assert in_sql.select("nit", "tax_year").equals(in_python.select("nit", "tax_year"))
-    assert abs(in_sql.height - 777) < 4 * 777**0.5  # about max_rows: a binomial draw
-    # evenly spread: every tenth of the NIT order holds about a tenth of the sample
+    # spread out: every tenth of the NIT order holds about a tenth of the sample
     position = everything.sort(["nit", "tax_year"]).with_row_index("i").join(
         in_sql.select("nit", "tax_year"), on=["nit", "tax_year"]
     )["i"]
     counts = np.bincount((position.to_numpy() * 10 // everything.height).astype(int))
     assert counts.min() >= 45 and counts.max() <= 110
-    # a row's fate is its own: kept when its key falls below max_rows / rows of the key space,
-    # whatever the other rows are (a quarantined line elsewhere reshuffles nothing)
-    keys = np.array([sample_key(n, y) for n, y in everything.select("nit", "tax_year").rows()])
-    by_key = everything.filter(pl.Series(keys * everything.height < 777 * 2**32))
-    assert by_key.select("nit", "tax_year").sort(["nit", "tax_year"]).equals(
-        in_python.select("nit", "tax_year")
+    # the rows with the smallest keys: what else is in the frame does not decide a row's fate
+    keyed = everything.with_columns(
+        pl.Series("k", [sample_key(n, y) for n, y in everything.select("nit", "tax_year").rows()])
     )
+    by_key = keyed.sort(["k", "nit", "tax_year"]).head(777)
+    assert set(by_key.select("nit", "tax_year").rows()) == set(
+        in_python.select("nit", "tax_year").rows()
+    )
+    outside = keyed.sort(["k", "nit", "tax_year"]).slice(777)  # losing those changes nothing
+    fewer = everything.join(outside.head(100).select("nit", "tax_year"), on=["nit", "tax_year"],
+                            how="anti")  # fmt: skip
+    assert hash_sample(fewer.sort(["nit", "tax_year"]), 777).equals(in_python)
+    # sampling twice is sampling once, to the smaller size
+    assert hash_sample(in_python, 300).equals(hash_sample(everything.sort(["nit", "tax_year"]),
+                                                          300))  # fmt: skip
     assert hash_sample(everything, None).height == everything.height
     assert AmountSpec().max_rows is None
 
