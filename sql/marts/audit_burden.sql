@@ -144,9 +144,12 @@ open_stats as (
         count(*) as open_cases,
         count(distinct nit) as taxpayers,
         count(*) filter (where selected) as selected,
-        avg(risk_score) filter (where selected) as expected_precision,
-        coalesce(sum(expected_recovery) filter (where selected), 0) as expected_yield,
-        sum(expected_recovery) as expected_recovery_open
+        -- Sums of doubles taken in parallel differ in their last bits from run to run; as
+        -- decimals (exact, so in any order) the same input gives the same table.
+        avg(risk_score::decimal(38, 15)) filter (where selected)::double as expected_precision,
+        coalesce(sum(expected_recovery::decimal(38, 4)) filter (where selected), 0)::double
+            as expected_yield,
+        sum(expected_recovery::decimal(38, 4))::double as expected_recovery_open
     from pooled_open
     group by program, dimension, cell
 ),

@@ -43,6 +43,7 @@ cpi as (
 
 sample as (
     select
+        a.case_id,
         a.program,
         a.tax_year,
         a.assessed_amount as gap,
@@ -90,8 +91,8 @@ population as (
         y.program,
         sum(y.cases) as cases,
         -- Cases weighted by each year's price level: mean (constant pesos) × this = nominal total.
-        sum(y.cases * p.to_current) as cases_nominal_weight,
-        sum(y.declared) as declared
+        sum(y.cases * p.to_current order by y.tax_year) as cases_nominal_weight,
+        sum(y.declared order by y.tax_year) as declared
     from population_years as y
     left join cpi as p on y.tax_year = p.tax_year
     group by y.program
@@ -102,9 +103,10 @@ sample_stats as (
         program,
         count(*) as n,
         count(*) filter (where gap > 0) as adjusted,
-        avg(gap_const) as mean_const,
-        var_samp(gap_const) as var_const,
-        sum(gap) / nullif(sum(declared), 0) as ratio
+        -- ordered: a parallel sum of doubles differs in its last bits from run to run
+        avg(gap_const order by case_id) as mean_const,
+        var_samp(gap_const order by case_id) as var_const,
+        sum(gap order by case_id) / nullif(sum(declared order by case_id), 0) as ratio
     from sample
     group by program
 ),
@@ -112,7 +114,7 @@ sample_stats as (
 ratio_residuals as (
     select
         s.program,
-        var_samp(s.gap - t.ratio * s.declared) as var_resid
+        var_samp(s.gap - t.ratio * s.declared order by s.case_id) as var_resid
     from sample as s
     inner join sample_stats as t on s.program = t.program
     group by s.program
