@@ -17,7 +17,9 @@ What is left moves because losing 1 % of the rows moves what the models learn fr
 audits and returns). To tell that apart from the data itself, each program's messy list is also
 scored with the clean run's stored model (``same_model``: what the nightly job does between
 yearly retrains): the features then carry everything the quarantine changed (peer medians,
-third-party totals), the model nothing. ``identical`` says whether the untouched top k is the
+third-party totals), the model nothing. And to know how much any retraining moves a list, the
+clean run's own training data is learnt again with another seed (``reseeded``: the clean list
+against itself, the model's noise floor). ``identical`` says whether the untouched top k is the
 same cases in the same order.
 
     .venv/bin/python benchmarks/stability.py                  # seed 42, 15,000 taxpayers
@@ -44,9 +46,15 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
-from fiscal_intel.assets.scoring import rank_candidates, stored_model  # noqa: E402
+from fiscal_intel.assets.scoring import (  # noqa: E402
+    rank_candidates,
+    stored_model,
+    train_program,
+    training_data,
+)
 from fiscal_intel.demo import generate  # noqa: E402
 from fiscal_intel.demo.messy import MANIFEST, generate_messy  # noqa: E402
+from fiscal_intel.resources import FiscalSettings  # noqa: E402
 from fiscal_intel.runner import run_pipeline  # noqa: E402
 from fiscal_intel.settings import load_settings  # noqa: E402
 from fiscal_intel.sqlfiles import frame  # noqa: E402
@@ -70,12 +78,26 @@ def ranking(warehouse: Path) -> dict[str, list[Case]]:
     return out
 
 
-def ranking_with_model(model_warehouse: Path, features_warehouse: Path) -> dict[str, list[Case]]:
+def ranking_with_model(
+    model_warehouse: Path, features_warehouse: Path, *, reseed: int | None = None
+) -> dict[str, list[Case]]:
     """Each program's list as the model stored in ``model_warehouse`` ranks the open cases of
-    ``features_warehouse`` (the same order as marts.audit_ranking)."""
+    ``features_warehouse`` (the same order as marts.audit_ranking); with ``reseed``, as a model
+    trained again on ``model_warehouse``'s data with the run's seed plus ``reseed`` ranks them."""
     out: dict[str, list[Case]] = {}
     with duckdb.connect(str(model_warehouse), read_only=True) as con:
         models = {p: stored_model(con, p) for p in PROGRAMS}
+        if reseed is not None:
+            base = load_settings()
+            settings = FiscalSettings(
+                landing="", seed=base.seed + reseed, num_threads=base.num_threads,
+                boosting_rounds=base.boosting_rounds,
+            )
+            as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
+            models = {
+                p: train_program(p, training_data(con, p, as_of), as_of, settings)
+                for p in PROGRAMS
+            }
     with duckdb.connect(str(features_warehouse), read_only=True) as con:
         for program, model in models.items():
             candidates = frame(
@@ -158,6 +180,11 @@ def run_seed(seed: int, taxpayers: int, bad_share: float, work: Path) -> dict:
             ranking_with_model(clean / "warehouse.duckdb", messy / "warehouse.duckdb"),
             manifest,
         ),
+        "reseeded": compare(
+            clean_lists,
+            ranking_with_model(clean / "warehouse.duckdb", clean / "warehouse.duckdb", reseed=1),
+            manifest,
+        ),
     }
 
 
@@ -169,7 +196,11 @@ def table(results: list[dict]) -> str:
     ]
     for r in results:
         for program in PROGRAMS:
-            for label, key in (("retrained", "programs"), ("clean run's", "same_model")):
+            for label, key in (
+                ("retrained", "programs"),
+                ("clean run's", "same_model"),
+                ("clean, reseeded", "reseeded"),
+            ):
                 p = r[key][program]
                 lines.append(
                     f"| {r['seed']} | {program} | {label} | {p['top10']['overlap']} "
