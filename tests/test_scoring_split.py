@@ -24,7 +24,6 @@ from fiscal_intel.definitions import defs
 from fiscal_intel.resources import build_resources
 from fiscal_intel.scoring import model as model_module
 from fiscal_intel.scoring.model import (
-    AMOUNT_MEMBERS,
     AmountSpec,
     hash_sample,
     late_filing_probability,
@@ -68,15 +67,17 @@ def test_a_stored_model_scores_exactly_as_the_trained_one(demo_run, monkeypatch)
         }
         scores = frame(con, "select * from scoring.inexacto_scores")
     training = features.filter(pl.col("label_adjusted").is_not_null())
-    model = train("inexacto", training, seed=3, threads=1, rounds=40, amount=AMOUNT["inexacto"])
+    spec = replace(AMOUNT["inexacto"], members=3)
+    model = train("inexacto", training, seed=3, threads=1, rounds=40, amount=spec)
     again = model_from_record(model_record(model, None))
     candidates = features.filter(pl.col("is_candidate"))
     for a, b in zip(predict(model, candidates), predict(again, candidates), strict=True):
         assert np.array_equal(a, b)
     assert again.version == model.version
-    # the amount is the mean of AMOUNT_MEMBERS regressions, each stored; a model stored before
-    # (one bare regression) still loads
-    assert len(again.amount_models) == len(model.amount_models) == AMOUNT_MEMBERS > 1
+    # an amount averaged over several regressions stores each; a model stored before (one
+    # bare regression) still loads
+    assert len(again.amount_models) == len(model.amount_models) == 3
+    assert again.amount == spec
     single = model_record(model, None) | {"amount_model": model.amount_models[0].model_to_string()}
     assert len(model_from_record(single).amount_models) == 1
     # the lists in the warehouse were scored by the model stored beside them

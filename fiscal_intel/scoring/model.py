@@ -15,8 +15,8 @@ Expected recovery = P(an audit finds tax due) × E[assessed amount | it does], p
   owes about what a comparable filer pays, and filers are tens of thousands where adjusted omiso
   audits are hundreds. Each filer is shown twice, once with its filing history hidden, because
   many non-filers never filed and their amount must come from the registry and third parties.
-  The amount is the mean of a few such regressions (``AMOUNT_MEMBERS``) on a log scale: one
-  regression moved the top of the omiso list by up to 50 % when 1 % of its rows went missing.
+  For omiso the amount is the mean of a few such regressions (``AmountSpec.members``): one
+  regression moved the top of its list by up to 50 % when 1 % of its rows went missing.
 
 Why this target and not a single tweedie regression on assessed amounts: on the development
 municipalities the product ranked more of the true gap into the top 100 (recovery@100 0.92 vs
@@ -246,14 +246,6 @@ LATE_FILING_MEMBERS = 1
 # or seven ranked no better on the development seeds (precision@100 0.917 / 0.947 with five).
 CLASSIFIERS = 3
 
-# Amount regressions averaged (on the log scale) per program, each with its own seed. One
-# regression is sensitive to which rows it sees: on the seed-42 demo, 1 % of rows quarantined
-# moved top omiso amounts by up to 50 % (COP 109 M -> 170 M) and 12 of the untouched top 100
-# out of the list; five, trained the same way, kept 96 of 100, about what changing the seed of
-# the whole model moves on the clean data (97), and ranked as well or better (precision /
-# recovery@100 omiso 0.98 / 0.952 vs 0.98 / 0.940, inexacto 0.91 / 0.921 vs 0.92 / 0.923).
-AMOUNT_MEMBERS = 5
-
 # Fewer adjusted cases than this and the amount model is a median: a regression on a handful of
 # amounts would rank by noise.
 MIN_AMOUNT_ROWS = 30
@@ -281,6 +273,8 @@ class AmountSpec:
     # log-scale amount learnt from tens of thousands of filers does not improve with millions,
     # while its training time grows with every row.
     max_rows: int | None = None
+    # Regressions averaged on the log scale, each with its own seed (see scoring.AMOUNT).
+    members: int = 1
 
 
 @dataclass
@@ -490,7 +484,7 @@ def train(
                 data,
                 num_boost_round=rounds,
             )
-            for i in range(AMOUNT_MEMBERS)
+            for i in range(amount.members)
         ]
 
     late_classifiers: list[lgb.Booster] = []
@@ -615,6 +609,8 @@ def model_record(model: ProgramModel, as_of: object) -> dict:
             f"{model.amount.target} of "
             + ("adjusted audits" if model.amount.rows == "audits" else "every row with one")
             + (f", divided by {model.amount.base}" if model.amount.base else "")
+            + (f", mean of {len(model.amount_models)} regressions"
+               if len(model.amount_models) > 1 else "")
         ),
         "base_rate": model.base_rate,
         "median_amount": float(np.exp(model.median_log_amount)),
