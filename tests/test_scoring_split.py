@@ -91,6 +91,22 @@ def test_a_stored_model_scores_exactly_as_the_trained_one(demo_run, monkeypatch)
     assert np.allclose(joined["risk_score"], joined["risk_score_now"], rtol=0, atol=1e-12)
 
 
+def test_members_trained_side_by_side_are_the_ones_trained_one_by_one(
+    demo_run, monkeypatch
+) -> None:
+    monkeypatch.setattr(model_module, "MIN_AMOUNT_ROWS", 5)
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        training = frame(
+            con, "select * from features.inexacto_features where label_adjusted is not null"
+        )
+    spec = replace(AMOUNT["inexacto"], members=3)
+    alone, side_by_side = (
+        train("inexacto", training, seed=5, threads=t, rounds=30, amount=spec) for t in (1, 2)
+    )
+    assert len(side_by_side.classifiers) == 3 and len(side_by_side.amount_models) == 3
+    assert side_by_side.version == alone.version
+
+
 def _materialize(settings, *keys: str) -> dg.ExecuteInProcessResult:
     from fiscal_intel.definitions import all_assets
 

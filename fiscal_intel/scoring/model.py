@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import lightgbm as lgb
@@ -378,6 +379,29 @@ def _blinded(frame: pl.DataFrame, blind: tuple[tuple[str, float | None], ...]) -
     )
 
 
+def _fit_members(
+    x: np.ndarray,
+    y: np.ndarray,
+    features: list[str],
+    member_params: list[dict],
+    rounds: int,
+    threads: int,
+) -> list[lgb.Booster]:
+    """One booster per parameter set, all on the same rows. Members that each train on one
+    thread (small data, see MIN_ROWS_PER_THREAD) train side by side on up to ``threads`` cores:
+    each booster is the same as trained alone (deterministic, one thread), only sooner. The
+    rows are binned once, first, with the first member's parameters (as ``lgb.train`` would
+    bin them), so the members share the dataset read-only."""
+    data = lgb.Dataset(
+        x, label=y, feature_name=features, params=dict(member_params[0]), free_raw_data=False
+    ).construct()
+    workers = min(threads, len(member_params))
+    if workers < 2 or any(p["num_threads"] != 1 for p in member_params):
+        return [lgb.train(p, data, num_boost_round=rounds) for p in member_params]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda p: lgb.train(p, data, num_boost_round=rounds), member_params))
+
+
 def train_classifiers(
     program: str,
     training: pl.DataFrame,
@@ -396,11 +420,8 @@ def train_classifiers(
     y = training[label].cast(pl.Int8).to_numpy()
     if len(y) < MIN_TRAIN_ROWS or not 0 < y.sum() < len(y):
         return []
-    data = lgb.Dataset(
-        matrix(training, features), label=y, feature_name=features, free_raw_data=False
-    )
     monotone = MONOTONE[program]
-    boosters = []
+    member_params = []
     for i in range(members):
         params = _params(seed + i, threads, "binary", len(y), rounds)
         params["feature_fraction"] = 0.5 if members > 1 else 0.9
@@ -410,8 +431,8 @@ def train_classifiers(
         if amount_only:
             # zero split gain: the classifier never splits on them, columns stay aligned
             params["feature_contri"] = [0.0 if f in amount_only else 1.0 for f in features]
-        boosters.append(lgb.train(params, data, num_boost_round=rounds))
-    return boosters
+        member_params.append(params)
+    return _fit_members(matrix(training, features), y, features, member_params, rounds, threads)
 
 
 # A row's place in a sample: the first 32 bits of md5("<nit>/<tax_year>"). A sample is the rows
@@ -474,18 +495,17 @@ def train(
     median_log_amount = float(np.median(log_target)) if len(log_target) else 0.0
     amount_models: list[lgb.Booster] = []
     if source.height >= MIN_AMOUNT_ROWS:
-        data = lgb.Dataset(
-            matrix(source, features), label=log_target, feature_name=features,
-            free_raw_data=False,
+        amount_models = _fit_members(
+            matrix(source, features),
+            log_target,
+            features,
+            [
+                _params(seed + i, threads, "regression", source.height, rounds)
+                for i in range(amount.members)
+            ],
+            rounds,
+            threads,
         )
-        amount_models = [
-            lgb.train(
-                _params(seed + i, threads, "regression", source.height, rounds),
-                data,
-                num_boost_round=rounds,
-            )
-            for i in range(amount.members)
-        ]
 
     late_classifiers: list[lgb.Booster] = []
     late_count = 0
