@@ -534,7 +534,12 @@ def train(
         amount_rows=source.height,
         trained_from=closed.min() if len(y) else None,
         trained_to=closed.max() if len(y) else None,
-        params={"rounds": rounds, "seed": seed, "classifiers": len(classifiers)},
+        params={
+            "rounds": rounds,
+            "seed": seed,
+            "classifiers": len(classifiers),
+            "amount_models": len(amount_models),
+        },
         late_classifiers=late_classifiers,
         late_rows=late_count,
     )
