@@ -390,16 +390,22 @@ def _fit_members(
     """One booster per parameter set, all on the same rows. Members that each train on one
     thread (small data, see MIN_ROWS_PER_THREAD) train side by side on up to ``threads`` cores:
     each booster is the same as trained alone (deterministic, one thread), only sooner. The
-    rows are binned once, first, with the first member's parameters (as ``lgb.train`` would
-    bin them), so the members share the dataset read-only."""
-    data = lgb.Dataset(
-        x, label=y, feature_name=features, params=dict(member_params[0]), free_raw_data=False
-    ).construct()
+    rows are binned with the first member's parameters, as ``lgb.train`` bins them; side by
+    side, each member bins its own copy (identical bins), so no LightGBM object is shared
+    between threads."""
+
+    def dataset() -> lgb.Dataset:
+        return lgb.Dataset(
+            x, label=y, feature_name=features, params=dict(member_params[0]), free_raw_data=False
+        )
+
     workers = min(threads, len(member_params))
     if workers < 2 or any(p["num_threads"] != 1 for p in member_params):
+        data = dataset()
         return [lgb.train(p, data, num_boost_round=rounds) for p in member_params]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(lambda p: lgb.train(p, data, num_boost_round=rounds), member_params))
+        return list(pool.map(lambda p: lgb.train(p, dataset(), num_boost_round=rounds),
+                             member_params))
 
 
 def train_classifiers(
