@@ -36,6 +36,7 @@ import os
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -54,10 +55,10 @@ from fiscal_intel.assets.scoring import (  # noqa: E402
 )
 from fiscal_intel.demo import generate  # noqa: E402
 from fiscal_intel.demo.messy import MANIFEST, generate_messy  # noqa: E402
-from fiscal_intel.resources import FiscalSettings  # noqa: E402
+from fiscal_intel.resources import build_resources  # noqa: E402
 from fiscal_intel.runner import run_pipeline  # noqa: E402
 from fiscal_intel.settings import load_settings  # noqa: E402
-from fiscal_intel.sqlfiles import frame  # noqa: E402
+from fiscal_intel.sqlfiles import frame, scalar  # noqa: E402
 
 OUT = ROOT / "stability_results.json"
 TOPS = (10, 50, 100)
@@ -88,12 +89,9 @@ def ranking_with_model(
     with duckdb.connect(str(model_warehouse), read_only=True) as con:
         models = {p: stored_model(con, p) for p in PROGRAMS}
         if reseed is not None:
-            base = load_settings()
-            settings = FiscalSettings(
-                landing="", seed=base.seed + reseed, num_threads=base.num_threads,
-                boosting_rounds=base.boosting_rounds,
-            )
-            as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
+            base = load_settings(warehouse=str(model_warehouse))
+            settings = build_resources(replace(base, seed=base.seed + reseed))["settings"]
+            as_of = scalar(con, "select as_of from staging.as_of_date")
             models = {
                 p: train_program(p, training_data(con, p, as_of), as_of, settings)
                 for p in PROGRAMS
