@@ -68,8 +68,10 @@ def _statements(text: str) -> tuple[str, ...]:
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the parsing macros on this connection (they are cheap and connection-local)."""
-    con.execute(sql_text("macros/parsing"))
+    """Create every macro of ``sql/macros/`` on this connection: the value parsers and the named
+    business rules (they are cheap and connection-local)."""
+    for path in sorted((sql_root() / "macros").glob("*.sql")):
+        con.execute(sql_text(f"macros/{path.name}"))
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:

@@ -440,8 +440,10 @@ features as (
         greatest(coalesce(w.base_amount, 0) - p.gross * (1 - coalesce(p.outside_share, 0)), 0)
             as third_party_excess,
         -- the tax on third-party income above declared local income, at the declared rate
-        greatest(coalesce(w.base_amount, 0) - p.gross * (1 - coalesce(p.outside_share, 0)), 0)
-        * p.rate_per_mil / 1000 * 1.15 as third_party_excess_tax,
+        fi_ica_with_avisos(
+            greatest(coalesce(w.base_amount, 0) - p.gross * (1 - coalesce(p.outside_share, 0)), 0),
+            p.rate_per_mil
+        ) as third_party_excess_tax,
         p.gross / nullif(p.peer_median_income, 0) as income_vs_peers,
         p.peer_percentile,
         p.peer_median_income,
@@ -461,10 +463,14 @@ features as (
         p.deductions_percentile,
         p.deductions_share - h.own_deductions_share as deductions_share_vs_own,
         -- the tax on outside income and deductions above the peers' shares, at the declared rate
-        greatest(coalesce(p.outside_share - p.peer_outside_share, 0), 0)
-        * p.gross * p.rate_per_mil / 1000 * 1.15 as outside_excess_tax,
-        greatest(coalesce(p.deductions_share - p.peer_deductions_share, 0), 0)
-        * p.gross * p.rate_per_mil / 1000 * 1.15 as deductions_excess_tax,
+        fi_ica_with_avisos(
+            greatest(coalesce(p.outside_share - p.peer_outside_share, 0), 0) * p.gross,
+            p.rate_per_mil
+        ) as outside_excess_tax,
+        fi_ica_with_avisos(
+            greatest(coalesce(p.deductions_share - p.peer_deductions_share, 0), 0) * p.gross,
+            p.rate_per_mil
+        ) as deductions_excess_tax,
         p.gross / nullif(h.prev_gross, 0) - 1 as income_change_yoy,
         p.gross / nullif(h.own_median_income, 0) as income_vs_own,
         p.outside_share - h.prev_outside_share as outside_share_change_yoy,
@@ -480,8 +486,9 @@ features as (
             least(ra.rit_rate, ra.chamber_rate), ra.rit_rate, ra.chamber_rate
         ) - p.rate_per_mil as confirmed_rate_gap,
         -- the tax the registered activity's rate would add on the declared taxable income
-        greatest(coalesce(ra.rate_per_mil - p.rate_per_mil, 0), 0)
-        * p.taxable / 1000 * 1.15 as rate_gap_tax,
+        fi_ica_with_avisos(
+            p.taxable, greatest(coalesce(ra.rate_per_mil - p.rate_per_mil, 0), 0)
+        ) as rate_gap_tax,
         p.total_assets,
         p.total_assets / nullif(p.gross, 0) as assets_to_income,
         p.employees,
@@ -504,8 +511,10 @@ features as (
         p.total_tax as declared_tax,
         -- The tax on the larger of declared gross income and third-party base at the registered
         -- activity's rate, with avisos: the scale an under-report is measured against.
-        greatest(p.gross, coalesce(w.base_amount, 0))
-        * coalesce(ra.rate_per_mil, p.rate_per_mil) / 1000 * 1.15 as potential_tax,
+        fi_ica_with_avisos(
+            greatest(p.gross, coalesce(w.base_amount, 0)),
+            coalesce(ra.rate_per_mil, p.rate_per_mil)
+        ) as potential_tax,
         -- The rule an analyst applies without a model (the baseline it must beat): the tax on
         -- third-party income above declared local income, at the registered activity's rate.
         greatest(coalesce(w.base_amount, 0) - p.gross * (1 - coalesce(p.outside_share, 0)), 0)
@@ -548,8 +557,9 @@ select
     ) / nullif(declared_tax, 0) as suspected_gap_ratio,
     -- the income the registered assets would bring at the asset peers' yield, and the tax
     -- on what is missing from it
-    greatest(peer_income_per_asset * total_assets - gross_income, 0)
-    * declared_rate / 1000 * 1.15 as asset_shortfall_tax
+    fi_ica_with_avisos(
+        greatest(peer_income_per_asset * total_assets - gross_income, 0), declared_rate
+    ) as asset_shortfall_tax
 from features;
 
 drop table returns;

@@ -321,13 +321,14 @@ select
     -- the income and tax that filers of the same section declare for such a registry entry
     g.total_assets * sy.income_per_asset as asset_implied_income,
     g.employees * sy.income_per_employee as employee_implied_income,
-    g.total_assets * sy.income_per_asset * rt.rate_per_mil / 1000 * 1.15 as asset_implied_tax,
-    g.employees * sy.income_per_employee * rt.rate_per_mil / 1000 * 1.15
+    fi_ica_with_avisos(g.total_assets * sy.income_per_asset, rt.rate_per_mil)
+        as asset_implied_tax,
+    fi_ica_with_avisos(g.employees * sy.income_per_employee, rt.rate_per_mil)
         as employee_implied_tax,
     coalesce(ah.past_adjusted_audits, 0) as past_adjusted_audits,
     coalesce(ah.past_clean_audits, 0) as past_clean_audits,
     rt.rate_per_mil as activity_rate,
-    coalesce(w.base_amount, 0) * rt.rate_per_mil / 1000 * 1.15 as third_party_implied_tax,
+    fi_ica_with_avisos(coalesce(w.base_amount, 0), rt.rate_per_mil) as third_party_implied_tax,
     -- The rule an analyst applies without a model (the baseline it must beat): registered
     -- assets times the activity's rate.
     coalesce(g.total_assets, 0) * coalesce(rt.rate_per_mil, 0) / 1000 as rule_score,
