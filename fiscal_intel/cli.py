@@ -176,6 +176,9 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
         Path(args.out),
         inspectors=args.inspectors,
         cases_per_inspector=args.cases_per_inspector,
+        lang=args.lang,
+        csv_dialect=args.csv_dialect,
+        municipality=settings.municipality,
     )
     split = f" for {args.inspectors} inspectors" if args.inspectors else ""
     print(f"fiscal-intel: wrote {n} {args.program} cases{split} to {args.out}")
@@ -298,6 +301,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     audit.add_argument(
         "--cases-per-inspector", type=int, help="with --inspectors: cases each (replaces --top)"
+    )
+    audit.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
+    audit.add_argument(
+        "--csv-dialect",
+        choices=("semicolon", "comma"),
+        default="semicolon",
+        help="CSV: semicolon (default; ';', UTF-8 with BOM, decimal comma: Spanish-locale Excel) "
+        "or comma (',', UTF-8, decimal point)",
     )
     audit.set_defaults(func=cmd_audit_list)
     evaluate = sub.add_parser(
