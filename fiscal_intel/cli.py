@@ -185,6 +185,25 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_case(args: argparse.Namespace) -> int:
+    from fiscal_intel.casefile import write_case_file
+
+    settings = _settings(args)
+    case = write_case_file(
+        settings.warehouse_path,
+        args.nit,
+        args.year,
+        Path(args.out),
+        program=args.program,
+        lang=args.lang,
+        municipality=settings.municipality,
+    )
+    rank = f", rank {case.ranking['rank']}" if case.ranking else ", not in the list"
+    print(f"fiscal-intel: wrote the {case.program} case file of {case.nit} {case.tax_year}{rank} "
+          f"to {args.out}")
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
@@ -311,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
         "or comma (',', UTF-8, decimal point)",
     )
     audit.set_defaults(func=cmd_audit_list)
+    case = sub.add_parser("case", help="write one case's evidence file (XLSX or HTML)")
+    case.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+    case.add_argument("--nit", required=True, help="the taxpayer's NIT (with or without DV)")
+    case.add_argument("--year", type=int, required=True, help="tax year of the case")
+    case.add_argument("--program", choices=("omiso", "inexacto"), help="default: as ranked")
+    case.add_argument("--out", required=True, help="FILE.xlsx or FILE.html")
+    case.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
+    case.set_defaults(func=cmd_case)
     evaluate = sub.add_parser(
         "evaluate", help="score the lists against a ground-truth file (marts.model_performance)"
     )

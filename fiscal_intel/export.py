@@ -19,6 +19,7 @@ import csv
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -293,8 +294,29 @@ class Sheet:
     rows: Iterable[Sequence[object]]
 
 
-WIDTHS = {"text": 34, "int": 10, "year": 9, "money": 18, "prob": 12, "date": 12, "wrap": 90,
-          "number": 14, "long": 60}  # fmt: skip
+@dataclass(frozen=True)
+class Typed:
+    """A value with the kind to write it as, for a column that holds several kinds."""
+
+    value: object
+    kind: str
+
+
+def auto_kind(value: object) -> str:
+    """The kind of a value in an ``auto`` column (feature tables mix numbers, codes, dates)."""
+    if isinstance(value, bool) or value is None:
+        return "text"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, (float, Decimal)):
+        return "number"
+    if isinstance(value, date):
+        return "date"
+    return "text"
+
+
+WIDTHS = {"text": 34, "auto": 20, "int": 10, "year": 9, "money": 18, "prob": 12, "date": 12,
+          "wrap": 90, "number": 14, "long": 60}  # fmt: skip
 
 
 def _as_date(value: object) -> date | None:
@@ -351,6 +373,10 @@ def write_workbook(out: Path, sheets: Sequence[Sheet], lang: str = "es") -> None
 
 
 def _write_cell(ws, i: int, j: int, value: object, kind: str, formats: dict, quoted: dict) -> None:
+    if isinstance(value, Typed):
+        value, kind = value.value, value.kind
+    if kind == "auto":
+        kind = auto_kind(value)
     fmt = formats.get(kind, formats["text"])
     if value is None or (isinstance(value, float) and value != value):
         ws.write_blank(i, j, None, fmt)
