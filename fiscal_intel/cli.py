@@ -21,6 +21,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         warehouse=getattr(args, "warehouse", None),
         as_of=getattr(args, "as_of", None),
         continue_past_unreadable=getattr(args, "continue_past_unreadable", None),
+        # run/demo: the language of the summary's list lines (report has its own --lang)
+        report_language=getattr(args, "summary_lang", None),
     )
 
 
@@ -284,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.json",
         help="write where the time and memory went: per stage, step and phase, and in total",
     )
+    run.add_argument(
+        "--lang", dest="summary_lang", choices=("es", "en"),
+        help="language of the summary's list lines (default es)",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="write a synthetic municipality, then run on it")
@@ -307,6 +313,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--profile",
         metavar="FILE.json",
         help="write where the time and memory went (generating the data included)",
+    )
+    demo.add_argument(
+        "--lang", dest="summary_lang", choices=("es", "en"),
+        help="language of the summary's list lines (default es)",
     )
     demo.set_defaults(func=cmd_demo)
 
