@@ -423,9 +423,9 @@ def write_case_file(
     lang: str = "es", municipality: str | None = None,
 ) -> Case:
     """Write the case file to ``out`` (.xlsx or .html); returns the case it describes."""
-    from fiscal_intel.export import _check_lang, about_sheet
+    from fiscal_intel.export import about_sheet, check_lang
 
-    _check_lang(lang)
+    check_lang(lang)
     suffix = out.suffix.lower()
     if suffix not in (".xlsx", ".html"):
         raise ValueError(f"{out}: use a .xlsx or .html file name")

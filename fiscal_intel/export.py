@@ -25,8 +25,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from fiscal_intel.scoring.reason_texts import LANGUAGES, number, render
-from fiscal_intel.scoring.reasons import loads
+from fiscal_intel.scoring.reason_texts import LANGUAGES, number, stored
 from fiscal_intel.sqlfiles import frame
 
 COLUMNS = [
@@ -83,8 +82,6 @@ HEADERS = {
         "reasons": "Reasons",
     },
 }
-# Kept for callers of the old name: the Spanish headers.
-SPANISH_HEADERS = HEADERS["es"]
 
 # How each column is written: text (NIT included: a NIT is an id, never a number), integer,
 # year (no thousands separator), money, probability, date, or long wrapped text.
@@ -195,7 +192,7 @@ CSV_DIALECTS = ("semicolon", "comma")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _check_lang(lang: str) -> None:
+def check_lang(lang: str) -> None:
     if lang not in LANGUAGES:
         raise ValueError(f"--lang {lang}: use one of {', '.join(LANGUAGES)}")
 
@@ -242,7 +239,7 @@ def localized_reasons(cases: pl.DataFrame, lang: str) -> pl.DataFrame:
     if "reason_codes" not in cases.columns:
         return cases
     texts = [
-        render(loads(codes), lang) if codes else text
+        stored(text, codes, lang)
         for codes, text in zip(cases["reason_codes"], cases["reasons"], strict=True)
     ]
     return cases.with_columns(pl.Series("reasons", texts, dtype=pl.Utf8)).drop("reason_codes")
@@ -500,7 +497,7 @@ def export_audit_list(
     With ``inspectors`` and ``cases_per_inspector`` the list is the top inspectors ×
     cases_per_inspector cases split across the inspectors (``top`` is then ignored).
     """
-    _check_lang(lang)
+    check_lang(lang)
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".xlsx"):
         raise ValueError(f"{out}: use a .csv or .xlsx file name")

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import duckdb
 
-from fiscal_intel.scoring.reason_texts import money, number, render
-from fiscal_intel.scoring.reasons import loads
+from fiscal_intel.scoring.reason_texts import money, number, stored
 from fiscal_intel.settings import Settings
 
 # The list lines of the summary, per language.
@@ -64,7 +63,7 @@ def list_lines(con: duckdb.DuckDBPyConnection, lang: str = "es", top: int = 10) 
                     p=number(p, 2, lang), expected=money(expected, lang),
                 )
             )  # fmt: skip
-            lines.append(f"       {render(loads(structured), lang) if structured else reasons}")
+            lines.append(f"       {stored(reasons, structured, lang)}")
     return lines
 
 

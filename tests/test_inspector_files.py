@@ -17,8 +17,15 @@ import pytest
 
 from fiscal_intel.cli import main
 from fiscal_intel.scoring import reasons as reasons_module
-from fiscal_intel.scoring.reason_texts import TEXT, fields, figure_texts, money, render
-from fiscal_intel.scoring.reasons import FAMILIES, closing, late_filing, loads, no_model
+from fiscal_intel.scoring.reason_texts import TEXT, fields, figure_texts, money, render, stored
+from fiscal_intel.scoring.reasons import (
+    FAMILIES,
+    closing,
+    late_filing,
+    loads,
+    no_model,
+    not_explained,
+)
 
 # --- reasons: one logic, a catalogue per language ----------------------------------------------
 
@@ -96,6 +103,10 @@ def test_colombian_number_formats_and_legal_references() -> None:
     assert "ET art. 715" in render([late_filing({"tax_year": 2024}, 0.8)])
     late = FAMILIES["inexacto"]["late"][0]({"days_late": 40})
     assert "ET art. 641" in render([reasons_module.Reason("inexacto.late", late)])
+    # below the explained top: no reason_codes, the fixed sentence still in either language
+    tail = render(not_explained(1000))
+    assert tail == "por debajo de los 1.000 primeros casos explicados"
+    assert stored(tail, None, "en") == "ranked below the explained top 1,000"
 
 
 def test_stored_reasons_are_spanish_and_render_in_english(demo_run) -> None:

@@ -239,7 +239,7 @@ def rank_candidates(
 
 def reasons_for(
     model: ProgramModel, top: pl.DataFrame, total: int, explain_top: int
-) -> tuple[list[str], list[str]]:
+) -> tuple[list[str], list[str | None]]:
     """Reasons for the ``total`` ranked cases, ``top`` (full feature rows) explained: the
     Spanish texts and the structured reasons (JSON, for ``reason_codes``)."""
     program = model.program
@@ -261,12 +261,12 @@ def reasons_for(
             [late_filing(row, q), *reasons] if open_ else reasons
             for row, q, open_, reasons in zip(rows, late, is_open, structured, strict=True)
         ]
-    # The unexplained tail (1.8M rows at 1M taxpayers) shares one text, rendered once.
-    rest = not_explained(explain_top)
+    # The unexplained tail (1.8M rows at 1M taxpayers) shares one text, rendered once, and has
+    # no reason_codes (null): 1.8M copies of its JSON cost ~400 MB of peak memory at that size.
     tail = total - top.height
     return (
-        [render(r) for r in structured] + [render(rest)] * tail,
-        [dumps(r) for r in structured] + [dumps(rest)] * tail,
+        [render(r) for r in structured] + [render(not_explained(explain_top))] * tail,
+        [dumps(r) for r in structured] + [None] * tail,
     )
 
 

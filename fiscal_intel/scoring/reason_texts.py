@@ -14,6 +14,7 @@ separator); families are joined with ``"; "``. Same pattern as
 from __future__ import annotations
 
 import math
+import re
 import string
 from collections.abc import Sequence
 from datetime import date
@@ -278,6 +279,20 @@ def render(reasons: Sequence[Reason], lang: str = "es") -> str:
         "".join(formatter.format(TEXT[lang][key], **figures) for key, figures in r.phrases)
         for r in reasons
     )
+
+
+def stored(text: str | None, codes: str | None, lang: str = "es") -> str | None:
+    """A case's reasons in ``lang`` from what ``marts.audit_ranking`` stores: ``reason_codes``
+    when the case was explained; below the explained top (no codes) the one fixed sentence,
+    whose only figure is read back from the Spanish text."""
+    from fiscal_intel.scoring.reasons import loads, not_explained
+
+    if codes:
+        return render(loads(codes), lang)
+    match = re.fullmatch(r"por debajo de los ([\d.]+) primeros casos explicados", text or "")
+    if match and lang != "es":
+        return render(not_explained(int(match.group(1).replace(".", ""))), lang)
+    return text
 
 
 def figure_texts(reasons: Sequence[Reason], lang: str = "es") -> list[tuple[str, str, object, str]]:
