@@ -21,7 +21,14 @@ import duckdb
 from fiscal_intel.export import WORDS as LIST_WORDS
 from fiscal_intel.export import Sheet, Typed, auto_kind, connect, write_workbook
 from fiscal_intel.ingest.nit import check_digit
-from fiscal_intel.scoring.reason_texts import day, figure_texts, money, number, render
+from fiscal_intel.scoring.reason_texts import (
+    FAMILY_NAMES,
+    day,
+    figure_texts,
+    money,
+    number,
+    render,
+)
 from fiscal_intel.scoring.reasons import Reason, loads
 
 # Feature-table columns that are training labels or bookkeeping, not evidence of this case.
@@ -300,7 +307,8 @@ def case_sheets(con: duckdb.DuckDBPyConnection, case: Case, lang: str) -> list[S
     for reason in case.reasons:
         text = render([reason], lang)
         for _, name, raw, shown in figure_texts([reason], lang):
-            figures.append((reason.family, text, name, shown, raw, _figure_source(name, case, w)))
+            family = FAMILY_NAMES[lang].get(reason.family, reason.family)
+            figures.append((family, text, name, shown, raw, _figure_source(name, case, w)))
     sheets.append(
         Sheet(
             w["reasons"],

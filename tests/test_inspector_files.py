@@ -17,7 +17,15 @@ import pytest
 
 from fiscal_intel.cli import main
 from fiscal_intel.scoring import reasons as reasons_module
-from fiscal_intel.scoring.reason_texts import TEXT, fields, figure_texts, money, render, stored
+from fiscal_intel.scoring.reason_texts import (
+    FAMILY_NAMES,
+    TEXT,
+    fields,
+    figure_texts,
+    money,
+    render,
+    stored,
+)
 from fiscal_intel.scoring.reasons import (
     FAMILIES,
     closing,
@@ -73,6 +81,7 @@ def test_every_reason_family_has_spanish_and_english_text() -> None:
                         assert key in TEXT[lang], (lang, program, name, key)
                         assert fields(TEXT[lang][key]) <= set(figures), (lang, key)
             assert any(k in used for k, _ in function({})), (program, name)
+            assert all(f"{program}.{name}" in FAMILY_NAMES[lang] for lang in ("es", "en"))
     emitted |= {k for r in [*closing("omiso", 1e6, "2025-04-30"),
                             *closing("inexacto", 1e6, "2025-04-30"),
                             late_filing({"tax_year": 2024}, 0.5), *no_model("omiso", 3, 1)]
@@ -83,6 +92,7 @@ def test_every_reason_family_has_spanish_and_english_text() -> None:
         for key in TEXT["es"]:
             assert fields(TEXT["es"][key]) == fields(TEXT[lang][key]), (lang, key)
     assert set(TEXT["es"]) == set(TEXT["en"])
+    assert set(FAMILY_NAMES["es"]) == set(FAMILY_NAMES["en"])
     assert used - emitted <= {"general.not_explained", "general.no_factor"}, used - emitted
 
 
