@@ -20,6 +20,7 @@ import duckdb
 
 from fiscal_intel.export import WORDS as LIST_WORDS
 from fiscal_intel.export import Sheet, Typed, auto_kind, connect, write_workbook
+from fiscal_intel.feature_labels import label
 from fiscal_intel.ingest.nit import check_digit
 from fiscal_intel.scoring.reason_texts import (
     FAMILY_NAMES,
@@ -68,7 +69,8 @@ WORDS = {
         "source_summary": "Resumen: {name}", "source_model": "modelo de declaración tardía",
         "current": "vigente", "superseded": "reemplazada por una corrección",
         "total": "Total",
-        "indicator": "Indicador", "quoted": "Citado en los motivos", "yes": "sí", "no": "no",
+        "indicator": "Indicador", "code": "Código", "quoted": "Citado en los motivos",
+        "yes": "sí", "no": "no",
         "agent_name": "Razón social del agente",
         "secrecy": (
             "Información amparada por la reserva tributaria (ET art. 583): solo para uso de la "
@@ -98,7 +100,8 @@ WORDS = {
         "source_summary": "Summary: {name}", "source_model": "late-filing model",
         "current": "current", "superseded": "superseded by a correction",
         "total": "Total",
-        "indicator": "Feature", "quoted": "Quoted in the reasons", "yes": "yes", "no": "no",
+        "indicator": "Feature", "code": "Code", "quoted": "Quoted in the reasons",
+        "yes": "yes", "no": "no",
         "agent_name": "Agent legal name",
         "secrecy": "Taxpayer data under tax secrecy (ET art. 583): for audit staff only.",
     },
@@ -358,13 +361,14 @@ def case_sheets(con: duckdb.DuckDBPyConnection, case: Case, lang: str) -> list[S
     quoted = {name for _, name, _, _ in figure_texts(case.reasons, lang)}
     quoted |= {DERIVED[n] for n in quoted if n in DERIVED}
     feature_rows = [
-        (k, Typed(v, "auto"), w["yes"] if k in quoted else w["no"])
+        (label(k, lang), k, Typed(v, "auto"), w["yes"] if k in quoted else w["no"])
         for k, v in (case.features or {}).items()
         if k not in HIDDEN_FEATURES
     ]
     sheets.append(
-        Sheet(w["features"], [("indicator", w["indicator"], "text"),
-                              ("value", w["value"], "auto"), ("quoted", w["quoted"], "text")],
+        Sheet(w["features"], [("indicator", w["indicator"], "long"),
+                              ("code", w["code"], "text"), ("value", w["value"], "auto"),
+                              ("quoted", w["quoted"], "text")],
               feature_rows)
     )  # fmt: skip
     return sheets

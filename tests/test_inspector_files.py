@@ -345,7 +345,8 @@ def test_every_figure_of_a_reason_is_in_the_case_file(demo_run, tmp_path: Path) 
                                  "Acerca de"]  # fmt: skip
         summary = {r["Dato"]: r["Valor"] for r in _sheet(wb, "Resumen")}
         assert summary["NIT"] == nit and summary["Motivos (texto completo)"] == text
-        features = {r["Indicador"]: r["Valor"] for r in _sheet(wb, "Indicadores")}
+        features = {r["Código"]: r["Valor"] for r in _sheet(wb, "Indicadores")}
+        assert not [r for r in _sheet(wb, "Indicadores") if r["Indicador"] == r["Código"]]
         shown = {(r["Cifra"], r["Como aparece en el motivo"]) for r in _sheet(wb, "Motivos")}
         returns = _sheet(wb, "Declaraciones")
         current = {r["Año gravable"]: r for r in returns if r["Estado"] == "vigente"}
