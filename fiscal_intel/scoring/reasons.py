@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 
@@ -46,7 +47,7 @@ def _clean(value: object) -> object:
         return None
     if isinstance(value, (np.integer,)):
         return int(value)
-    if isinstance(value, (float, np.floating)):
+    if isinstance(value, (float, np.floating, Decimal)):
         f = float(value)
         return None if math.isnan(f) else f
     if isinstance(value, date):
