@@ -21,6 +21,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         warehouse=getattr(args, "warehouse", None),
         as_of=getattr(args, "as_of", None),
         continue_past_unreadable=getattr(args, "continue_past_unreadable", None),
+        # run/demo: the language of the summary's list lines (report has its own --lang)
+        report_language=getattr(args, "summary_lang", None),
     )
 
 
@@ -176,9 +178,31 @@ def cmd_audit_list(args: argparse.Namespace) -> int:
         Path(args.out),
         inspectors=args.inspectors,
         cases_per_inspector=args.cases_per_inspector,
+        lang=args.lang,
+        csv_dialect=args.csv_dialect,
+        municipality=settings.municipality,
     )
     split = f" for {args.inspectors} inspectors" if args.inspectors else ""
     print(f"fiscal-intel: wrote {n} {args.program} cases{split} to {args.out}")
+    return 0
+
+
+def cmd_case(args: argparse.Namespace) -> int:
+    from fiscal_intel.casefile import write_case_file
+
+    settings = _settings(args)
+    case = write_case_file(
+        settings.warehouse_path,
+        args.nit,
+        args.year,
+        Path(args.out),
+        program=args.program,
+        lang=args.lang,
+        municipality=settings.municipality,
+    )
+    rank = f", rank {case.ranking['rank']}" if case.ranking else ", not in the list"
+    print(f"fiscal-intel: wrote the {case.program} case file of {case.nit} {case.tax_year}{rank} "
+          f"to {args.out}")
     return 0
 
 
@@ -262,6 +286,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.json",
         help="write where the time and memory went: per stage, step and phase, and in total",
     )
+    run.add_argument(
+        "--lang", dest="summary_lang", choices=("es", "en"),
+        help="language of the summary's list lines (default es)",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="write a synthetic municipality, then run on it")
@@ -286,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE.json",
         help="write where the time and memory went (generating the data included)",
     )
+    demo.add_argument(
+        "--lang", dest="summary_lang", choices=("es", "en"),
+        help="language of the summary's list lines (default es)",
+    )
     demo.set_defaults(func=cmd_demo)
 
     audit = sub.add_parser("audit-list", help="export a ranked audit list for inspectors")
@@ -299,7 +331,23 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument(
         "--cases-per-inspector", type=int, help="with --inspectors: cases each (replaces --top)"
     )
+    audit.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
+    audit.add_argument(
+        "--csv-dialect",
+        choices=("semicolon", "comma"),
+        default="semicolon",
+        help="CSV: semicolon (default; ';', UTF-8 with BOM, decimal comma: Spanish-locale Excel) "
+        "or comma (',', UTF-8, decimal point)",
+    )
     audit.set_defaults(func=cmd_audit_list)
+    case = sub.add_parser("case", help="write one case's evidence file (XLSX or HTML)")
+    case.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+    case.add_argument("--nit", required=True, help="the taxpayer's NIT (with or without DV)")
+    case.add_argument("--year", type=int, required=True, help="tax year of the case")
+    case.add_argument("--program", choices=("omiso", "inexacto"), help="default: as ranked")
+    case.add_argument("--out", required=True, help="FILE.xlsx or FILE.html")
+    case.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
+    case.set_defaults(func=cmd_case)
     evaluate = sub.add_parser(
         "evaluate", help="score the lists against a ground-truth file (marts.model_performance)"
     )

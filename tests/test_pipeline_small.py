@@ -145,10 +145,15 @@ def test_audit_list_exports(small, tmp_path: Path) -> None:
         out = tmp_path / f"list.{suffix}"
         assert main(["audit-list", "--warehouse", str(small["warehouse"]), "--program",
                      "inexacto", "--top", "3", "--out", str(out)]) == 0
-        read = pl.read_csv(out) if suffix == "csv" else pl.read_excel(out, engine="openpyxl")
+        # Spanish headers; the CSV is what a Spanish-locale Excel opens (';', BOM)
+        read = (
+            pl.read_csv(out, separator=";", encoding="utf8-lossy")
+            if suffix == "csv"
+            else pl.read_excel(out, sheet_id=1, engine="openpyxl")
+        )
         assert read.height == 3
-        assert read["rank"].to_list() == [1, 2, 3]
-        assert "reasons" in read.columns
+        assert read["Posición"].to_list() == [1, 2, 3]
+        assert "Motivos" in read.columns
 
 
 def test_unreadable_file_fails_the_run_naming_it(small, tmp_path: Path, capsys) -> None:

@@ -62,13 +62,28 @@ def test_inexacto_reasons_are_inspector_sentences_with_numbers() -> None:
     contrib[0, features.index("third_party_excess")] = 2.0
     contrib[0, features.index("income_per_asset_vs_peers")] = 1.0
     contrib[0, features.index("days_late")] = -3.0  # pushed the score down: never a reason
-    (text,) = explain("inexacto", features, contrib, [row], predicted_amount=np.array([3.1e6]))
+    (text,) = explain(
+        "inexacto", features, contrib, [row], predicted_amount=np.array([3.1e6]), lang="en"
+    )
     assert text.startswith(
         "declared local income COP 120 M; 2 reteICA agent(s) reported paying COP 410 M in 2023"
     )
     assert "income 80 % below peers in class 4711, small size with similar assets" in text
     assert "filed" not in text
-    assert text.endswith("expected assessment if adjusted COP 3.1 M")
+    assert text.endswith(
+        "expected assessment if adjusted COP 3.1 M (plus the inaccuracy penalty, ET art. 648)"
+    )
+    (spanish,) = explain(
+        "inexacto", features, contrib, [row], predicted_amount=np.array([3.1e6])
+    )
+    assert spanish.startswith(
+        "ingresos declarados en el municipio COP 120 M; 2 agente(s) de reteICA reportaron pagos "
+        "por COP 410 M en 2023 (COP 290 M más de lo declarado)"
+    )
+    assert spanish.endswith(
+        "impuesto adicional esperado si hay ajuste COP 3,1 M (más la sanción por inexactitud, "
+        "ET art. 648)"
+    )
 
 
 def test_omiso_reasons_name_the_activity_evidence() -> None:
@@ -86,7 +101,9 @@ def test_omiso_reasons_name_the_activity_evidence() -> None:
     contrib = np.zeros((1, len(features) + 1))
     contrib[0, features.index("later_filings")] = 1.5
     contrib[0, features.index("third_party_base_adjacent")] = 0.5
-    (text,) = explain("omiso", features, contrib, [row], predicted_amount=np.array([6e6]))
+    (text,) = explain(
+        "omiso", features, contrib, [row], predicted_amount=np.array([6e6]), lang="en"
+    )
     assert text.startswith(
         "filed 2 return(s) for earlier years and 1 for later years but none for 2022; for 2023 it "
         "declared income COP 800 M and tax COP 6.4 M"
@@ -165,7 +182,9 @@ def test_omiso_size_reason_sets_the_registry_against_the_last_return() -> None:
     }
     contrib = np.zeros((1, len(features) + 1))
     contrib[0, features.index("assets_vs_declared_income")] = 1.0
-    (text,) = explain("omiso", features, contrib, [row], predicted_amount=np.array([6e6]))
+    (text,) = explain(
+        "omiso", features, contrib, [row], predicted_amount=np.array([6e6]), lang="en"
+    )
     assert text.startswith(
         "0 employees and assets COP 12 M registered; filers of section G with such assets "
         "declare about COP 30 M of income (it declared COP 40 bn for 2021)"

@@ -204,7 +204,7 @@ def test_late_filing_rows_are_past_years_still_without_a_return_at_the_open_age(
             con,
             "select s.reasons, f.late_filing_open from scoring.omiso_scores as s "
             "join features.omiso_features as f using (nit, tax_year) "
-            "where s.reasons not like 'ranked below%'",
+            "where s.reasons not like 'por debajo de los%'",
         )
     open_years = features.filter(pl.col("late_filing_open"))["tax_year"].unique().to_list()
     assert len(open_years) == 1  # the one year whose deadline passed less than a year ago
@@ -230,9 +230,11 @@ def test_late_filing_rows_are_past_years_still_without_a_return_at_the_open_age(
     assert np.array_equal(p[~is_open], p_audits[~is_open])
     assert np.allclose(p[is_open], q[is_open] + (1 - q[is_open]) * p_audits[is_open])
     # an open case says so, with the share of such cases that were late, and nothing else does
-    said = explained["reasons"].str.starts_with(f"no return yet for {open_years[0]} (deadline")
+    said = explained["reasons"].str.starts_with(
+        f"aún sin declaración de {open_years[0]} (vencimiento"
+    )
     assert said.sum() > 0 and said.equals(explained["late_filing_open"].alias("reasons"))
-    assert explained.filter(said)["reasons"].str.contains(r"\d+ % of such cases").all()
+    assert explained.filter(said)["reasons"].str.contains(r"el \d+ % de los casos").all()
     # the inexacto model has no such part
     assert late_filing_rows(con=None, program="inexacto", as_of=as_of) is None  # type: ignore[arg-type]
 

@@ -29,7 +29,14 @@ from fiscal_intel.scoring.model import (
     predict,
     train,
 )
-from fiscal_intel.scoring.reasons import explain, late_filing
+from fiscal_intel.scoring.reason_texts import render
+from fiscal_intel.scoring.reasons import (
+    dumps,
+    explain_reasons,
+    late_filing,
+    no_model,
+    not_explained,
+)
 from fiscal_intel.sqlfiles import frame, run_sql, scalar
 
 PROGRAMS = ("omiso", "inexacto")
@@ -232,17 +239,14 @@ def rank_candidates(
 
 def reasons_for(
     model: ProgramModel, top: pl.DataFrame, total: int, explain_top: int
-) -> list[str]:
-    """Reason texts for the ``total`` ranked cases, ``top`` (full feature rows) explained."""
+) -> tuple[list[str], list[str | None]]:
+    """Reasons for the ``total`` ranked cases, ``top`` (full feature rows) explained: the
+    Spanish texts and the structured reasons (JSON, for ``reason_codes``)."""
     program = model.program
     if not model.classifiers:
-        # Too few labels to learn from: say so rather than dress a constant up as a reason.
-        reasons = [
-            f"too few closed {program} audits to train a model ({model.train_rows}, "
-            f"{model.positives} adjusted): score is the historical hit rate"
-        ] * top.height
+        structured = [no_model(program, model.train_rows, model.positives)] * top.height
     else:
-        reasons = explain(
+        structured = explain_reasons(
             program,
             model.features,
             contributions(model, top),
@@ -253,11 +257,17 @@ def reasons_for(
     if late is not None:
         is_open = top["late_filing_open"].fill_null(False).to_list()
         rows = top.select("tax_year", "filing_deadline").to_dicts()
-        reasons = [
-            f"{late_filing(row, q)}; {text}" if open_ else text
-            for row, q, open_, text in zip(rows, late, is_open, reasons, strict=True)
+        structured = [
+            [late_filing(row, q), *reasons] if open_ else reasons
+            for row, q, open_, reasons in zip(rows, late, is_open, structured, strict=True)
         ]
-    return reasons + [f"ranked below the explained top {explain_top}"] * (total - top.height)
+    # The unexplained tail (1.8M rows at 1M taxpayers) shares one text, rendered once, and has
+    # no reason_codes (null): 1.8M copies of its JSON cost ~400 MB of peak memory at that size.
+    tail = total - top.height
+    return (
+        [render(r) for r in structured] + [render(not_explained(explain_top))] * tail,
+        [dumps(r) for r in structured] + [None] * tail,
+    )
 
 
 def stored_model(con: duckdb.DuckDBPyConnection, program: str) -> ProgramModel:
@@ -315,7 +325,7 @@ def score_program(
         )
     finally:
         con.unregister("_top")
-    reasons = reasons_for(model, top, scored.height, settings.explain_top)
+    reasons, codes = reasons_for(model, top, scored.height, settings.explain_top)
     return scored.select(
         pl.lit(program).alias("program"),
         "nit",
@@ -325,6 +335,7 @@ def score_program(
         "expected_recovery",
         "statute_expires_on",
         pl.Series("reasons", reasons, dtype=pl.Utf8),
+        pl.Series("reason_codes", codes, dtype=pl.Utf8),
         pl.lit(model.version).alias("model_version"),
         "size_band",
         "ciiu_section",

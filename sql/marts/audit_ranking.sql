@@ -20,6 +20,7 @@ select
     s.risk_score,
     s.expected_recovery,
     s.reasons,
+    s.reason_codes,
     s.statute_expires_on,
     s.predicted_amount,
     e.ciiu,
