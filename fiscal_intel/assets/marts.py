@@ -31,6 +31,18 @@ mart_assets = [
     ),
     sql_asset(
         "marts",
+        "cases_in_progress",
+        [
+            ("staging", "stg_audits"),
+            ("staging", "stg_entities"),
+            ("staging", "as_of_date"),
+            ("features", "known_returns"),
+        ],
+        "Audit cases in progress on the as-of date (out of the lists, not yet labels): days "
+        "open and days left before the statute expires.",
+    ),
+    sql_asset(
+        "marts",
         "revenue_monthly",
         [("staging", "stg_payments"), ("staging", "stg_entities")],
         "ICA collected per month and CIIU section of the payer; sections paid by fewer than 5 "

@@ -21,7 +21,11 @@ _STG = [
         "Chamber of commerce registrations, one row per matricula, local ones flagged; NITs "
         "missing from the export filled in where the name matched the RIT.",
     ),
-    ("stg_audits", [("raw", "audits")], "Closed audit cases and their outcome: the labels."),
+    (
+        "stg_audits",
+        [("raw", "audits")],
+        "Audit cases: closed ones with their outcome (the labels) and cases in progress.",
+    ),
     (
         "stg_ciiu_rates",
         [("raw", "ciiu_rates"), ("ref", "ciiu_rates_default")],
