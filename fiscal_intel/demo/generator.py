@@ -1226,15 +1226,15 @@ def _open_case_pool(
     truth: pl.DataFrame, audits: list[pl.DataFrame], cal: _Calendar, year: int, seed: int
 ) -> pl.DataFrame:
     """The (nit, tax_year, program) of one year an office might have an audit in progress on at
-    the data end: not audited, still within the statute then (3 years from the filing deadline
-    for a return, 5 for a non-filer, 30 days to spare). Kept small: the largest true gaps and
-    an even sample, each as many rows as the year's truth has / 20 (at least 200). Its own
-    random stream: the other files do not change with it."""
+    the data end: not audited, past the filing deadline by a month, still within the statute
+    (3 years from the deadline for a return, 5 for a non-filer, 30 days to spare). Kept small:
+    the largest true gaps of each program and an even sample, each as many rows as the year's
+    truth has / 20 (at least 200). Its own random stream: the other files do not change."""
     end = cal.end - 30
     deadline = _day(year + 1, *FILING_DEADLINE_MONTH_DAY)
     statute = {p: _day(year + 1 + n, *FILING_DEADLINE_MONTH_DAY) for p, n in (("inexacto", 3),
                                                                             ("omiso", 5))}
-    if deadline + 183 > end or truth.height == 0:
+    if deadline + 30 > end or truth.height == 0:
         return pl.DataFrame()
     audited = pl.concat([a.select("nit", "tax_year") for a in audits]) if audits else None
     pool = truth.select("nit", "tax_year", "program", "true_gap").filter(
@@ -1243,7 +1243,12 @@ def _open_case_pool(
     if audited is not None:
         pool = pool.join(audited, on=["nit", "tax_year"], how="anti")
     cap = max(200, truth.height // 20)
-    top = pool.sort(["true_gap", "nit"], descending=[True, False]).head(cap)
+    top = (
+        pool.sort(["true_gap", "nit"], descending=[True, False])
+        .group_by("program", maintain_order=True)
+        .head(cap)
+        .select(pool.columns)
+    )
     rng = np.random.default_rng([seed, 30, year])
     even = pool[np.sort(rng.choice(pool.height, min(cap, pool.height), replace=False))]
     return pl.concat([top, even]).unique(["nit", "tax_year"], keep="first", maintain_order=True)
@@ -1253,20 +1258,27 @@ def _open_cases(
     pool: pl.DataFrame, n_closed: int, cal: _Calendar, seed: int
 ) -> pl.DataFrame:
     """Audit cases in progress at the data end (no closed_on, outcome or amount yet): a share of
-    the closed ones, a third on the largest true gaps of ``pool``, the rest at random."""
+    the closed ones, a third on the largest true gaps of ``pool`` (half of them per program),
+    the rest at random."""
     n = min(max(3, round(OPEN_CASE_SHARE * n_closed)), pool.height)
     if n == 0:
         return pl.DataFrame()
     rng = np.random.default_rng([seed, 31])
     n_top = round(OPEN_CASE_TOP_SHARE * n)
-    by_gap = np.argsort(-pool["true_gap"].to_numpy(), kind="stable")
-    top = by_gap[:n_top]
+    gap, program = pool["true_gap"].to_numpy(), pool["program"].to_numpy()
+    by_gap = np.argsort(-gap, kind="stable")
+    top = np.concatenate(
+        [
+            by_gap[program[by_gap] == "inexacto"][: n_top - n_top // 2],
+            by_gap[program[by_gap] == "omiso"][: n_top // 2],
+        ]
+    )
     rest = np.setdiff1d(np.arange(pool.height), top)
     picked = np.sort(np.concatenate([top, rng.choice(rest, n - n_top, replace=False)]))
     cases = pool[picked]
     years = cases["tax_year"].to_numpy()
     lo = np.maximum(
-        cal.end - 365, np.array([_day(int(y) + 1, *FILING_DEADLINE_MONTH_DAY) + 183 for y in years])
+        cal.end - 365, np.array([_day(int(y) + 1, *FILING_DEADLINE_MONTH_DAY) + 30 for y in years])
     )
     hi = cal.end - 30
     opened = lo + np.floor(rng.random(n) * (hi - lo + 1)).astype(np.int64)
