@@ -136,36 +136,8 @@ def truth(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.Materialize
     )
 
 
-_FEATURES = [("features", "omiso_features"), ("features", "inexacto_features")]
-
 evaluation_assets = [
     backtest,
     truth,
-    sql_asset(
-        "marts",
-        "model_performance",
-        [("marts", "audit_ranking"), ("evaluation", "truth"), ("scoring", "backtest"), *_FEATURES],
-        "Per program, precision@k and recovery@k of the model, the analyst's rule and random "
-        "picks: against the ground truth when one is given, and on the random audits opened "
-        "after the backtest cut-off.",
-    ),
-    sql_asset(
-        "marts",
-        "model_card",
-        [
-            ("scoring", "risk_models"),
-            ("scoring", "omiso_scores"),
-            ("scoring", "inexacto_scores"),
-            ("scoring", "backtest"),
-        ],
-        "Per program, what the model is: training window, label counts, predicted against "
-        "realised yield on random audits after the cut-off, and the features it leans on.",
-    ),
-    sql_asset(
-        "marts",
-        "audit_burden",
-        [("marts", "audit_ranking"), ("staging", "stg_entities"), *_FEATURES],
-        "Who bears the audits: selection rate, expected precision and yield of the top "
-        "audit_capacity cases, and past audit hit rates, by size band, CIIU section and comuna.",
-    ),
+    *(sql_asset("marts", name) for name in ("model_performance", "model_card", "audit_burden")),
 ]
