@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import sql_asset
+from fiscal_intel.assets.factory import sql_asset, upstream_keys
 from fiscal_intel.assets.scoring import (
     PROGRAMS,
     TrainingData,
@@ -21,6 +21,7 @@ from fiscal_intel.assets.scoring import (
     train_program,
     training_data,
 )
+from fiscal_intel.lineage import sql_lineage
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.evaluation import (
     FEATURE_TABLES,
@@ -59,9 +60,14 @@ def _backtest_inputs(
 @dg.asset(
     key=["scoring", "backtest"],
     group_name="scoring",
+    # The feature tables, and what their SQL reads: the backtest re-runs it as of the cut-off.
     deps=[
         *(dg.AssetKey(["features", t]) for t in FEATURE_TABLES),
-        dg.AssetKey(["staging", "stg_audits"]),
+        *upstream_keys(
+            {r for t in FEATURE_TABLES for r in sql_lineage(f"features/{t}").reads}
+            - {("features", t) for t in FEATURE_TABLES}
+            | {("staging", "stg_audits"), ("staging", "as_of_date")}
+        ),
     ],
     description=(
         "Time-based validation: each program's model trained on the audits closed by a cut-off "
