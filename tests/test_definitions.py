@@ -30,6 +30,7 @@ EXPECTED_ASSETS = {
     "evaluation/truth",
     *(f"marts/{m}" for m in ("model_performance", "model_card", "audit_burden")),
     "marts/audit_ranking",
+    "marts/cases_in_progress",
     "marts/revenue_monthly",
     "marts/revenue_yearly",
     *(f"marts/{m}" for m in ("compliance_yearly", "arrears", "audit_yield", "tax_gap",

@@ -280,7 +280,7 @@ def test_audits_are_closed_labels_with_random_controls(
         _read(demo.landing / "audits" / "audits.csv"),
         ["tax_year", "assessed_amount"],
         ["opened_on", "closed_on"],
-    )
+    ).filter(pl.col("closed_on").is_not_null())  # the cases in progress: next test
     assert 0.08 * N < audits.height < 0.25 * N
     for program in ("omiso", "inexacto"):
         chosen = audits.filter(pl.col("program") == program)
@@ -304,6 +304,37 @@ def test_audits_are_closed_labels_with_random_controls(
     recent = truth.filter((pl.col("tax_year") >= LAST - 2) & (pl.col("true_gap") > 200_000))
     audited = recent.join(audits, on=["nit", "tax_year", "program"], how="semi")
     assert audited.height < 0.1 * recent.height
+
+
+def test_some_cases_are_in_progress_on_the_largest_gaps_and_elsewhere(
+    demo: DemoSummary, truth: pl.DataFrame
+) -> None:
+    """A few % of the audits are still open at the data end (no closed_on, outcome or amount),
+    after the closed ones in the export, on cases never audited and still within the statute:
+    a third on the largest true gaps (the top of an office's list), the rest anywhere."""
+    audits = _typed(
+        _read(demo.landing / "audits" / "audits.csv"),
+        ["tax_year", "assessed_amount"],
+        ["opened_on", "closed_on"],
+    )
+    is_open = audits["closed_on"].is_null()
+    cases, closed = audits.filter(is_open), audits.filter(~is_open)
+    assert 0.02 * closed.height <= cases.height <= 0.04 * closed.height + 1 and cases.height >= 3
+    assert is_open.arg_true().min() == closed.height  # after every closed case
+    assert cases["outcome"].null_count() == cases["assessed_amount"].null_count() == cases.height
+    assert (cases["opened_on"] <= date(LAST + 1, 5, 31)).all()
+    assert not cases.join(closed, on=["nit", "tax_year"], how="semi").height
+    statute = pl.date(
+        pl.col("tax_year") + 1 + pl.when(pl.col("program") == "omiso").then(5).otherwise(3),
+        *FILING_DEADLINE_MONTH_DAY,
+    )
+    assert cases.select((statute > DATA_END).all()).item()
+    gaps = cases.join(truth, on=["nit", "tax_year", "program"])["true_gap"]
+    assert gaps.len() == cases.height
+    year_top = truth.filter(pl.col("tax_year").is_in(cases["tax_year"].unique().to_list()))
+    assert gaps.max() >= year_top["true_gap"].quantile(0.99)
+    manifest = json.loads((demo.truth_dir / "manifest.json").read_text("utf-8"))
+    assert manifest["open_audit_cases"] == cases.height
 
 
 def test_withholding_base_exposes_hidden_income(

@@ -90,7 +90,10 @@ def test_backtest_and_model_card(demo_run) -> None:
     assert backtest.join(held, on=["nit", "tax_year", "program"], how="anti").height == 0
     assert set(card["program"]) == {"omiso", "inexacto"}
     for row in card.iter_rows(named=True):
-        closed = audits.filter(pl.col("program") == row["program"])
+        # closed audits only: a case in progress is no label
+        closed = audits.filter(
+            (pl.col("program") == row["program"]) & pl.col("closed_on").is_not_null()
+        )
         assert row["training_audits"] == closed.height
         assert row["training_random_audits"] == (closed["selection"] == "random").sum()
         assert row["trained_to"] <= row["as_of"]

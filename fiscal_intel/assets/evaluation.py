@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import sql_asset
+from fiscal_intel.assets.factory import sql_asset, upstream_keys
 from fiscal_intel.assets.scoring import (
     PROGRAMS,
     TrainingData,
@@ -21,6 +21,7 @@ from fiscal_intel.assets.scoring import (
     train_program,
     training_data,
 )
+from fiscal_intel.lineage import sql_lineage
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.evaluation import (
     FEATURE_TABLES,
@@ -59,9 +60,14 @@ def _backtest_inputs(
 @dg.asset(
     key=["scoring", "backtest"],
     group_name="scoring",
+    # The feature tables, and what their SQL reads: the backtest re-runs it as of the cut-off.
     deps=[
         *(dg.AssetKey(["features", t]) for t in FEATURE_TABLES),
-        dg.AssetKey(["staging", "stg_audits"]),
+        *upstream_keys(
+            {r for t in FEATURE_TABLES for r in sql_lineage(f"features/{t}").reads}
+            - {("features", t) for t in FEATURE_TABLES}
+            | {("staging", "stg_audits"), ("staging", "as_of_date")}
+        ),
     ],
     description=(
         "Time-based validation: each program's model trained on the audits closed by a cut-off "
@@ -136,36 +142,8 @@ def truth(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.Materialize
     )
 
 
-_FEATURES = [("features", "omiso_features"), ("features", "inexacto_features")]
-
 evaluation_assets = [
     backtest,
     truth,
-    sql_asset(
-        "marts",
-        "model_performance",
-        [("marts", "audit_ranking"), ("evaluation", "truth"), ("scoring", "backtest"), *_FEATURES],
-        "Per program, precision@k and recovery@k of the model, the analyst's rule and random "
-        "picks: against the ground truth when one is given, and on the random audits opened "
-        "after the backtest cut-off.",
-    ),
-    sql_asset(
-        "marts",
-        "model_card",
-        [
-            ("scoring", "risk_models"),
-            ("scoring", "omiso_scores"),
-            ("scoring", "inexacto_scores"),
-            ("scoring", "backtest"),
-        ],
-        "Per program, what the model is: training window, label counts, predicted against "
-        "realised yield on random audits after the cut-off, and the features it leans on.",
-    ),
-    sql_asset(
-        "marts",
-        "audit_burden",
-        [("marts", "audit_ranking"), ("staging", "stg_entities"), *_FEATURES],
-        "Who bears the audits: selection rate, expected precision and yield of the top "
-        "audit_capacity cases, and past audit hit rates, by size band, CIIU section and comuna.",
-    ),
+    *(sql_asset("marts", name) for name in ("model_performance", "model_card", "audit_burden")),
 ]

@@ -1,32 +1,65 @@
-"""Build an asset from a SQL file: the asset, the file and the table share one name."""
+"""Build an asset from a SQL file: the asset, the file and the table share one name.
+
+The file says everything the asset needs: its header comment is the asset's description and
+the tables its statement reads are the asset's dependencies (``fiscal_intel.lineage`` parses
+them with DuckDB's own parser). Adding a mart is adding its SQL file and one ``sql_asset`` line.
+"""
 
 import warnings
-from collections.abc import Sequence
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from fiscal_intel.ingest.sources import SOURCES
+from fiscal_intel.lineage import Table, sql_lineage
 from fiscal_intel.partitions import tax_years
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.sqlfiles import install_macros, run_sql, scalar, sql_text
 
+# Tables no asset of their own name builds: the load bookkeeping every raw asset writes.
+_WRITTEN_BY_RAW = [dg.AssetKey(["raw", s]) for s in SOURCES]
+PRODUCERS: dict[Table, list[dg.AssetKey]] = {
+    ("ops", "quarantine"): _WRITTEN_BY_RAW,
+    ("ops", "load_log"): _WRITTEN_BY_RAW,
+}
 
-def sql_asset(
-    schema: str,
-    name: str,
-    deps: Sequence[dg.AssetKey | Sequence[str]],
-    description: str,
-) -> dg.AssetsDefinition:
+
+def upstream_keys(tables: frozenset[Table] | set[Table]) -> list[dg.AssetKey]:
+    """The assets that build ``tables``: ``schema/table``, or the ``PRODUCERS`` of a table no
+    asset of that name builds."""
+    keys: dict[dg.AssetKey, None] = {}
+    for table in sorted(tables):
+        for key in PRODUCERS.get(table, [dg.AssetKey(list(table))]):
+            keys[key] = None
+    return list(keys)
+
+
+def sql_file_spec(schema: str, name: str) -> tuple[list[dg.AssetKey], str]:
+    """The dependencies and description of the asset ``sql/<schema>/<name>.sql`` builds, from
+    the file itself; a file without a header comment is refused (it is the description)."""
+    lineage = sql_lineage(f"{schema}/{name}")
+    if not lineage.description:
+        raise ValueError(
+            f"sql/{schema}/{name}.sql has no header comment: its opening -- lines describe the "
+            "table to its users (and become the asset's description)"
+        )
+    return upstream_keys(lineage.reads), lineage.description
+
+
+def sql_asset(schema: str, name: str, *_ignored: object) -> dg.AssetsDefinition:
     """An asset that (re)builds ``<schema>.<name>`` from ``sql/<schema>/<name>.sql``.
 
-    The file is a single ``create or replace table`` statement, so a rebuild is atomic and
-    running it twice equals running it once.
+    The file is a single ``create or replace table`` statement (temp tables it builds first and
+    drops are allowed), so a rebuild is atomic and running it twice equals running it once.
+    Dependencies and description come from the file (:func:`sql_file_spec`); arguments after
+    the name, where an older call still passes hand-written ones, are not used.
     """
+    deps, description = sql_file_spec(schema, name)
 
     @dg.asset(
         key=[schema, name],
         group_name=schema,
-        deps=[d if isinstance(d, dg.AssetKey) else dg.AssetKey(list(d)) for d in deps],
+        deps=deps,
         description=description,
         kinds={"duckdb", "sql"},
     )
@@ -41,18 +74,15 @@ def sql_asset(
     return _asset
 
 
-def partitioned_sql_asset(
-    schema: str,
-    name: str,
-    deps: Sequence[dg.AssetKey | Sequence[str]],
-    description: str,
-) -> dg.AssetsDefinition:
+def partitioned_sql_asset(schema: str, name: str, *_ignored: object) -> dg.AssetsDefinition:
     """A tax-year-partitioned ``<schema>.<name>`` whose rows ``sql/<schema>/<name>.sql`` selects.
 
     The file is a query with a ``$years`` parameter (the tax years to build). Materialising a
     set of years deletes those years and inserts them again inside one transaction, so a
     partition rebuilt twice is the same as rebuilt once and other years are never touched.
+    Dependencies and description come from the file, as for :func:`sql_asset`.
     """
+    deps, description = sql_file_spec(schema, name)
 
     with warnings.catch_warnings():
         # Single-run backfills are "beta" in Dagster 1.13; we pin the version and test them.
@@ -60,7 +90,7 @@ def partitioned_sql_asset(
         decorator = dg.asset(
             key=[schema, name],
             group_name=schema,
-            deps=[d if isinstance(d, dg.AssetKey) else dg.AssetKey(list(d)) for d in deps],
+            deps=deps,
             description=description,
             kinds={"duckdb", "sql"},
             partitions_def=tax_years,

@@ -14,74 +14,28 @@ from fiscal_intel.assets.factory import sql_asset
 from fiscal_intel.leadership import LEADERSHIP_MARTS
 from fiscal_intel.resources import FiscalSettings
 
-_LEADERSHIP_INPUTS = [
-    ("staging", "stg_declarations"),
-    ("staging", "stg_payments"),
-    ("staging", "stg_entities"),
-    ("staging", "as_of_date"),
-    ("ref", "cpi_deflator"),
+mart_assets = [
+    sql_asset("marts", name)
+    for name in (
+        "audit_ranking",
+        "cases_in_progress",
+        "revenue_monthly",
+        "revenue_yearly",
+        "compliance_yearly",
+        "arrears",
+        "audit_yield",
+        "tax_gap",
+    )
 ]
 
-mart_assets = [
-    sql_asset(
-        "marts",
-        "audit_ranking",
-        [("scoring", "omiso_scores"), ("scoring", "inexacto_scores"), ("staging", "stg_entities")],
-        "Whom to inspect first: open cases per program ranked by expected money recovered.",
-    ),
-    sql_asset(
-        "marts",
-        "revenue_monthly",
-        [("staging", "stg_payments"), ("staging", "stg_entities")],
-        "ICA collected per month and CIIU section of the payer; sections paid by fewer than 5 "
-        "taxpayers are pooled (tax secrecy), so the months still add up to every payment.",
-    ),
-    sql_asset(
-        "marts",
-        "revenue_yearly",
-        [*_LEADERSHIP_INPUTS],
-        "Per tax year, CIIU section and comuna: tax declared and collected, filers, payers, "
-        "collection rate, and year-on-year growth nominal and real (small cells pooled).",
-    ),
-    sql_asset(
-        "marts",
-        "compliance_yearly",
-        [
-            *_LEADERSHIP_INPUTS,
-            ("staging", "stg_taxpayers"),
-            ("staging", "stg_commerce_registry"),
-            ("staging", "stg_withholdings"),
-            ("staging", "stg_audits"),
-        ],
-        "Per tax year: who was obliged to file, who filed on time or late, who did not, and the "
-        "tax the non-filers are estimated to owe (random omiso audits).",
-    ),
-    sql_asset(
-        "marts",
-        "arrears",
-        [*_LEADERSHIP_INPUTS],
-        "Declared but unpaid ICA on the as-of date by age of the debt and CIIU section.",
-    ),
-    sql_asset(
-        "marts",
-        "audit_yield",
-        [*_LEADERSHIP_INPUTS, ("staging", "stg_audits")],
-        "Per year and audit program: cases closed, findings, tax assessed and enforcement revenue;"
-        " the total rows separate organic collection growth from enforcement.",
-    ),
-    sql_asset(
-        "marts",
-        "tax_gap",
-        [*_LEADERSHIP_INPUTS, ("staging", "stg_audits"), ("marts", "compliance_yearly")],
-        "Unpaid ICA estimated from the random-audit sample, per program, with 95 % intervals.",
-    ),
-]
+# What revenue_forecast_frame (fiscal_intel.leadership.forecast) reads.
+_FORECAST_INPUTS = [("staging", "stg_payments"), ("staging", "as_of_date"), ("ref", "cpi_deflator")]
 
 
 @dg.asset(
     key=["marts", "revenue_forecast"],
     group_name="marts",
-    deps=[dg.AssetKey(list(k)) for k in _LEADERSHIP_INPUTS],
+    deps=[dg.AssetKey(list(k)) for k in _FORECAST_INPUTS],
     description="Next-year ICA collection with a 95 % interval from the monthly series, and "
     "backtests of the model and of the naive forecast (last year × its growth).",
     kinds={"duckdb", "python"},

@@ -361,7 +361,10 @@ def _ensure_risk_models(con: duckdb.DuckDBPyConnection, record: dict) -> None:
 @dg.asset(
     key=RISK_MODELS,
     group_name="scoring",
-    deps=[dg.AssetKey(["features", f"{p}_features"]) for p in PROGRAMS],
+    deps=[
+        *(dg.AssetKey(["features", f"{p}_features"]) for p in PROGRAMS),
+        dg.AssetKey(["staging", "as_of_date"]),  # the training window ends on the as-of date
+    ],
     description=(
         "Each program's trained model (boosters, training window, label counts, importances), "
         "learnt from the audits closed by the as-of date; the score assets load it from here."

@@ -1,56 +1,26 @@
-"""Raw → staging: typed, deduplicated, corrections applied, one canonical NIT across sources."""
+"""Raw → staging: typed, deduplicated, corrections applied, one canonical NIT across sources.
+
+Each table is built by its SQL file, whose header comment says what it holds and whose reads are
+its dependencies (see ``fiscal_intel.assets.factory``).
+"""
 
 from fiscal_intel.assets.factory import partitioned_sql_asset, sql_asset
 
-_STG = [
-    ("stg_taxpayers", [("raw", "taxpayers")], "The municipal tax registry, one row per NIT."),
-    (
-        "stg_declarations",
-        [("raw", "declarations")],
-        "The current ICA return per NIT and tax year, corrections applied.",
-    ),
-    ("stg_payments", [("raw", "payments")], "Payments received, one row per receipt."),
-    (
-        "stg_withholdings",
-        [("raw", "withholdings")],
-        "reteICA reports: income of each supplier seen by third parties, per bimester.",
-    ),
-    (
-        "stg_commerce_registry",
-        [("raw", "commerce_registry"), ("staging", "stg_registry_matches")],
-        "Chamber of commerce registrations, one row per matricula, local ones flagged; NITs "
-        "missing from the export filled in where the name matched the RIT.",
-    ),
-    ("stg_audits", [("raw", "audits")], "Closed audit cases and their outcome: the labels."),
-    (
-        "stg_ciiu_rates",
-        [("raw", "ciiu_rates"), ("ref", "ciiu_rates_default")],
-        "The ICA tariff in force per CIIU class (municipal table, else the shipped default).",
-    ),
+# One staged table per landing source, each checked by its GX suite (expectations/<name>.json).
+STAGED_TABLES = [
+    "stg_taxpayers",
+    "stg_declarations",
+    "stg_payments",
+    "stg_withholdings",
+    "stg_commerce_registry",
+    "stg_audits",
+    "stg_ciiu_rates",
 ]
-
-STAGED_TABLES = [name for name, _, _ in _STG]
 
 # Rows that belong to one tax year: rebuilt per year (delete-then-insert), see partitions.py.
 PARTITIONED = {"stg_declarations", "stg_payments", "stg_withholdings"}
 
 staging_assets = [
-    (partitioned_sql_asset if name in PARTITIONED else sql_asset)(
-        "staging", name, deps, description
-    )
-    for name, deps, description in _STG
-] + [
-    sql_asset(
-        "staging",
-        "stg_entities",
-        [("staging", n) for n in STAGED_TABLES if n != "stg_ciiu_rates"]
-        + [("ref", "ciiu_classes")],
-        "Every NIT seen in any source, with its name, main activity and registry presence.",
-    ),
-    sql_asset(
-        "staging",
-        "as_of_date",
-        [("staging", n) for n in STAGED_TABLES if n not in ("stg_ciiu_rates", "stg_withholdings")],
-        "The date the run reasons from: the setting, else the latest dated event in the data.",
-    ),
+    (partitioned_sql_asset if name in PARTITIONED else sql_asset)("staging", name)
+    for name in [*STAGED_TABLES, "stg_entities", "as_of_date"]
 ]

@@ -110,6 +110,10 @@ AUDIT_RATE_OMISO = 0.06  # per non-filed (entity, year), at full audit maturity
 RANDOM_AUDIT_SHARE = 0.10
 AUDIT_MIN_GAP = 200_000
 P_AUDIT_DETECTS = 0.90
+# Cases still in progress at the data end, as a share of the closed audits: a third on the cases
+# with the largest true gap (those an office's own list puts first), the rest drawn at random.
+OPEN_CASE_SHARE = 0.03
+OPEN_CASE_TOP_SHARE = 1 / 3
 INFLATION = {
     2015: 0.068,
     2016: 0.058,
@@ -1218,6 +1222,80 @@ def _audit_frame(
     )
 
 
+def _open_case_pool(
+    truth: pl.DataFrame, audits: list[pl.DataFrame], cal: _Calendar, year: int, seed: int
+) -> pl.DataFrame:
+    """The (nit, tax_year, program) of one year an office might have an audit in progress on at
+    the data end: not audited, past the filing deadline by a month, still within the statute
+    (3 years from the deadline for a return, 5 for a non-filer, 30 days to spare). Kept small:
+    the largest true gaps of each program and an even sample, each as many rows as the year's
+    truth has / 20 (at least 200). Its own random stream: the other files do not change."""
+    end = cal.end - 30
+    deadline = _day(year + 1, *FILING_DEADLINE_MONTH_DAY)
+    statute = {p: _day(year + 1 + n, *FILING_DEADLINE_MONTH_DAY) for p, n in (("inexacto", 3),
+                                                                            ("omiso", 5))}
+    if deadline + 30 > end or truth.height == 0:
+        return pl.DataFrame()
+    audited = pl.concat([a.select("nit", "tax_year") for a in audits]) if audits else None
+    pool = truth.select("nit", "tax_year", "program", "true_gap").filter(
+        pl.col("program").replace_strict(statute, return_dtype=pl.Int64) > end
+    )
+    if audited is not None:
+        pool = pool.join(audited, on=["nit", "tax_year"], how="anti")
+    cap = max(200, truth.height // 20)
+    top = (
+        pool.sort(["true_gap", "nit"], descending=[True, False])
+        .group_by("program", maintain_order=True)
+        .head(cap)
+        .select(pool.columns)
+    )
+    rng = np.random.default_rng([seed, 30, year])
+    even = pool[np.sort(rng.choice(pool.height, min(cap, pool.height), replace=False))]
+    return pl.concat([top, even]).unique(["nit", "tax_year"], keep="first", maintain_order=True)
+
+
+def _open_cases(
+    pool: pl.DataFrame, n_closed: int, cal: _Calendar, seed: int
+) -> pl.DataFrame:
+    """Audit cases in progress at the data end (no closed_on, outcome or amount yet): a share of
+    the closed ones, a third on the largest true gaps of ``pool`` (half of them per program),
+    the rest at random."""
+    n = min(max(3, round(OPEN_CASE_SHARE * n_closed)), pool.height)
+    if n == 0:
+        return pl.DataFrame()
+    rng = np.random.default_rng([seed, 31])
+    n_top = round(OPEN_CASE_TOP_SHARE * n)
+    gap, program = pool["true_gap"].to_numpy(), pool["program"].to_numpy()
+    by_gap = np.argsort(-gap, kind="stable")
+    top = np.concatenate(
+        [
+            by_gap[program[by_gap] == "inexacto"][: n_top - n_top // 2],
+            by_gap[program[by_gap] == "omiso"][: n_top // 2],
+        ]
+    )
+    rest = np.setdiff1d(np.arange(pool.height), top)
+    picked = np.sort(np.concatenate([top, rng.choice(rest, n - n_top, replace=False)]))
+    cases = pool[picked]
+    years = cases["tax_year"].to_numpy()
+    lo = np.maximum(
+        cal.end - 365, np.array([_day(int(y) + 1, *FILING_DEADLINE_MONTH_DAY) + 30 for y in years])
+    )
+    hi = cal.end - 30
+    opened = lo + np.floor(rng.random(n) * (hi - lo + 1)).astype(np.int64)
+    return pl.DataFrame(
+        {
+            "nit": cases["nit"],
+            "tax_year": cases["tax_year"],
+            "program": cases["program"],
+            "selection": pl.Series(["risk"] * n),
+            "opened_on": _dates(opened),
+            "closed_on": pl.Series([None] * n, dtype=pl.Date),
+            "outcome": pl.Series([None] * n, dtype=pl.Utf8),
+            "assessed_amount": pl.Series([None] * n, dtype=pl.Int64),
+        }
+    ).sort("opened_on", "nit", "tax_year")
+
+
 def _simulate_year(
     ref: SimpleNamespace,
     cal: _Calendar,
@@ -1526,6 +1604,7 @@ def generate(
     truth_gaps: dict[str, dict[str, int]] = {"inexacto": {}, "omiso": {}}
     truth_rows = 0
     audit_parts: list[pl.DataFrame] = []
+    open_pools: list[pl.DataFrame] = []
     evader_firms: list[np.ndarray] = []
     filed_prev = np.zeros(world.n, bool)
     with open(truth_dir / "tax_gap.csv", "wb") as truth_file:
@@ -1546,12 +1625,22 @@ def generate(
             for program, kind, n, gap in stats.iter_rows():
                 truth_counts[program][kind] = truth_counts[program].get(kind, 0) + n
                 truth_gaps[program][kind] = truth_gaps[program].get(kind, 0) + int(gap)
+            open_pools.append(_open_case_pool(truth, out["audits"], cal, year, seed))
             audit_parts.extend(out["audits"])
             evader_firms.append(out["evader_firms"])
             del out, truth
 
     audits = pl.concat(audit_parts).sort("opened_on", "_n", "tax_year", "program")
     audits = audits.select(_ids("C", audits.height).alias("case_id"), pl.exclude("_n"))
+    # Cases in progress at the data end follow the closed ones in the same export, numbered
+    # after them, so the closed cases keep their ids and rows.
+    pools = [p for p in open_pools if p.height]
+    open_cases = _open_cases(pl.concat(pools), audits.height, cal, seed) if pools else None
+    if open_cases is not None and open_cases.height:
+        ids = _ids("C", audits.height + open_cases.height)[audits.height :]
+        audits = pl.concat(
+            [audits, open_cases.select(ids.alias("case_id"), pl.all())], how="vertical_relaxed"
+        )
     write(audits, landing / "audits" / "audits.csv", "audits")
 
     evaders = np.unique(np.concatenate(evader_firms))
@@ -1598,6 +1687,7 @@ def generate(
                 EVASION_KINDS[i]: int(evader_kinds[i]) for i in range(1, len(EVASION_KINDS))
             },
         },
+        "open_audit_cases": int(audits["closed_on"].null_count()),
         "audits_by_program_selection_outcome": [
             {"program": p, "selection": s, "outcome": o, "n": n}
             for p, s, o, n in audit_stats.iter_rows()
@@ -1617,6 +1707,8 @@ def generate(
             "random_audit_share": RANDOM_AUDIT_SHARE,
             "audit_min_gap": AUDIT_MIN_GAP,
             "p_audit_detects": P_AUDIT_DETECTS,
+            "open_case_share": OPEN_CASE_SHARE,
+            "open_case_top_share": OPEN_CASE_TOP_SHARE,
             "rounding": "form lines half-up to thousands; withholdings whole pesos",
             "tariff": "fiscal_intel/reference/ciiu_rates_default.csv",
         },

@@ -232,6 +232,12 @@ def typed_select(
         # The RIT and the RUES carry the DV in its own column: it must match the NIT beside it.
         reasons.append(_DV_COLUMN_REASON)
         clean.append('coalesce("__p_dv" = "__dv_nit", true)')
+    for rule in source.rules:
+        # Rules across columns (sources.RowRule), over the text as read and the typed values.
+        refs = {"text": {c: f'"{c}"' for c in present}, "value": {c: f'"__p_{c}"' for c in present}}
+        broken = f"coalesce({rule.broken.format(**refs)}, false)"
+        reasons.append((broken, rule.reason.format(**refs)))
+        clean.append(f"not {broken}")
     reason_list = ",\n        ".join(f"case when {c} then {m} end" for c, m in reasons) or "null"
     clean_list = "\n            and ".join(clean) or "true"
     parse_list = "".join(f",\n        {p}" for p in parses)

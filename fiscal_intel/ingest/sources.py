@@ -40,12 +40,25 @@ class Column:
 
 
 @dataclass(frozen=True)
+class RowRule:
+    """A rule across columns: a row for which ``broken`` holds is quarantined with ``reason``.
+
+    Both are SQL; ``{text[c]}`` stands for column ``c`` as read (text) and ``{value[c]}`` for its
+    typed value. Only columns every file has (not ``optional``) may appear.
+    """
+
+    broken: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class Source:
     name: str
     columns: tuple[Column, ...]
     description: str = ""
     optional_source: bool = False
     extra: dict[str, str] = field(default_factory=dict)
+    rules: tuple[RowRule, ...] = ()
 
     @property
     def required_columns(self) -> list[str]:
@@ -57,6 +70,30 @@ def _money(name: str, **kw) -> Column:
 
 
 _YEAR = {"min_value": 1990, "max_value": 2100}
+
+# An audit case is closed when it has a closing date; then its outcome and assessed amount are
+# known. A row without ``closed_on`` is a case in progress: no outcome and no amount yet (a 0,
+# which case systems write for "nothing yet", counts as none). Anything in between is bad input.
+_CASE_RULES = (
+    RowRule(
+        "fi_text({text[closed_on]}) is null and fi_text({text[outcome]}) is not null",
+        "'outcome ''' || fi_trim({text[outcome]}) || ''' given but closed_on is empty "
+        "(a case in progress has no outcome yet)'",
+    ),
+    RowRule(
+        "fi_text({text[closed_on]}) is null and coalesce({value[assessed_amount]} <> 0, false)",
+        "'assessed_amount ''' || fi_trim({text[assessed_amount]}) || ''' given but closed_on "
+        "is empty (a case in progress has no amount yet)'",
+    ),
+    RowRule(
+        "fi_text({text[closed_on]}) is not null and fi_text({text[outcome]}) is null",
+        "'outcome is empty (a closed case needs its outcome)'",
+    ),
+    RowRule(
+        "fi_text({text[closed_on]}) is not null and fi_text({text[assessed_amount]}) is null",
+        "'assessed_amount is empty (a closed case needs it: 0 when no_finding)'",
+    ),
+)
 
 SOURCES: dict[str, Source] = {
     s.name: s
@@ -156,11 +193,13 @@ SOURCES: dict[str, Source] = {
                     "selection", "enum", optional=True, nullable=True, choices=("risk", "random")
                 ),
                 Column("opened_on", "date"),
-                Column("closed_on", "date"),
-                Column("outcome", "enum", choices=("adjusted", "no_finding")),
-                _money("assessed_amount"),
+                # empty while the case is in progress (see _CASE_RULES)
+                Column("closed_on", "date", nullable=True),
+                Column("outcome", "enum", nullable=True, choices=("adjusted", "no_finding")),
+                _money("assessed_amount", nullable=True),
             ),
-            "closed audit cases with their outcome",
+            "audit cases: closed ones with their outcome, and cases in progress",
+            rules=_CASE_RULES,
         ),
         Source(
             "ciiu_rates",

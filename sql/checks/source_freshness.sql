@@ -29,7 +29,7 @@ with latest as (
     union all
     select
         'audits' as source,
-        max(closed_on) as latest_on
+        max(greatest(opened_on, closed_on)) as latest_on
     from raw.audits
 ),
 

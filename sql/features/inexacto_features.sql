@@ -381,6 +381,9 @@ adjusted_years as (
     group by r.nit, r.tax_year
 ),
 
+-- Every case opened on the NIT and year by the as-of date, closed or still in progress (no
+-- closed_on): a case being worked is not a candidate for either list. Only closed ones are
+-- labels (audit_labels).
 any_audit as (
     select distinct
         nit,

@@ -256,6 +256,9 @@ entity as (
     left join latest_activity as la on n.nit = la.nit
 ),
 
+-- Every case opened on the NIT and year by the as-of date, closed or still in progress (no
+-- closed_on): a case being worked is not a candidate for either list. Only closed ones are
+-- labels (audit_labels).
 any_audit as (
     select distinct
         nit,

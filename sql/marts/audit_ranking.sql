@@ -1,6 +1,7 @@
--- Whom to inspect first, per program: open cases (within the statute, never audited) ranked by
--- expected money recovered (two significant figures: closer than that, cases are equal), and
--- among equals the case whose statute expires sooner comes first.
+-- Whom to inspect first, per program: open cases (within the statute, no audit case opened on
+-- that NIT and year, closed or in progress: see marts.cases_in_progress) ranked by expected
+-- money recovered (two significant figures: closer than that, cases are equal), and among
+-- equals the case whose statute expires sooner comes first.
 create or replace table marts.audit_ranking as
 with scores as (
     select * from scoring.omiso_scores
