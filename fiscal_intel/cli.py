@@ -98,13 +98,16 @@ def _run(
 
 
 def landing_problem(landing: Path) -> str | None:
-    """Why a landing folder cannot be run on, in one line, or None: files dropped in its root
-    (each belongs in its source's subfolder) or no file in any source's subfolder."""
+    """Why a landing folder cannot be run on, in one line, or None: table files dropped in its
+    root (each belongs in its source's subfolder) or no file in any source's subfolder."""
     from fiscal_intel.ingest.loader import landing_files
+    from fiscal_intel.ingest.readers import SUFFIXES
     from fiscal_intel.ingest.sources import SOURCES
 
     folders = ", ".join(f"{name}/" for name in SOURCES)
-    loose = landing_files(landing)
+    # A data file in the root would be silently skipped; a README beside the folders is fine.
+    tables = SUFFIXES | {".xls", ".ods"}
+    loose = [p for p in landing_files(landing) if p.suffix.lower() in tables]
     if loose:
         shown = ", ".join(p.name for p in loose[:3]) + (" ..." if len(loose) > 3 else "")
         return (

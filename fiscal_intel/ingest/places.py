@@ -76,6 +76,15 @@ def _name_keys(name: str) -> set[str]:
     return keys
 
 
+_CITY_ALIASES = {
+    "CARTAGENA": "CARTAGENA DE INDIAS",
+    "SANTIAGO DE CALI": "CALI",
+    "SANTAFE DE BOGOTA": "BOGOTA D C",
+    "SANTA FE DE BOGOTA": "BOGOTA D C",
+    "BOGOTA DISTRITO CAPITAL": "BOGOTA D C",
+}
+
+
 @lru_cache(maxsize=1)
 def divipola() -> Divipola:
     by_code: dict[str, Municipality] = {}
@@ -89,6 +98,11 @@ def divipola() -> Divipola:
                 by_name.setdefault(key, []).append(m.code)
             for key in _name_keys(m.department):
                 departments.setdefault(key, row["department_code"])
+    # Names cities go by in exports that DIVIPOLA spells otherwise.
+    for alias, official in _CITY_ALIASES.items():
+        for code in by_name.get(official, []):
+            if code not in by_name.setdefault(alias, []):
+                by_name[alias].append(code)
     # Names the department goes by in exports.
     departments.setdefault("SAN ANDRES", "88")
     departments.setdefault("SAN ANDRES Y PROVIDENCIA", "88")
@@ -117,7 +131,7 @@ def _candidates(key: str, table: Divipola) -> set[str]:
 
 
 def _shown(codes: set[str], table: Divipola) -> str:
-    return ", ".join(f"{c} ({table.by_code[c].department})" for c in sorted(codes))
+    return ", ".join(f"{c} {table.by_code[c].department}" for c in sorted(codes))
 
 
 def resolve_municipality(
@@ -150,7 +164,7 @@ def resolve_municipality(
         return None, f"'{value}' is not a DIVIPOLA municipality code or name"
     hint = f" in department '{department}'" if department else ""
     return None, (
-        f"'{value}'{hint} names {len(codes)} municipalities: {_shown(codes, table)}; give the "
-        "department (in the value, a department column, or [municipality] department in the "
-        "source's mapping)"
+        f"'{value}'{hint} names {len(codes)} municipalities ({_shown(codes, table)}): give the "
+        "department in the value, in a department column or as [municipality] department in "
+        "the source's mapping"
     )
