@@ -300,21 +300,26 @@ def test_mapping_department_setting_and_glued_dv(tmp_path: Path, monkeypatch) ->
     folder = tmp_path / "commerce_registry"
     folder.mkdir()
     (folder / "rues.csv").write_text(
-        "MATRICULA,NIT,RAZON_SOCIAL,CIIU,MUNICIPIO,FECHA_MATRICULA,ULTIMO_ANO_RENOVADO,ESTADO\n"
-        "1,8090031820,A SAS,G4711 - Comercio,RIONEGRO,19820531,2024,ACTIVA\n"
-        "2,8090031821,B SAS,4711,RIONEGRO,19820531,2024,ACTIVA\n",
+        "MATRICULA,NIT,RAZON_SOCIAL,CIIU,MUNICIPIO,FECHA_MATRICULA,ULTIMO_ANO_RENOVADO,ESTADO,"
+        "ACTIVO_TOTAL\n"
+        "1,8090031820,A SAS,G4711 - Comercio,RIONEGRO,19820531,2024,ACTIVA,\"1.234,5\"\n"
+        "2,8090031821,B SAS,4711,RIONEGRO,19820531,2024,ACTIVA,10\n",
         encoding="utf-8",
     )
     mappings = tmp_path / "mappings"
     mappings.mkdir()
     (mappings / "commerce_registry.toml").write_text(
-        '[nit]\ndv_suffix = true\n\n[municipality]\ndepartment = "Antioquia"\n', encoding="utf-8"
+        '[nit]\ndv_suffix = true\n\n[municipality]\ndepartment = "Antioquia"\n\n'
+        "[units]\ntotal_assets = 1000\n",
+        encoding="utf-8",
     )
+    path = folder / "rues.csv"
+    assert csv_plan(path, path.read_bytes(), load_mapping(REGISTRY, mappings)) is not None
     for fast in (True, False):
         c = _load(folder, mappings, fast, monkeypatch)
-        assert c.execute("select nit, municipality_code from raw.commerce_registry").fetchall() == [
-            ("809003182", "05615")
-        ]
+        assert c.execute(
+            "select nit, municipality_code, total_assets from raw.commerce_registry"
+        ).fetchall() == [("809003182", "05615", Decimal("1234500.00"))]
         assert c.execute("select reason from ops.quarantine").fetchall() == [
             ("nit '8090031821': check digit should be 0",)
         ]

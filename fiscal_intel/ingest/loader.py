@@ -110,7 +110,10 @@ def _parse_expr(col: Column, ref: str, mapping: ColumnMapping | None = None) -> 
         return _place_lookup(ref, "code", DEPARTMENT_REF)
     if col.kind == "money" and mapping is not None and col.name in mapping.units:
         # [units] in the mapping: the export writes thousands (or another unit) of pesos.
-        return f"(fi_money({ref}) * {mapping.units[col.name]!r})"
+        # An amount too large once multiplied is not an amount (quarantined), not a crash.
+        factor = mapping.units[col.name]
+        literal = str(int(factor)) if factor.is_integer() else repr(factor)
+        return f"try_cast(fi_money({ref})::decimal(38, 2) * {literal} as decimal(18, 2))"
     return f"fi_{col.kind}({ref})"
 
 
