@@ -169,9 +169,9 @@ def test_fiscal_intel_run_exits_1_naming_the_unreadable_file(
 ) -> None:
     from fiscal_intel.cli import main
 
-    # rues_oriente.xlsx quarantines 2 of its 6 rows, which the quarantine-share gate (20 %)
-    # would report first: this test is about the unreadable file.
-    monkeypatch.setenv("FISCAL_INTEL_MAX_QUARANTINE_SHARE", "0.5")
+    # The fixture's small files are mostly bad rows on purpose (recaudo_2023.csv: 5 of 9), which
+    # the quarantine-share gate would report first: this test is about the unreadable file.
+    monkeypatch.setenv("FISCAL_INTEL_MAX_QUARANTINE_SHARE", "1")
     landing = tmp_path / "landing"
     shutil.copytree(FIXTURE, landing)
     code = main(["run", "--landing", str(landing), "--warehouse", str(tmp_path / "w.duckdb")])
