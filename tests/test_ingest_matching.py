@@ -138,7 +138,9 @@ def test_unknown_ciiu_codes_are_flagged_per_source_and_column(wh) -> None:
         "('900111222', '4752', '9999'), ('800555666', '4752', null), (null, '0000', null)) "
         "as t(nit, ciiu, ciiu_secondary)"
     )
-    wh.execute("create table staging.stg_ciiu_rates as select '4752' as ciiu")
+    wh.execute(
+        "create table staging.stg_ciiu_rates as select '4752' as ciiu, 'municipal' as rate_source"
+    )
     run_sql(wh, "staging/unknown_ciiu")
     rows = wh.execute(
         "select source, source_column, ciiu, status, translated_to, rows, example_nits "

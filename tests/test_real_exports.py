@@ -418,7 +418,10 @@ def test_unknown_ciiu_says_translated_or_unknown(con) -> None:
     for table in ("stg_declarations", "stg_commerce_registry"):
         con.execute(f"create table staging.{table} as select * from staging.stg_taxpayers limit 0")
     con.execute("alter table staging.stg_commerce_registry add column ciiu_secondary varchar")
-    con.execute("create table staging.stg_ciiu_rates as select '4711' as ciiu")
+    con.execute(
+        "create table staging.stg_ciiu_rates as select * from (values ('4711', 'municipal'), "
+        "('7110', 'default')) as t(ciiu, rate_source)"
+    )
     run_sql(con, "staging/unknown_ciiu")
     assert con.execute(
         "select ciiu, status, translated_to from staging.unknown_ciiu order by ciiu"

@@ -41,6 +41,9 @@ with codes as (
         ciiu,
         null as nit
     from staging.stg_ciiu_rates
+    -- The shipped default lists 2012 codes under their successor's rate: only the
+    -- municipality's own table can carry a code worth flagging.
+    where rate_source = 'municipal'
 )
 
 select
