@@ -534,6 +534,36 @@ def test_cpi_reaches_back_to_1989_and_series_from_2001_get_intervals() -> None:
     assert any(r["kind"] == "forecast" and r["lower_95"] is not None for r in out)
 
 
+def _shared(relative: str) -> Path | None:
+    """A file of the project's shared folder: beside the clone in CI (``../shared``), or two
+    levels up from a worktree."""
+    root = HERE.parent
+    for base in (root.parent / "shared", root.parent.parent / "shared"):
+        if (base / relative).is_file():
+            return base / relative
+    return None
+
+
+def test_rionegro_real_series_gets_intervals_before_2014() -> None:
+    from fiscal_intel.leadership.forecast import MonthlySeries, forecast_rows
+
+    path = _shared("real/rionegro_ica_payments_monthly_2001_2020.csv")
+    if path is None:
+        pytest.skip("shared/real is not beside the repository")
+    with path.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    values = np.array([float(r["ica_collected_cop_millions"]) for r in rows])
+    series = MonthlySeries(date.fromisoformat(rows[0]["month"]), values)
+    with (REFERENCE_DIR / "cpi_deflator.csv").open(encoding="utf-8") as fh:
+        inflation = {int(r["year"]): float(r["inflation_dec_pct"]) for r in csv.DictReader(fh)}
+    backtests = [r for r in forecast_rows(series, inflation)
+                 if r["kind"] == "backtest" and r["method"] == "model"]
+    # With the CPI from 2014 only, 4 of these 18 had an interval and none before 2014.
+    assert len(backtests) == 18
+    assert sum(r["lower_95"] is not None for r in backtests) == 17
+    assert sum(r["lower_95"] is not None for r in backtests if r["target_year"] < 2014) == 10
+
+
 # ----------------------------------------------------------------------------------------------
 # One-line errors, never a traceback
 # ----------------------------------------------------------------------------------------------
