@@ -225,8 +225,15 @@ def cmd_export_leadership(args: argparse.Namespace) -> int:
     from fiscal_intel.leadership.export import export_leadership_file
 
     settings = _settings(args)
-    rows = export_leadership_file(settings.warehouse_path, Path(args.out))
-    print(f"fiscal-intel: wrote {len(rows)} leadership marts to {args.out} (aggregates only)")
+    rows = export_leadership_file(
+        settings.warehouse_path, Path(args.out), rounding_cop=settings.secrecy_rounding_cop
+    )
+    print(
+        f"fiscal-intel: wrote {len(rows)} leadership marts to {args.out} (aggregates only: "
+        f"cells of {settings.min_cell_taxpayers}+ taxpayers, p % rule at "
+        f"{settings.dominance_p_percent:g} %, amounts rounded to "
+        f"COP {settings.secrecy_rounding_cop:,})"
+    )
     return 0
 
 

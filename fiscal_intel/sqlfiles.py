@@ -68,8 +68,9 @@ def _statements(text: str) -> tuple[str, ...]:
 
 
 def install_macros(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the parsing macros on this connection (they are cheap and connection-local)."""
+    """Create the parsing and secrecy macros on this connection (cheap and connection-local)."""
     con.execute(sql_text("macros/parsing"))
+    con.execute(sql_text("macros/secrecy"))
 
 
 def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:

@@ -88,10 +88,14 @@ mart_assets = [
 )
 def revenue_forecast(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
     from fiscal_intel.leadership.forecast import backtest_errors, revenue_forecast_frame
+    from fiscal_intel.sqlfiles import install_macros
 
     with warehouse.get_connection() as con:
         con.execute("create schema if not exists marts")
-        frame = revenue_forecast_frame(con, settings.min_cell_taxpayers)
+        install_macros(con)
+        frame = revenue_forecast_frame(
+            con, settings.min_cell_taxpayers, settings.dominance_p_percent
+        )
         con.register("revenue_forecast_frame", frame.to_arrow())
         try:
             con.execute(
@@ -132,7 +136,7 @@ def leadership_warehouse(
 
     out = leadership_dir(warehouse, settings) / "leadership.duckdb"
     with warehouse.get_connection() as con:
-        rows = export_leadership(con, out)
+        rows = export_leadership(con, out, rounding_cop=settings.secrecy_rounding_cop)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(out)),

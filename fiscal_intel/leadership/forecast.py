@@ -293,7 +293,7 @@ FORECAST_SCHEMA = {
 
 
 def revenue_forecast_frame(
-    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int
+    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int, dominance_p_percent: float = 10.0
 ) -> pl.DataFrame:
     """``marts.revenue_forecast`` from the warehouse: the monthly series of every complete month
     up to the as-of date and the CPI, under the secrecy rule (a year paid by fewer than
@@ -317,24 +317,22 @@ def revenue_forecast_frame(
             """
         ).fetchall()
     )
-    # revenue_monthly pools months paid by too few taxpayers; a year's total minus its published
-    # months would give that pool's share of the year, so it too must come from enough payers.
+    # A year's total must itself be safe: enough payers and none dominant (p % rule).
+    # revenue_monthly makes sure that such a total minus the year's published months gives a
+    # safe share of its pool of months, hiding further months of the year when needed.
     (unsafe_years,) = con.execute(
         """
-        with months as (
-            select date_trunc('month', paid_on) as month, count(distinct nit) as payers
-            from staging.stg_payments group by all
-        ),
-        small as (
-            select year(p.paid_on) as year, count(distinct p.nit) as payers
-            from staging.stg_payments as p
-            inner join months as m on date_trunc('month', p.paid_on) = m.month
-            where m.payers < $k
-            group by all
+        select count(*) from (
+            select count(*) as payers, sum(amount) as collected,
+                list(amount order by amount desc)[1:2] as top
+            from (
+                select year(paid_on) as year, nit, sum(amount) as amount
+                from staging.stg_payments group by all
+            ) group by year
         )
-        select count(*) from small where payers < $k
+        where payers < $k or fi_dominated(collected, top[1], top[2], $p)
         """,
-        {"k": min_cell_taxpayers},
+        {"k": min_cell_taxpayers, "p": dominance_p_percent},
     ).fetchall()[0]
     cpi = con.execute("select year, inflation_dec_pct, cpi_dec from ref.cpi_deflator").fetchall()
     # Forecasts are functions of every year's total: one year that cannot be shown hides them all.
