@@ -216,6 +216,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         language=args.lang or settings.report_language,
         municipality=settings.municipality,
         min_cell_taxpayers=settings.min_cell_taxpayers,
+        rounding_cop=settings.secrecy_rounding_cop,
     )
     print(f"fiscal-intel: wrote the leadership report to {args.out} ({size:,} bytes)")
     return 0

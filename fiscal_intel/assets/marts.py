@@ -163,6 +163,7 @@ def leadership_report(warehouse: DuckDBResource, settings: FiscalSettings) -> dg
             language=settings.report_language,
             municipality=settings.municipality,
             min_cell_taxpayers=settings.min_cell_taxpayers,
+            rounding_cop=settings.secrecy_rounding_cop,
         )
     size = write_report(html, out)
     return dg.MaterializeResult(

@@ -98,31 +98,47 @@ class ReportData:
     forecast: list[dict[str, Any]]
 
 
-def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
-    """Everything the report needs, from ``marts.*`` (plus the as-of date when staging exists)."""
+def read_report_data(
+    con: duckdb.DuckDBPyConnection, rounding_cop: int = 1_000_000
+) -> ReportData:
+    """Everything the report needs, from ``marts.*`` (plus the as-of date when staging exists),
+    with the figures rounded as in the shareable export (tax secrecy: ``published_columns``)."""
+    from fiscal_intel.leadership.export import published_columns
+
+    catalog = con.execute("select current_database()").fetchall()[0][0]
+    marts = {
+        t: f"(select {published_columns(con, catalog, t, rounding_cop)} from marts.{t})"
+        for t in ("revenue_forecast", "audit_yield", "revenue_monthly", "revenue_yearly",
+                  "compliance_yearly", "arrears", "tax_gap")
+    }  # fmt: skip
     as_of = None
     if _has_table(con, "staging", "as_of_date"):
         as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
-    forecast = _rows(con, "select * from marts.revenue_forecast order by target_year, kind, method")
+    forecast = _rows(
+        con, f"select * from {marts['revenue_forecast']} order by target_year, kind, method"
+    )
     if as_of is None:
         origins = [r["origin"] for r in forecast if r["kind"] == "forecast"]
         as_of = max(origins) if origins else None
     return ReportData(
         as_of=as_of,
         annual=[r for r in forecast if r["kind"] == "actual"],
-        totals=_rows(con, "select * from marts.audit_yield where program = 'total' order by year"),
+        totals=_rows(
+            con, f"select * from {marts['audit_yield']} where program = 'total' order by year"
+        ),
         monthly=_rows(
             con,
-            "select month, sum(collected) as collected from marts.revenue_monthly "
+            f"select month, sum(collected) as collected from {marts['revenue_monthly']} "
             "where month is not null group by month order by month",
         ),
-        yearly=_rows(con, "select * from marts.revenue_yearly"),
-        compliance=_rows(con, "select * from marts.compliance_yearly order by tax_year"),
-        arrears=_rows(con, "select * from marts.arrears"),
+        yearly=_rows(con, f"select * from {marts['revenue_yearly']}"),
+        compliance=_rows(con, f"select * from {marts['compliance_yearly']} order by tax_year"),
+        arrears=_rows(con, f"select * from {marts['arrears']}"),
         yield_rows=_rows(
-            con, "select * from marts.audit_yield where program != 'total' order by year, program"
+            con,
+            f"select * from {marts['audit_yield']} where program != 'total' order by year, program",
         ),
-        gap=_rows(con, "select * from marts.tax_gap"),
+        gap=_rows(con, f"select * from {marts['tax_gap']}"),
         forecast=[r for r in forecast if r["kind"] != "actual"],
     )
 
@@ -592,9 +608,11 @@ def render_report(
     language: str = "es",
     municipality: str = "05615",
     min_cell_taxpayers: int = 5,
+    rounding_cop: int = 1_000_000,
 ) -> str:
     """The report's HTML from the leadership marts ``con`` can read."""
-    return _Page(read_report_data(con), language, municipality, min_cell_taxpayers).html()
+    data = read_report_data(con, rounding_cop)
+    return _Page(data, language, municipality, min_cell_taxpayers).html()
 
 
 def write_report(html: str, out: Path) -> int:
@@ -610,7 +628,7 @@ def write_report(html: str, out: Path) -> int:
 
 def report_file(
     warehouse: Path, out: Path, *, language: str = "es", municipality: str = "05615",
-    min_cell_taxpayers: int = 5,
+    min_cell_taxpayers: int = 5, rounding_cop: int = 1_000_000,
 ) -> int:  # fmt: skip
     """Render the report from a warehouse (or an exported leadership file) into ``out``."""
     if not Path(warehouse).is_file():
@@ -618,6 +636,6 @@ def report_file(
     with duckdb.connect(str(warehouse), read_only=True) as con:
         html = render_report(
             con, language=language, municipality=municipality,
-            min_cell_taxpayers=min_cell_taxpayers,
+            min_cell_taxpayers=min_cell_taxpayers, rounding_cop=rounding_cop,
         )  # fmt: skip
     return write_report(html, out)
