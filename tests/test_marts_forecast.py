@@ -3,8 +3,10 @@ backtest bookkeeping, and the mart on the generated municipality."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -150,3 +152,52 @@ def test_the_mart_on_the_demo(wh) -> None:
     for r in backtests.iter_rows(named=True):
         if r["error_pct"] is not None:
             assert math.isclose(r["error_pct"], r["forecast"] / r["actual"] - 1)
+
+
+# --- The backtest command on Rionegro's real collection (shared/ lies beside the clone) ---------
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = next(
+    (p for p in (REPO.parent / "shared", REPO.parent.parent / "shared") if p.is_dir()),
+    REPO.parent / "shared",
+)
+RIONEGRO = SHARED / "real" / "rionegro_ica_payments_monthly_2001_2020.csv"
+DANE_CPI = SHARED / "reference" / "dane_cpi_index_1988_2018.csv"
+
+
+def test_forecast_backtest_command_on_rionegro(capsys: pytest.CaptureFixture) -> None:
+    from fiscal_intel.cli import main
+
+    # Two target years and three monthly origins keep the ETS refits (~1 s each) short; the full
+    # backtest is benchmarks/forecast.py (results in benchmarks/forecast_results.json).
+    args = ["forecast-backtest", "--series", str(RIONEGRO), "--cpi", str(DANE_CPI),
+            "--first-year", "2019", "--last-year", "2020",
+            "--first-origin", "2019-10", "--last-origin", "2019-12"]  # fmt: skip
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)  # JSON and nothing else
+    assert set(out) == {"yearly", "monthly"}
+    assert set(out["yearly"]) == {"model", "naive", "seasonal_naive", "ets"}
+    assert set(out["monthly"]) == {"model", "seasonal_naive", "ets"}
+    for v in out["yearly"].values():
+        assert set(v) == {"mape", "coverage95", "n"} and v["n"] == 2
+    for v in out["monthly"].values():
+        assert set(v) == {"mape", "mase", "coverage80", "n"} and v["n"] == 36
+    # 2019 and 2020 from the Decembers before: the yearly model within 5 %, the baselines not.
+    assert out["yearly"]["model"]["mape"] < 0.05 < out["yearly"]["naive"]["mape"]
+    assert out["yearly"]["model"]["coverage95"] == 1.0
+    # The table for people: per method and horizon (one origin, one year: the layout only).
+    assert main([*args[:5], "--first-year", "2020", "--first-origin", "2019-12"]) == 0
+    table = capsys.readouterr().out
+    assert "seasonal_naive" in table and " 12 " in table and "cov80" in table
+
+
+def test_series_reader_refuses_gaps_and_names_the_file(tmp_path: Path) -> None:
+    from fiscal_intel.leadership.backtest import read_series
+
+    f = tmp_path / "recaudo.csv"
+    f.write_text("mes;valor\n2020-01;1.234,5\n2020-03;10\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="recaudo.csv: month 2020-02 is missing"):
+        read_series(f)
+    f.write_text("mes;valor\n2020-01;1.234,5\n2020-02;10\n", encoding="utf-8")
+    s = read_series(f)
+    assert s.start == date(2020, 1, 1) and list(s.values) == [1234.5, 10.0]

@@ -368,3 +368,127 @@ def revenue_forecast_frame(
         if payers.get(year, 0) < min_cell_taxpayers and r["actual"] is not None:
             r["actual"] = r["actual_real"] = r["error_pct"] = None
     return pl.DataFrame(rows, schema=FORECAST_SCHEMA)
+
+
+# --- Monthly forecast -------------------------------------------------------------------------
+#
+# Why this model: the yearly model above is good (it knows inflation and, within a year, the
+# year-to-date collection), and the treasury's monthly cash plan must add up to the yearly figure
+# leadership already reads. So each month's forecast is its year's forecast (the part not yet
+# collected, for the year in progress) spread over the months by the share each month carried in
+# the last SHARE_YEARS complete years: recent years only, because calendars move (Rionegro's
+# December went from ~10 % to 25-39 % of the year in 2018). The months of a target year add up to
+# the yearly forecast exactly. Intervals are empirical: the quantiles of the model's own past
+# errors (log actual / forecast) at the same horizon, from origins whose outcome was known at the
+# time, as a forecaster who kept score would set them; without enough past errors, none.
+
+SHARE_YEARS = 8
+ERROR_YEARS = 2
+MIN_PAST_ERRORS = 12
+
+
+@dataclass(frozen=True)
+class MonthForecast:
+    origin: int  # index of the last month known
+    horizon: int  # 1..12 months after the origin
+    target: int  # index of the month forecast
+    forecast: float
+
+
+def seasonal_shares(series: MonthlySeries, years: int | None = None) -> np.ndarray | None:
+    """Share of each calendar month (Jan..Dec) in its year, averaged over the last ``years``
+    complete years; None without a complete year."""
+    annual = series.complete_years()
+    recent = sorted(y for y, t in annual.items() if t > 0)[-(years or SHARE_YEARS) :]
+    if not recent:
+        return None
+    shares = np.zeros(12)
+    for y in recent:
+        lo = series.index(y, 1)
+        shares += series.values[lo : lo + 12] / annual[y]
+    shares = np.clip(shares / len(recent), 0, None)
+    return shares / shares.sum()
+
+
+def monthly_points(
+    series: MonthlySeries, inflation: Mapping[int, float], horizon: int = 12
+) -> list[MonthForecast]:
+    """The model's forecasts of the ``horizon`` months after the end of ``series``."""
+    origin = len(series.values) - 1
+    shares = seasonal_shares(series)
+    if shares is None:
+        return []
+    year, month = series.month(origin)
+    out: list[MonthForecast] = []
+    yearly: dict[int, float | None] = {}
+    for h in range(1, horizon + 1):
+        ty, tm = series.month(origin + h)
+        if ty not in yearly:
+            yearly[ty] = model_forecast(series, ty, inflation).forecast
+        total = yearly[ty]
+        if total is None:
+            continue
+        if ty == year:  # the year in progress: what is left of it, spread over its last months
+            ytd = float(series.values[series.index(ty, 1) : origin + 1].sum())
+            rest = shares[month:].sum()
+            value = max(total - ytd, 0.0) * (shares[tm - 1] / rest if rest > 0 else 0.0)
+        else:
+            value = total * shares[tm - 1]
+        out.append(MonthForecast(origin, h, origin + h, value))
+    return out
+
+
+def seasonal_naive_points(series: MonthlySeries, horizon: int = 12) -> list[MonthForecast]:
+    """Each month as the same month a year before (the last one observed)."""
+    origin = len(series.values) - 1
+    out = []
+    for h in range(1, horizon + 1):
+        back = origin + h - 12 * math.ceil(h / 12)
+        if back >= 0:
+            out.append(MonthForecast(origin, h, origin + h, float(series.values[back])))
+    return out
+
+
+def empirical_interval(
+    errors: list[float], forecast: float, level: float
+) -> tuple[float, float] | None:
+    """Interval from past log errors (log actual - log forecast): their quantiles around the
+    forecast; None with fewer than MIN_PAST_ERRORS."""
+    if len(errors) < MIN_PAST_ERRORS or forecast <= 0:
+        return None
+    lo, hi = np.quantile(errors, [(1 - level) / 2, (1 + level) / 2])
+    return forecast * math.exp(lo), forecast * math.exp(hi)
+
+
+def monthly_model_backtest(
+    series: MonthlySeries, inflation: Mapping[int, float], first_origin: int = 0
+) -> list[dict[str, object]]:
+    """The model from every origin (month end) from ``first_origin`` on: its forecasts of the
+    next 12 months, 80 % and 95 % intervals from the errors known at each origin, and the
+    actual when the series has it. Origins before ``first_origin`` still feed the errors."""
+    points: list[MonthForecast] = []
+    for origin in range(12, len(series.values)):
+        points.extend(monthly_points(series.upto(origin), inflation))
+    values = series.values
+    rows = []
+    for p in points:
+        if p.origin < first_origin:
+            continue
+        known = [
+            math.log(values[q.target] / q.forecast)
+            for q in points
+            if q.target <= p.origin and q.target > p.origin - 12 * ERROR_YEARS
+            and q.forecast > 0 and values[q.target] > 0
+        ]  # fmt: skip
+        i80 = empirical_interval(known, p.forecast, 0.80)
+        i95 = empirical_interval(known, p.forecast, 0.95)
+        rows.append(
+            {
+                "origin": p.origin, "horizon": p.horizon, "target": p.target,
+                "forecast": p.forecast,
+                "lower_80": i80[0] if i80 else None, "upper_80": i80[1] if i80 else None,
+                "lower_95": i95[0] if i95 else None, "upper_95": i95[1] if i95 else None,
+                "actual": float(values[p.target]) if p.target < len(values) else None,
+            }
+        )  # fmt: skip
+    return rows
