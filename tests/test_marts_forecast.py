@@ -186,7 +186,8 @@ def test_forecast_backtest_command_on_rionegro(capsys: pytest.CaptureFixture) ->
     assert out["yearly"]["model"]["mape"] < 0.05 < out["yearly"]["naive"]["mape"]
     assert out["yearly"]["model"]["coverage95"] == 1.0
     # The table for people: per method and horizon (one origin, one year: the layout only).
-    assert main([*args[:5], "--first-year", "2020", "--first-origin", "2019-12"]) == 0
+    one = ["--first-year", "2020", "--first-origin", "2019-12", "--last-origin", "2019-12"]
+    assert main([*args[:5], *one]) == 0
     table = capsys.readouterr().out
     assert "seasonal_naive" in table and " 12 " in table and "cov80" in table
 
