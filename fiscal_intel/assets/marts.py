@@ -111,6 +111,37 @@ def revenue_forecast(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.
     return dg.MaterializeResult(metadata=metadata)
 
 
+@dg.asset(
+    key=["marts", "revenue_forecast_monthly"],
+    group_name="marts",
+    deps=[dg.AssetKey(list(k)) for k in _LEADERSHIP_INPUTS],
+    description="The next 12 months of ICA collection with 80 % and 95 % intervals: the yearly "
+    "forecast spread by the recent seasonal shares (April deadline, December shift included).",
+    kinds={"duckdb", "python"},
+)
+def revenue_forecast_monthly(
+    warehouse: DuckDBResource, settings: FiscalSettings
+) -> dg.MaterializeResult:
+    from fiscal_intel.leadership.forecast import revenue_forecast_monthly_frame
+    from fiscal_intel.sqlfiles import install_macros
+
+    with warehouse.get_connection() as con:
+        con.execute("create schema if not exists marts")
+        install_macros(con)
+        frame = revenue_forecast_monthly_frame(
+            con, settings.min_cell_taxpayers, settings.dominance_p_percent
+        )
+        con.register("revenue_forecast_monthly_frame", frame.to_arrow())
+        try:
+            con.execute(
+                "create or replace table marts.revenue_forecast_monthly as "
+                "select * from revenue_forecast_monthly_frame order by month"
+            )
+        finally:
+            con.unregister("revenue_forecast_monthly_frame")
+    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(frame.height)})
+
+
 LEADERSHIP_MART_KEYS = [dg.AssetKey(["marts", name]) for name in LEADERSHIP_MARTS]
 
 
@@ -171,4 +202,4 @@ def leadership_report(warehouse: DuckDBResource, settings: FiscalSettings) -> dg
     )
 
 
-mart_assets += [revenue_forecast, leadership_warehouse, leadership_report]
+mart_assets += [revenue_forecast, revenue_forecast_monthly, leadership_warehouse, leadership_report]

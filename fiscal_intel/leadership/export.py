@@ -27,6 +27,8 @@ DESCRIPTIONS = {
     "tax_gap": "Tax gap estimated from the random-audit sample, with 95 % intervals.",
     "revenue_forecast": "Annual collection: actuals, next-year forecasts with 95 % intervals, "
     "and backtests of the model against the naive forecast.",
+    "revenue_forecast_monthly": "The next 12 months of collection with 80 % and 95 % intervals; "
+    "the months of a year and what it has collected add up to its yearly forecast.",
 }
 
 

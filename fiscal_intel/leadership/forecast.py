@@ -292,13 +292,11 @@ FORECAST_SCHEMA = {
 }
 
 
-def revenue_forecast_frame(
-    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int, dominance_p_percent: float = 10.0
-) -> pl.DataFrame:
-    """``marts.revenue_forecast`` from the warehouse: the monthly series of every complete month
-    up to the as-of date and the CPI, under the secrecy rule (a year paid by fewer than
-    ``min_cell_taxpayers`` taxpayers shows no actual; a series where some year cannot be shown
-    shows nothing)."""
+def _warehouse_series(
+    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int, dominance_p_percent: float
+) -> tuple[MonthlySeries, dict[int, float], dict[int, float], dict[int, int]] | None:
+    """The monthly series of every complete month up to the as-of date, the CPI inflation and
+    index per year, and the payers per year; None when secrecy hides the series."""
     months = con.execute(
         """
         select cast(date_trunc('month', p.paid_on) as date) as month, sum(p.amount)::double
@@ -337,7 +335,7 @@ def revenue_forecast_frame(
     cpi = con.execute("select year, inflation_dec_pct, cpi_dec from ref.cpi_deflator").fetchall()
     # Forecasts are functions of every year's total: one year that cannot be shown hides them all.
     if not months or unsafe_years or sum(payers.values()) < min_cell_taxpayers:
-        return pl.DataFrame(schema=FORECAST_SCHEMA)
+        return None
 
     # Complete months only: the as-of month counts when the as-of date is its last day.
     last = date(as_of.year, as_of.month, 1)
@@ -345,18 +343,31 @@ def revenue_forecast_frame(
         last = date(last.year - (last.month == 1), (last.month - 2) % 12 + 1, 1)
     start = months[0][0]
     n = (last.year - start.year) * 12 + last.month - start.month + 1
-    values = np.zeros(max(n, 0))
+    if n < 1:
+        return None
+    values = np.zeros(n)
     for month, amount in months:
         i = (month.year - start.year) * 12 + month.month - start.month
         if 0 <= i < n:
             values[i] = amount
-    if n < 1:
-        return pl.DataFrame(schema=FORECAST_SCHEMA)
-
     inflation = {int(y): float(p) for y, p, _ in cpi}
     index = {int(y): float(c) for y, _, c in cpi}
+    return MonthlySeries(start, values), inflation, index, payers
+
+
+def revenue_forecast_frame(
+    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int, dominance_p_percent: float = 10.0
+) -> pl.DataFrame:
+    """``marts.revenue_forecast`` from the warehouse: the monthly series of every complete month
+    up to the as-of date and the CPI, under the secrecy rule (a year paid by fewer than
+    ``min_cell_taxpayers`` taxpayers shows no actual; a series where some year cannot be shown
+    shows nothing)."""
+    found = _warehouse_series(con, min_cell_taxpayers, dominance_p_percent)
+    if found is None:
+        return pl.DataFrame(schema=FORECAST_SCHEMA)
+    series, inflation, index, payers = found
     base = max(index) if index else None
-    rows = forecast_rows(MonthlySeries(start, values), inflation)
+    rows = forecast_rows(series, inflation)
     for r in rows:
         year = int(r["target_year"])
         r["payers"] = payers.get(year) if r["actual"] is not None else None
@@ -470,15 +481,18 @@ def monthly_model_backtest(
     for origin in range(12, len(series.values)):
         points.extend(monthly_points(series.upto(origin), inflation))
     values = series.values
+    errors: dict[int, list[float]] = {}  # target month -> log errors of its past forecasts
+    for q in points:
+        if q.target < len(values) and q.forecast > 0 and values[q.target] > 0:
+            errors.setdefault(q.target, []).append(math.log(values[q.target] / q.forecast))
     rows = []
     for p in points:
         if p.origin < first_origin:
             continue
+        # The errors known at the origin: forecasts of the last ERROR_YEARS years' months.
         known = [
-            math.log(values[q.target] / q.forecast)
-            for q in points
-            if q.target <= p.origin and q.target > p.origin - 12 * ERROR_YEARS
-            and q.forecast > 0 and values[q.target] > 0
+            e for t in range(max(p.origin - 12 * ERROR_YEARS + 1, 0), p.origin + 1)
+            for e in errors.get(t, ())
         ]  # fmt: skip
         i80 = empirical_interval(known, p.forecast, 0.80)
         i95 = empirical_interval(known, p.forecast, 0.95)
@@ -492,3 +506,58 @@ def monthly_model_backtest(
             }
         )  # fmt: skip
     return rows
+
+
+MONTHLY_SCHEMA = {
+    "month": pl.Date,
+    "origin": pl.Date,
+    "horizon_months": pl.Int32,
+    "forecast": pl.Float64,
+    "lower_80": pl.Float64,
+    "upper_80": pl.Float64,
+    "lower_95": pl.Float64,
+    "upper_95": pl.Float64,
+    "year_forecast": pl.Float64,
+    "year_collected_to_date": pl.Float64,
+}
+
+
+def monthly_forecast_rows(
+    series: MonthlySeries, inflation: Mapping[int, float]
+) -> list[dict[str, object]]:
+    """Rows of ``marts.revenue_forecast_monthly``: the 12 months after the end of ``series`` with
+    their intervals, and the yearly forecast each month belongs to (the months of a year, with
+    what that year has already collected, add up to it)."""
+    origin = len(series.values) - 1
+    rows = monthly_model_backtest(series, inflation, first_origin=origin)
+    year, _ = series.month(origin)
+    out = []
+    for r in rows:
+        if r["origin"] != origin:
+            continue
+        ty, tm = series.month(int(r["target"]))
+        oy, om = series.month(origin)
+        ytd = float(series.values[series.index(ty, 1) : origin + 1].sum()) if ty == year else 0.0
+        out.append(
+            {
+                "month": date(ty, tm, 1), "origin": date(oy + om // 12, om % 12 + 1, 1)
+                - timedelta(days=1), "horizon_months": r["horizon"], "forecast": r["forecast"],
+                "lower_80": r["lower_80"], "upper_80": r["upper_80"],
+                "lower_95": r["lower_95"], "upper_95": r["upper_95"],
+                "year_forecast": model_forecast(series, ty, inflation).forecast,
+                "year_collected_to_date": ytd,
+            }
+        )  # fmt: skip
+    return out
+
+
+def revenue_forecast_monthly_frame(
+    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int, dominance_p_percent: float = 10.0
+) -> pl.DataFrame:
+    """``marts.revenue_forecast_monthly`` from the warehouse, under the same secrecy rule as
+    ``revenue_forecast`` (a series where some year cannot be shown gives no forecast)."""
+    found = _warehouse_series(con, min_cell_taxpayers, dominance_p_percent)
+    if found is None:
+        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+    series, inflation, _, _ = found
+    return pl.DataFrame(monthly_forecast_rows(series, inflation), schema=MONTHLY_SCHEMA)
