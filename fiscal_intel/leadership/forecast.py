@@ -463,12 +463,14 @@ def seasonal_naive_points(series: MonthlySeries, horizon: int = 12) -> list[Mont
 def empirical_interval(
     errors: list[float], forecast: float, level: float
 ) -> tuple[float, float] | None:
-    """Interval from past log errors (log actual - log forecast): their quantiles around the
-    forecast; None with fewer than MIN_PAST_ERRORS."""
+    """Interval from past log errors (log actual - log forecast): the ``level`` quantile of
+    their size on either side of the forecast (symmetric on the log scale: with a few years of
+    errors, their sign is noise, and two one-sided quantiles of a small sample each fall short);
+    None with fewer than MIN_PAST_ERRORS."""
     if len(errors) < MIN_PAST_ERRORS or forecast <= 0:
         return None
-    lo, hi = np.quantile(errors, [(1 - level) / 2, (1 + level) / 2])
-    return forecast * math.exp(lo), forecast * math.exp(hi)
+    width = float(np.quantile(np.abs(errors), level))
+    return forecast * math.exp(-width), forecast * math.exp(width)
 
 
 def monthly_model_backtest(
