@@ -33,8 +33,9 @@ mart_assets = [
         "marts",
         "revenue_monthly",
         [("staging", "stg_payments"), ("staging", "stg_entities")],
-        "ICA collected per month and CIIU section of the payer; sections paid by fewer than 5 "
-        "taxpayers are pooled (tax secrecy), so the months still add up to every payment.",
+        "ICA collected per closed month and CIIU section of the payer; sections paid by fewer "
+        "than 5 taxpayers or dominated by one (p % rule) are pooled with enough others that no "
+        "total gives them away (tax secrecy); amounts rounded to COP 1 M.",
     ),
     sql_asset(
         "marts",
