@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -77,20 +78,28 @@ def test_celery_run_equals_in_process_run(department, celery_workers) -> None:
 
     url, root = celery_workers["url"], celery_workers["root"]
     start = time.perf_counter()
+    (root / "dagster_home").mkdir()
     with dg.DagsterInstance.local_temp(str(root / "dagster_home")) as instance:
-        for code in DEPARTMENT_GOOD:
+
+        def run(code: str) -> None:
             settings = municipality_settings(
                 load_settings(), code, department["landing"] / code, root / "wh"
             )
             run_pipeline_celery(settings, instance, broker=url, backend=url)
-            # Every step ran on a worker, none in this process.
-            hosts = {
-                entry.dagster_event.event_specific_data.metadata["Celery worker"].value
-                for entry in instance.all_logs(instance.get_runs()[0].run_id)
-                if entry.dagster_event and entry.dagster_event.event_type_value == "ENGINE_EVENT"
-                and "Celery worker" in entry.dagster_event.event_specific_data.metadata
-            }
-            assert hosts
+
+        # The three municipalities at once: their steps share the two workers.
+        with ThreadPoolExecutor(max_workers=len(DEPARTMENT_GOOD)) as pool:
+            list(pool.map(run, DEPARTMENT_GOOD))
+        # Every step ran on one of the two workers, none in this process.
+        hosts = {
+            entry.dagster_event.event_specific_data.metadata["Celery worker"].value
+            for run_record in instance.get_runs()
+            for entry in instance.all_logs(run_record.run_id)
+            if entry.dagster_event is not None
+            and entry.dagster_event.event_type_value == "ENGINE_EVENT"
+            and "Celery worker" in (entry.dagster_event.event_specific_data.metadata or {})
+        }
+        assert hosts and {h.split("@")[0] for h in hosts} <= {"w1", "w2"}, hosts
     seconds = time.perf_counter() - start
     for code in DEPARTMENT_GOOD:
         diffs = [
