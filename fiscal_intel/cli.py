@@ -246,6 +246,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     landing = settings.landing_path
     truth = landing.parent / "truth"
+    if getattr(args, "municipalities", None):
+        return _department_demo(args, settings, truth)
     if args.messy:
         return _messy_demo(args, settings, truth)
     print(f"fiscal-intel demo: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
@@ -257,6 +259,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(
         settings, verbose=args.verbose, profile=args.profile, generate_seconds=generate_seconds
     )
+
+
+def _department_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:
+    """``demo --municipalities N``: a generated department (the city of --taxpayers and N - 1
+    municipalities of 300-3,000), then ``run --warehouse-dir``."""
+    from fiscal_intel.demo.department import department_plan, generate_department
+
+    try:
+        plan = department_plan(args.municipalities, city_taxpayers=args.taxpayers, seed=args.seed)
+    except ValueError as exc:
+        print(f"fiscal-intel: {exc}", file=sys.stderr)
+        return 2
+    sizes = ", ".join(f"{code} {n:,}" for code, n, _ in plan)
+    print(f"fiscal-intel demo: department of {len(plan)} ({sizes}) -> {settings.landing}")
+    generate_department(settings.landing_path, truth, plan)
+    args.warehouse_dir = args.warehouse_dir or str(settings.landing_path.parent / "warehouses")
+    args.municipality = None
+    return _run_department(args, settings)
 
 
 def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:
@@ -494,6 +514,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.01,
         help="with --messy: share of rows corrupted (default 0.01; junk rows are always added)",
     )
+    demo.add_argument(
+        "--municipalities", type=int, metavar="N",
+        help="a department: the city of --taxpayers and N - 1 small municipalities, each in its "
+        "DANE-code subfolder, run into --warehouse-dir (default: warehouses/ beside the landing)",
+    )
+    demo.add_argument("--warehouse-dir", help=argparse.SUPPRESS)
+    demo.add_argument("--workers", type=int, default=1, help="with --municipalities: in parallel")
     demo.add_argument("--as-of", help=argparse.SUPPRESS)
     demo.add_argument(
         "--profile",
