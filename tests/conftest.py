@@ -59,7 +59,14 @@ def department(tmp_path_factory: pytest.TempPathFactory):
     shutil.copytree(landing / "05002", landing / DEPARTMENT_BROKEN)
     (landing / DEPARTMENT_BROKEN / "taxpayers" / "broken.xlsx").write_bytes(b"not a workbook")
     (landing / "99999" / "taxpayers").mkdir(parents=True)
-    code = main(
-        ["run", "--landing", str(landing), "--warehouse-dir", str(root / "wh"), "--workers", "2"]
-    )
-    return {"root": root, "landing": landing, "wh": root / "wh", "exit": code}
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(
+            ["run", "--landing", str(landing), "--warehouse-dir", str(root / "wh"),
+             "--workers", "2"]
+        )  # fmt: skip
+    return {"root": root, "landing": landing, "wh": root / "wh", "exit": code,
+            "stderr": err.getvalue()}  # fmt: skip

@@ -14,6 +14,10 @@ from fiscal_intel.leadership import IDENTIFYING_COLUMNS, SECRECY
 def test_each_municipality_its_own_warehouse_and_failures_named(department, capsys) -> None:
     wh = department["wh"]
     assert department["exit"] == 1
+    failed = [line for line in department["stderr"].splitlines() if "municipality" in line]
+    assert len(failed) == 2
+    assert f"municipality {DEPARTMENT_BROKEN} failed" in failed[0] and "broken.xlsx" in failed[0]
+    assert "municipality 99999 failed" in failed[1] and "DIVIPOLA" in failed[1]
     for code in DEPARTMENT_GOOD:
         with duckdb.connect(str(wh / f"{code}.duckdb"), read_only=True) as con:
             assert con.execute("select count(*) from marts.revenue_yearly").fetchall()[0][0] > 0
@@ -84,3 +88,13 @@ def test_department_arguments_refused(department, capsys) -> None:
     only = ["--municipality", "05001"]
     assert main(["run", "--landing", landing, "--warehouse-dir", wh, *only]) == 2
     assert "05001" in capsys.readouterr().err
+
+
+def test_department_plan_is_seeded_and_wraps_the_generator() -> None:
+    from fiscal_intel.demo.department import department_plan
+
+    plan = department_plan(21, city_taxpayers=15_000)
+    assert plan == department_plan(21, city_taxpayers=15_000)
+    assert plan[0] == ("05615", 15_000, 19_000)
+    assert all(300 <= n <= 3_000 for _, n, _ in plan[1:])
+    assert len({code for code, _, _ in plan}) == 21

@@ -22,7 +22,10 @@ ANTIOQUIA = (
 
 
 def department_plan(
-    municipalities: int = 21, *, city_taxpayers: int = 15_000, small: tuple[int, int] = (300, 3_000),
+    municipalities: int = 21,
+    *,
+    city_taxpayers: int = 15_000,
+    small: tuple[int, int] = (300, 3_000),
     seed: int = 19,
 ) -> list[tuple[str, int, int]]:
     """``(dane code, taxpayers, seed)`` per municipality: the first is the city, the others
