@@ -98,3 +98,12 @@ def test_department_plan_is_seeded_and_wraps_the_generator() -> None:
     assert plan[0] == ("05615", 15_000, 19_000)
     assert all(300 <= n <= 3_000 for _, n, _ in plan[1:])
     assert len({code for code, _, _ in plan}) == 21
+
+
+def test_department_report_compares_the_municipalities(department) -> None:
+    page = (department["wh"] / "department.html").read_text(encoding="utf-8")
+    assert "municipios del departamento" in page and "reserva tributaria" in page
+    for name in ("RIONEGRO (ANTIOQUIA) (05615)", "ABEJORRAL (ANTIOQUIA) (05002)"):
+        assert name in page
+    assert "falló" in page  # the broken municipality is listed, without figures
+    assert "<script" not in page

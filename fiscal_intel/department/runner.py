@@ -163,5 +163,10 @@ def run_department(
                 if on_result:
                     on_result(result)
     results.sort(key=lambda r: r.code)
-    build_department(warehouse_dir, results, settings)
+    department = build_department(warehouse_dir, results, settings)
+    if any(r.status in ("success", "incomplete") for r in results):
+        from fiscal_intel.department.report import department_report
+
+        language = settings.report_language if settings.report_language in ("es", "en") else "es"
+        department_report(department, warehouse_dir / "department.html", language)
     return results
