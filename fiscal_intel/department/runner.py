@@ -158,7 +158,14 @@ def run_department(
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
             futures = {pool.submit(run_municipality, jobs[c], c, log_level): c for c in order}
             for future in as_completed(futures):
-                result = future.result()
+                code = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker died (killed, out of memory)
+                    result = MunicipalityResult(
+                        code, municipality_name(code), "failed", 0.0, jobs[code].warehouse,
+                        f"worker process failed: {type(exc).__name__}: {exc}",
+                    )  # fmt: skip
                 results.append(result)
                 if on_result:
                     on_result(result)
