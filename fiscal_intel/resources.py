@@ -69,6 +69,9 @@ class FiscalSettings(dg.ConfigurableResource):
     report_language: str = "es"
     mappings: str = ""
     continue_past_unreadable: bool = False
+    first_tax_year: int = 2010
+    last_tax_year: int = 2035
+    min_list_share: float = 0.5
 
     @property
     def landing_path(self) -> Path:

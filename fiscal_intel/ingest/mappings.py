@@ -61,6 +61,9 @@ class ColumnMapping:
     aliases: dict[str, tuple[str, ...]]  # canonical column -> normalised headers, in preference
     values: dict[str, dict[str, str]]  # enum column -> normalised spelling -> canonical value
     files: tuple[str, ...] = field(default=())  # the mapping files read, for messages
+    # The source writes reversals as negative amounts (``reversals = true``): loaded, not
+    # quarantined.
+    reversals: bool = False
 
     def resolve(self, headers: Sequence[object]) -> Resolution:
         """Name each header position: the canonical column it maps to, else its own name."""
@@ -166,9 +169,14 @@ def load_mapping(source: Source | str, override_dir: str | Path | None = None) -
     aliases: dict[str, list[str]] = {c.name: [c.name] for c in source.columns}
     values: dict[str, dict[str, str]] = {}
     claimed: dict[str, str] = {c.name: c.name for c in source.columns}
+    reversals: bool | None = None
     for path in paths:
         data = _read(path)
-        unknown = set(data) - {"columns", "values"}
+        if "reversals" in data:
+            if not isinstance(data["reversals"], bool):
+                raise MappingError(f"mapping file {path}: reversals must be true or false")
+            reversals = data["reversals"] if reversals is None else reversals
+        unknown = set(data) - {"columns", "values", "reversals"}
         if unknown:
             raise MappingError(
                 f"mapping file {path}: unknown table(s) {', '.join(sorted(unknown))} "
@@ -189,4 +197,5 @@ def load_mapping(source: Source | str, override_dir: str | Path | None = None) -
         {c: tuple(a) for c, a in aliases.items()},
         values,
         tuple(str(p) for p in paths),
+        reversals=bool(reversals),
     )
