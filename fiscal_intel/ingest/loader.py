@@ -58,8 +58,8 @@ class LoadBounds:
       for the last tax year is filed, paid and audited after it), and never more than
       ``horizon_margin_days`` after the file's own horizon: its
       ``max(10, ceil(n / 1000))``-th latest date, so that one typo (``31/12/9999``, ``2205``)
-      can never set it (see HORIZON_RANK). The bound depends only on the settings and the file's bytes, so a
-      file loads the same whatever was loaded before it.
+      can never set it (see HORIZON_RANK). The bound depends only on the settings and the
+      file's bytes, so a file loads the same whatever was loaded before it.
     """
 
     first_tax_year: int = 2010
