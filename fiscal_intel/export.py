@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
 from fiscal_intel.sqlfiles import frame
+from fiscal_intel.warehouse import connect_warehouse
 
 COLUMNS = [
     "program",
@@ -50,7 +50,7 @@ def audit_list(warehouse: Path, program: str, top: int) -> pl.DataFrame:
         raise FileNotFoundError(f"warehouse {warehouse} does not exist: run fiscal-intel first")
     if top < 1:
         raise ValueError("--top must be at least 1")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with connect_warehouse(warehouse, read_only=True) as con:
         return frame(
             con,
             f"select {', '.join(COLUMNS)}, predicted_amount from marts.audit_ranking "

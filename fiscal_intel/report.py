@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import duckdb
-
 from fiscal_intel.scoring.reasons import cop
 from fiscal_intel.settings import Settings
+from fiscal_intel.warehouse import connect_warehouse
 
 
 def print_summary(settings: Settings, top: int = 10) -> None:
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with connect_warehouse(settings.warehouse, read_only=True) as con:
         as_of, source = con.execute(
             "select as_of, as_of_source from staging.as_of_date"
         ).fetchall()[0]
