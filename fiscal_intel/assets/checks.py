@@ -194,8 +194,10 @@ def audit_lists_outcome(
         con.execute(
             "insert into ops.audit_list_sizes "
             "select coalesce((select max(seq) from ops.audit_list_sizes), 0) + 1, "
-            "(select as_of from staging.as_of_date), program, count(*) "
-            "from marts.audit_ranking group by program"
+            "(select as_of from staging.as_of_date), p.program, count(r.program) "
+            "from unnest($programs) as p (program) "
+            "left join marts.audit_ranking as r on r.program = p.program group by p.program",
+            {"programs": list(PROGRAMS)},
         )
     return bool(passed), float(observed), str(detail)
 

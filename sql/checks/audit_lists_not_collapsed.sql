@@ -54,7 +54,8 @@ select
                 || coalesce(' (previous run: ' || j.before || ')', ''),
                 '; ' order by j.program
             ) filter (where j.broken)
-            || ': below ' || round(100 * $min_list_share) || ' % of the previous run'
+            || ': below ' || round(100 * $min_list_share)::integer
+            || ' % of the previous run'
             || ' or empty, as-of date '
             || coalesce((select a.as_of::varchar from staging.as_of_date as a), '?')
             || '. Check the as-of date (staging.as_of_date) and the files loaded last'
