@@ -288,12 +288,16 @@ def test_a_file_that_leaves_landing_leaves_raw(tmp_path: Path) -> None:
     assert log[-1] == (
         "b.csv",
         "removed",
-        "b.csv: 3 rows left raw (no longer in the landing folder)",
+        "b.csv: 3 rows left raw (no longer in landing)",
     )
     assert ("b.csv", "removed", None) in log  # the load itself, now marked removed
     # A corrected export under the same name replaces the old rows.
     _payments(folder, "a.csv", _many_payments(4))
-    load_source(con, SOURCES["payments"], folder)
+    replaced = load_source(con, SOURCES["payments"], folder)
+    assert [(f.status, f.message) for f in replaced.files][0] == (
+        "removed",
+        "a.csv: its bytes changed: a new version",
+    )
     assert con.execute("select count(*) from raw.payments").fetchone()[0] == 4
     passed, _, detail = run_sql(
         con, "checks/load_accounting", source="payments", raw_table="raw.payments"

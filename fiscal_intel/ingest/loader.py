@@ -776,8 +776,10 @@ def _reconcile(
         if (file, sha) in present or file in changing:
             kept.append((batch_id, file, sha))
             continue
-        _unload(con, source, batch_id, file, sha, "no longer in the landing folder")
-        out.append(FileLoad(source.name, file, sha, "removed", message=f"{file}: left landing"))
+        names = {name for name, _ in present}
+        why = "its bytes changed: a new version" if file in names else "no longer in landing"
+        _unload(con, source, batch_id, file, sha, why)
+        out.append(FileLoad(source.name, file, sha, "removed", message=f"{file}: {why}"))
     # Walk the folder in version order beside the loaded files in load order: the first file
     # that should have come before a loaded one starts the tail to load again.
     kept = [k for k in kept if k[1] not in changing]  # placed again once it stops changing
