@@ -63,19 +63,17 @@ def test_far_future_dates_are_quarantined_at_load(tmp_path: Path, fast: bool) ->
     lines = _many_payments(200)
     lines[50] = "R50,900111222,2023,31/12/9999,5000"  # the date
     lines[60] = "R60,900111222,2023,2205-03-01,5000"  # a typo year
-    lines[70] = "R70,900111222,2023,2026-06-01,5000"  # within the settings, past the file
+    lines[70] = "R70,900111222,2018,2022-06-01,5000"  # arrears paid years later: plausible
     _payments(folder, "pagos.csv", lines)
     con = duckdb.connect()
     result = load_source(con, SOURCES["payments"], folder)
-    assert result.files[0].rows_loaded == 197
+    assert result.files[0].rows_loaded == 198
     got = {row: reason for _, row, reason, _ in _quarantine(con)}
     assert got == {
-        51: "paid_on 9999-12-31 is after 2025-12-21, the latest plausible date (366 days "
-        "after this file's dates, which reach 2024-12-20)",
-        61: "paid_on 2205-03-01 is after 2025-12-21, the latest plausible date (366 days "
-        "after this file's dates, which reach 2024-12-20)",
-        71: "paid_on 2026-06-01 is after 2025-12-21, the latest plausible date (366 days "
-        "after this file's dates, which reach 2024-12-20)",
+        51: "paid_on 9999-12-31 is after 2037-12-31, the latest plausible date (the end of "
+        "last_tax_year + 2)",
+        61: "paid_on 2205-03-01 is after 2037-12-31, the latest plausible date (the end of "
+        "last_tax_year + 2)",
     }
     assert con.execute("select max(paid_on) from raw.payments").fetchone()[0] == date(2024, 12, 28)
 

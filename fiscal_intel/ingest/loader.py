@@ -10,12 +10,11 @@ its ``ops.load_log`` entry commit together, so a crash leaves none of them; a fi
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import stat
 import tempfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -42,30 +41,25 @@ FAST_CSV = True
 LINEAGE_COLUMNS = "_file varchar, _sha256 varchar, _row_number bigint, _batch_id bigint"
 
 
-# The file's horizon is its k-th latest date, k = max(HORIZON_RANK, n / 1000): that many typos
-# together cannot move it. Files with fewer than 10 * HORIZON_RANK dates have only the settings'
-# bound (a registry of 20 shops may well have gone a year without a registration).
-HORIZON_RANK = 10
-
-
 @dataclass(frozen=True)
 class LoadBounds:
-    """What a plausible row holds, from the settings and the file itself.
+    """What a plausible row holds, from the settings.
 
     - ``tax_year`` within the configured tax years (``first_tax_year`` .. ``last_tax_year``): a
       year outside them could never be staged, so it is quarantined at load, not left in raw.
-    - Dates from ``earliest_date`` to the end of the year after ``last_tax_year`` + 1 (a return
-      for the last tax year is filed, paid and audited after it), and never more than
-      ``horizon_margin_days`` after the file's own horizon: its
-      ``max(10, ceil(n / 1000))``-th latest date, so that one typo (``31/12/9999``, ``2205``)
-      can never set it (see HORIZON_RANK). The bound depends only on the settings and the
-      file's bytes, so a file loads the same whatever was loaded before it.
+    - Dates from ``earliest_date`` to the end of ``last_tax_year`` + 2 (a return for the last
+      tax year is filed, paid and audited after it): ``31/12/9999`` or a year typed ``2205``
+      never loads.
+
+    A bound from the data itself (a file's latest dates plus a margin) was tried and dropped: a
+    file of one tax year's payments legitimately ends in a thin tail of arrears paid years
+    later. Where the data ends is judged on all of it, by ``staging.as_of_date``; the bounds
+    depend only on the settings, so a file loads the same whatever was loaded before it.
     """
 
     first_tax_year: int = 2010
     last_tax_year: int = 2035
     earliest_date: date = date(1900, 1, 1)
-    horizon_margin_days: int = 366
 
     @property
     def latest_date(self) -> date:
@@ -544,7 +538,7 @@ def _judge_file(
 ) -> None:
     """Quarantine the rows of ``_typed`` that are only wrong beside the rest of their file.
 
-    - A date after the plausible horizon (see :class:`LoadBounds`) or before ``earliest_date``.
+    - A date outside the plausible range (see :class:`LoadBounds`).
     - A record id (``Source.row_id``) repeated in the file with other values: every such row,
       the reason naming the other rows (which one is right cannot be told from the file).
 
@@ -554,32 +548,17 @@ def _judge_file(
     live = "_clean and not _blank"
     con.execute("create or replace temp table _extra (rn bigint, reason varchar)")
     dates = [c.name for c in source.columns if c.kind == "date" and c.name in present]
-    if dates:
-        pooled = f"(select unnest([{', '.join(dates)}]) as d from _typed where {live}) as pooled"
-        n = scalar(con, f"select count(d) from {pooled}")
-        k = max(HORIZON_RANK, math.ceil(n / 1000))
-        latest = []
-        if n >= 10 * HORIZON_RANK:  # fewer dates say little about where the data ends
-            latest = con.execute(f"select max(d, {k}) from {pooled}").fetchone()[0] or []
-        bound = bounds.latest_date
-        why = f"the end of last_tax_year + 2, {bound.year}"
-        if len(latest) >= k:
-            horizon = latest[k - 1] + timedelta(days=bounds.horizon_margin_days)
-            if horizon < bound:
-                bound = horizon
-                why = (
-                    f"{bounds.horizon_margin_days} days after this file's dates, "
-                    f"which reach {latest[k - 1]}"
-                )
-        for c in dates:
-            con.execute(
-                f"insert into _extra select {ROW_NUMBER}, "
-                f"'{c} ' || strftime({c}, '%Y-%m-%d') || case when {c} > ?::date then "
-                "' is after ' || ?::varchar || ', the latest plausible date (' || ? || ')' "
-                "else ' is before ' || ?::varchar || ', the earliest plausible date' end "
-                f"from _typed where {live} and ({c} > ?::date or {c} < ?::date)",
-                [bound, bound, why, bounds.earliest_date, bound, bounds.earliest_date],
-            )
+    bound = bounds.latest_date
+    for c in dates:
+        con.execute(
+            f"insert into _extra select {ROW_NUMBER}, "
+            f"'{c} ' || strftime({c}, '%Y-%m-%d') || case when {c} > ?::date then "
+            "' is after ' || ?::varchar || ', the latest plausible date (the end of "
+            "last_tax_year + 2)' "
+            "else ' is before ' || ?::varchar || ', the earliest plausible date' end "
+            f"from _typed where {live} and ({c} > ?::date or {c} < ?::date)",
+            [bound, bound, bounds.earliest_date, bound, bounds.earliest_date],
+        )
     rid = source.row_id
     if rid and rid in present:
         content = ", ".join(c.name for c in source.columns if c.name in present)
