@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a stage failed (the line printed says which asset or fi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -180,6 +181,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from fiscal_intel.demo import generate
 
     settings = _settings(args)
+    # A demo writes a new municipality over the last one: its lists are not comparable with the
+    # previous run's, so only an empty list fails marts/audit_ranking:lists_not_collapsed.
+    settings = dataclasses.replace(settings, min_list_share=min(settings.min_list_share, 1e-9))
     landing = settings.landing_path
     truth = landing.parent / "truth"
     if args.messy:

@@ -27,6 +27,7 @@ import polars as pl
 
 from fiscal_intel.scoring.reason_texts import LANGUAGES, number, stored
 from fiscal_intel.sqlfiles import frame
+from fiscal_intel.warehouse import connect_warehouse
 
 COLUMNS = [
     "program",
@@ -201,7 +202,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     """The warehouse opened for reading: the one place the exports and the case file open it."""
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist: run fiscal-intel first")
-    return duckdb.connect(str(warehouse), read_only=True)
+    return connect_warehouse(warehouse, read_only=True)
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:

@@ -11,6 +11,7 @@ import duckdb
 
 from fiscal_intel.scoring.reason_texts import money, number, stored
 from fiscal_intel.settings import Settings
+from fiscal_intel.warehouse import connect_warehouse
 
 # The list lines of the summary, per language.
 LIST_LINES = {
@@ -69,7 +70,7 @@ def list_lines(con: duckdb.DuckDBPyConnection, lang: str = "es", top: int = 10) 
 
 def print_summary(settings: Settings, top: int = 10) -> None:
     lang = settings.report_language if settings.report_language in LIST_LINES else "es"
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with connect_warehouse(settings.warehouse, read_only=True) as con:
         as_of, source = con.execute(
             "select as_of, as_of_source from staging.as_of_date"
         ).fetchall()[0]
