@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
 import polars as pl
 
+from fiscal_intel.published import reading
 from fiscal_intel.sqlfiles import frame
 
 COLUMNS = [
@@ -50,7 +50,7 @@ def audit_list(warehouse: Path, program: str, top: int) -> pl.DataFrame:
         raise FileNotFoundError(f"warehouse {warehouse} does not exist: run fiscal-intel first")
     if top < 1:
         raise ValueError("--top must be at least 1")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with reading(warehouse) as con:  # the published copy: never in a run's way
         return frame(
             con,
             f"select {', '.join(COLUMNS)}, predicted_amount from marts.audit_ranking "

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import duckdb
-
+from fiscal_intel.published import published_path, reading
 from fiscal_intel.scoring.reasons import cop
 from fiscal_intel.settings import Settings
 
 
 def print_summary(settings: Settings, top: int = 10) -> None:
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with reading(settings.warehouse) as con:  # the published copy, as every reader
         as_of, source = con.execute(
             "select as_of, as_of_source from staging.as_of_date"
         ).fetchall()[0]
@@ -45,8 +44,9 @@ def print_summary(settings: Settings, top: int = 10) -> None:
                 print(f"  {rank:>3}. {nit} {str(name)[:34]:<34} {year}  p={p:.2f}  {cop(expected)}")
                 print(f"       {reasons}")
     print(
-        "\nMarts (read-only while no run is going):\n"
-        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', "
+        "\nMarts (BI tools open the published copy, never the warehouse a run writes):\n"
+        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect("
+        f"'{published_path(settings.warehouse)}', "
         "read_only=True).sql('from marts.revenue_monthly'))\"\n"
         "Lists:  .venv/bin/fiscal-intel audit-list --program inexacto --top 100 "
         "--out inexacto.xlsx\n"
