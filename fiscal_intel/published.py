@@ -28,7 +28,13 @@ from pathlib import Path
 
 import duckdb
 
-from fiscal_intel.locking import held_here, holder_path, lock_path, warehouse_lock
+from fiscal_intel.locking import (
+    held_here,
+    holder_path,
+    lock_is_free,
+    lock_path,
+    warehouse_lock,
+)
 
 # Runs that did not finish, as ops.run_log says: a warehouse they left may mix two runs.
 UNFINISHED = ("running", "died", "failed")
@@ -96,8 +102,9 @@ def readable(
     if published.is_file():
         yield published
         return
-    if not warehouse.is_file():
-        raise FileNotFoundError(f"warehouse {warehouse} does not exist: run fiscal-intel first")
+    missing = f"warehouse {warehouse} does not exist: run fiscal-intel first"
+    if not warehouse.is_file() and lock_is_free(warehouse):
+        raise FileNotFoundError(missing)  # (with the lock held, a first run is creating it)
     ever_locked = holder_path(warehouse).exists() or lock_path(warehouse).exists()
     if held_here(warehouse) or not ever_locked:
         # We are the run, or no run has ever locked it (an exported leadership file).
@@ -116,6 +123,8 @@ def readable(
         if published.is_file():  # the run we waited for published it
             yield published
             return
+        if not warehouse.is_file():
+            raise FileNotFoundError(missing)
         _warn_if_unfinished(warehouse, on_wait)
         yield warehouse
 

@@ -168,11 +168,11 @@ def run_pipeline(
             record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            if record.status in PUBLISHED:
+            if record.status in PUBLISHED and set(stages) >= set(STAGES):
                 # Left behind if we die before the copy takes its name: the next run copies again.
                 partial_path(settings.warehouse).touch()
             write_run_log(settings, record)
-            if record.status in PUBLISHED:
+            if record.status in PUBLISHED and set(stages) >= set(STAGES):
                 _publish(settings, record)
             write_marker(settings.warehouse, record.run_id, record.started_at, record.status,
                          record.failed_stage)
@@ -180,7 +180,8 @@ def run_pipeline(
 
 
 # A run that built every table (``incomplete``: every table, from the readable files) is
-# published; a failed or killed one is not, so readers never see a half-built warehouse.
+# published; a failed or killed one is not, so readers never see a half-built warehouse. Nor is
+# a run of some stages only (tests, benchmarks): it may finish what a killed run left half done.
 PUBLISHED = ("success", "incomplete")
 
 
