@@ -179,3 +179,62 @@ def test_a_reader_of_an_unpublished_warehouse_is_told_when_a_half_run_built_it(
         assert con.execute("select count(*) from ops.run_log").fetchall() == [(1,)]
     assert said == [f"warning: the last run on {warehouse} (2026-01-02 03:04) died before "
                     "finishing: its tables may mix that run and the one before"]
+
+
+POSIX_ONLY = {"fcntl", "resource", "termios", "pwd", "grp", "posix", "tty", "pty"}
+
+
+def test_the_package_imports_nothing_posix_only_outside_a_guard() -> None:
+    """Windows, where many tax offices work, has no fcntl or resource: every import of one is
+    inside ``try: ... except ImportError``."""
+    import ast
+
+    package = Path(__file__).parent.parent / "fiscal_intel"
+    unguarded = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        guarded = {
+            id(node)
+            for t in ast.walk(tree)
+            if isinstance(t, ast.Try) and any(
+                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "Exception")
+                for h in t.handlers
+            )
+            for stmt in t.body
+            for node in ast.walk(stmt)
+        }
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names] if isinstance(node, ast.Import)
+                else [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            )  # fmt: skip
+            for name in names:
+                if name.split(".")[0] in POSIX_ONLY and id(node) not in guarded:
+                    unguarded.append(f"{path.relative_to(package)}:{node.lineno} {name}")
+    assert unguarded == []
+
+
+def test_the_lock_names_its_holder_and_frees_on_sigkill(tmp_path: Path) -> None:
+    from fiscal_intel.locking import WarehouseBusy, lock_is_free, warehouse_lock
+
+    warehouse = tmp_path / "w.duckdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import time\nfrom fiscal_intel.locking import warehouse_lock\n"
+         f"with warehouse_lock({str(warehouse)!r}, timeout=5):\n"
+         "    print('holding', flush=True)\n    time.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "holding"
+    said: list[str] = []
+    busy = f"in use by another run \\(pid {holder.pid}\\)"
+    with pytest.raises(WarehouseBusy, match=busy), warehouse_lock(
+        warehouse, timeout=1.5, on_wait=said.append
+    ):
+        pass
+    assert said == [f"waiting for another run on {warehouse} (pid {holder.pid})"]
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    assert lock_is_free(warehouse)
+    with warehouse_lock(warehouse, timeout=1):
+        assert not lock_is_free(warehouse)
