@@ -87,7 +87,10 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("readers")
     warehouse = root / "w.duckdb"
     run = _cli("run", "--landing", str(FIXTURE), "--warehouse", str(warehouse))
-    time.sleep(1.0)  # let it take the lock, so the readers meet a run that is going
+    marker = Path(f"{warehouse}.run.json")  # written once the run holds the lock
+    deadline = time.monotonic() + 120
+    while not marker.exists() and run.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
     return {"root": root, "warehouse": warehouse,
             **_read_while(run, warehouse, root, seed=1), "returncode": run.returncode}
 
