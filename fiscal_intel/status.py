@@ -56,8 +56,11 @@ def print_status(settings: Settings, runs: int = 10) -> int:
                 rows = _runs(warehouse, runs)
         # Killed runs leave their row `running`; with the lock free, their process is gone.
         rows = [(*r[:2], "died" if r[2] == "running" else r[2], *r[3:]) for r in rows or []]
-    except WarehouseBusy:
+    except (WarehouseBusy, PermissionError) as exc:
+        # PermissionError: a probe running as a user who may not lock; trust the marker then.
         live = read_marker(warehouse) or {}
+        if isinstance(exc, PermissionError) and live.get("status") != "running":
+            live = None
         rows = (_runs(published, runs) if published.is_file() else None) or []
     except duckdb.Error as exc:
         print(f"fiscal-intel: cannot open {settings.warehouse}: {exc}", file=sys.stderr)
