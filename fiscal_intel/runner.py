@@ -200,8 +200,9 @@ def begin_run_log(settings: Settings, record: RunRecord) -> None:
     process is gone), finish a publication a killed run left half-copied, and write this run's
     row as ``running`` (plus the marker ``status`` reads while the warehouse is busy)."""
     write_marker(settings.warehouse, record.run_id, record.started_at, "running", None)
+    warehouse = build_resources(settings)["warehouse"]
     try:
-        with build_resources(settings)["warehouse"].get_connection() as con:
+        with warehouse.get_connection() as con:
             con.execute("create schema if not exists ops")
             run_sql(con, "ops/run_log")
             con.execute(
@@ -212,6 +213,13 @@ def begin_run_log(settings: Settings, record: RunRecord) -> None:
             latest = con.execute(
                 "select status from ops.run_log order by started_at desc limit 1"
             ).fetchall()
+        if publication_interrupted(settings.warehouse) and latest and latest[0][0] in PUBLISHED:
+            try:
+                publish(settings.warehouse)  # the last run finished but died while copying
+            except OSError as exc:  # this run publishes again at its end
+                print(f"fiscal-intel: could not finish the last publication: {exc}",
+                      file=sys.stderr)  # fmt: skip
+        with warehouse.get_connection() as con:
             con.execute(
                 "insert into ops.run_log (run_id, started_at, status, landing) "
                 "values (?, ?, 'running', ?)",
@@ -219,9 +227,6 @@ def begin_run_log(settings: Settings, record: RunRecord) -> None:
             )
     except duckdb.Error as exc:
         print(f"fiscal-intel: could not write ops.run_log: {exc}", file=sys.stderr)
-        return
-    if publication_interrupted(settings.warehouse) and latest and latest[0][0] in PUBLISHED:
-        publish(settings.warehouse)  # the last run finished but died while copying
 
 
 def _run_stages(

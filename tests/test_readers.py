@@ -241,3 +241,25 @@ def test_the_lock_names_its_holder_and_frees_on_sigkill(tmp_path: Path) -> None:
     assert lock_is_free(warehouse)
     with warehouse_lock(warehouse, timeout=1):
         assert not lock_is_free(warehouse)
+
+
+def test_a_publication_cut_short_is_finished_by_the_next_run(tmp_path: Path) -> None:
+    """Killed between its `success` row and the rename, a run leaves `.partial`; the next run
+    publishes the finished warehouse before its own stages."""
+    from datetime import datetime
+
+    from fiscal_intel.published import partial_path
+    from fiscal_intel.runner import RunRecord, begin_run_log
+
+    warehouse = tmp_path / "w.duckdb"
+    settings = load_settings(landing=str(FIXTURE), warehouse=str(warehouse))
+    begin_run_log(settings, RunRecord("first", datetime(2026, 1, 1)))
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("update ops.run_log set status = 'success'")
+    partial_path(warehouse).write_bytes(b"half a copy")
+    begin_run_log(settings, RunRecord("second", datetime(2026, 1, 2)))
+    assert not partial_path(warehouse).exists()
+    with duckdb.connect(str(published_path(warehouse)), read_only=True) as con:
+        assert con.execute("select run_id, status from ops.run_log").fetchall() == [
+            ("first", "success")
+        ]
