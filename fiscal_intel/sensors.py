@@ -95,7 +95,12 @@ def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> Non
     if status == "failed":
         record.failed_stage = run.job_name
         record.message = _failure_reason(events)
-    write_run_log(load_settings(), record)
+    settings = load_settings()
+    write_run_log(settings, record)
+    if status == "success":  # what readers and BI tools open (fiscal_intel.published)
+        from fiscal_intel.published import publish
+
+        publish(settings.warehouse, timeout=settings.lock_timeout)
 
 
 @dg.run_status_sensor(
