@@ -77,12 +77,16 @@ def run_pipeline_celery(
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
     from fiscal_intel.partitions import ALL_TAX_YEARS
+    from fiscal_intel.run_marker import write_marker
     from fiscal_intel.runner import (
         PARTITIONED_STAGES,
+        PUBLISHED,
         PipelineError,
         RunRecord,
         _check_outcomes,
         _failure_reason,
+        _publish,
+        begin_run_log,
         stage_result_of,
         write_run_log,
     )
@@ -90,6 +94,7 @@ def run_pipeline_celery(
     repo = ReconstructableRepository.for_module(MODULE, "defs")
     config = run_config(settings, broker, backend)
     record = RunRecord(str(uuid.uuid4()), datetime.now())
+    begin_run_log(settings, record)  # as run_pipeline does: the run's row, then its stages
     try:
         for stage in STAGES:
             start = time.perf_counter()
@@ -122,4 +127,10 @@ def run_pipeline_celery(
         raise
     finally:
         write_run_log(settings, record)
+        if record.status in PUBLISHED:
+            _publish(settings, record)  # the read-only copy readers open, as in process
+        write_marker(
+            settings.warehouse, record.run_id, record.started_at, record.status,
+            record.failed_stage,
+        )  # fmt: skip
     return record.stages
