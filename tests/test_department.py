@@ -107,3 +107,19 @@ def test_department_report_compares_the_municipalities(department) -> None:
         assert name in page
     assert "falló" in page  # the broken municipality is listed, without figures
     assert "<script" not in page
+
+
+def test_a_municipality_not_run_keeps_its_place(department, tmp_path) -> None:
+    """With --municipality, the others enter department.duckdb as their last run left them."""
+    from fiscal_intel.department.marts import build_department
+    from fiscal_intel.department.runner import previous_result
+    from fiscal_intel.settings import load_settings
+
+    kept = previous_result("05615", department["wh"])
+    assert kept is not None and kept.status == "success"
+    assert previous_result("05030", tmp_path) is None  # never built there
+    out = build_department(tmp_path, [kept], load_settings())
+    with duckdb.connect(str(out), read_only=True) as con:
+        assert con.execute(
+            "select distinct municipality_code from marts.revenue_yearly"
+        ).fetchall() == [("05615",)]

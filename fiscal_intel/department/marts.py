@@ -17,6 +17,7 @@ import duckdb
 
 from fiscal_intel.leadership import IDENTIFYING_COLUMNS, LEADERSHIP_MARTS
 from fiscal_intel.leadership.export import published_columns
+from fiscal_intel.published import published_path
 
 # One row per municipality: the figures a department compares, each from a secrecy-checked
 # leadership mart of that municipality (sums of shown cells only: a suppressed cell is null).
@@ -109,7 +110,10 @@ def build_department(warehouse_dir: Path, results: list, settings) -> Path:
             )
             for i, r in enumerate(built):
                 alias = f"m{i}"
-                con.execute(f"attach {_literal(Path(r.warehouse))} as {alias} (read_only)")
+                # The published copy, which readers open, when the run made one.
+                source = published_path(Path(r.warehouse))
+                source = source if source.is_file() else Path(r.warehouse)
+                con.execute(f"attach {_literal(source)} as {alias} (read_only)")
                 try:
                     _copy_marts(con, alias, r, settings.secrecy_rounding_cop, first=i == 0)
                 finally:

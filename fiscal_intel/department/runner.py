@@ -170,10 +170,40 @@ def run_department(
                 if on_result:
                     on_result(result)
     results.sort(key=lambda r: r.code)
-    department = build_department(warehouse_dir, results, settings)
+    # With --municipality, the others keep their place in the department's view from their
+    # last run (their files are not touched).
+    kept = [
+        previous_result(c, warehouse_dir)
+        for c in municipality_folders(landing)
+        if c not in {r.code for r in results} and c not in unknown
+    ]
+    department = build_department(
+        warehouse_dir, sorted(results + [k for k in kept if k], key=lambda r: r.code), settings
+    )
     if any(r.status in ("success", "incomplete") for r in results):
         from fiscal_intel.department.report import department_report
 
         language = settings.report_language if settings.report_language in ("es", "en") else "es"
         department_report(department, warehouse_dir / "department.html", language)
     return results
+
+
+def previous_result(code: str, warehouse_dir: Path) -> MunicipalityResult | None:
+    """A municipality not run this time, as its last run left it (None: never built here)."""
+    import duckdb
+
+    from fiscal_intel.published import published_path
+
+    warehouse = Path(warehouse_dir) / f"{code}.duckdb"
+    source = published_path(warehouse)
+    if not source.is_file():
+        return None
+    try:
+        with duckdb.connect(str(source), read_only=True) as con:
+            row = con.execute(
+                "select status from ops.run_log order by started_at desc limit 1"
+            ).fetchall()
+    except duckdb.Error:
+        return None
+    status = row[0][0] if row else "failed"
+    return MunicipalityResult(code, municipality_name(code), status, 0.0, str(source))
