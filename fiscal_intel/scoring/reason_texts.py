@@ -19,7 +19,7 @@ import string
 from collections.abc import Sequence
 from datetime import date
 
-from fiscal_intel.scoring.reasons import Reason
+from fiscal_intel.scoring.phrases import Reason
 
 LANGUAGES = ("es", "en")
 
