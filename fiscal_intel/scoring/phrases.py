@@ -120,6 +120,25 @@ def asset_peers(row: Row) -> list[Phrase]:
     ]
 
 
+def registry(row: Row) -> list[Phrase]:
+    """Label-free: where the return's yield on its registered assets stands among its peers,
+    and the tax on the income its assets (and staff) say is missing."""
+    out = [
+        phrase(
+            "inexacto.registry",
+            registry_percentile=_num(row, "registry_percentile"),
+            gross_income=_num(row, "gross_income"),
+            total_assets=_num(row, "total_assets"),
+            employees=row.get("employees"),
+            **_group(row, "asset_peer_group"),
+        )
+    ]
+    evidence = _num(row, "registry_evidence_tax") or 0
+    if evidence > 0:
+        out.append(phrase("inexacto.registry.missing", registry_evidence_tax=evidence))
+    return out
+
+
 def employees(row: Row) -> list[Phrase]:
     return [
         phrase(
@@ -313,6 +332,21 @@ def omiso_third_party(row: Row) -> list[Phrase]:
             third_party_base=base,
             tax_year=year,
             third_party_periods=row.get("third_party_periods"),
+        )
+    ]
+
+
+def omiso_contractor(row: Row) -> list[Phrase]:
+    """Label-free: paid here by reteICA agents, registered nowhere here, never filed."""
+    tax = _num(row, "contractor_tax") or 0
+    if tax <= 0:
+        return [phrase("omiso.contractor.none")]
+    return [
+        phrase(
+            "omiso.contractor",
+            third_party_base=_num(row, "third_party_base"),
+            tax_year=row.get("tax_year"),
+            contractor_tax=tax,
         )
     ]
 

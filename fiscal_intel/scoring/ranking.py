@@ -20,6 +20,8 @@ from fiscal_intel.scoring.model import (
     model_from_record,
     predict,
 )
+from fiscal_intel.scoring.phrases import Reason
+from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.scoring.reason_texts import render
 from fiscal_intel.scoring.reasons import (
     dumps,
@@ -88,12 +90,23 @@ def rank_candidates(
     """``candidates`` with risk_score, predicted_amount and expected_recovery, best first;
     only the ``keep`` columns of ``candidates`` (all when None) are carried through the sort."""
     p, amount = predict(model, candidates, threads=threads)
+    # Label-free evidence (ProgramSpec.evidence): where its tax times its hit rate on the random
+    # audits is worth more than the model's expectation, the case is ranked on the evidence.
+    evidence = PROGRAMS[model.program].evidence
+    rate = model.params.get("evidence_hit_rate")
+    by_evidence = np.zeros(len(p), dtype=bool)
+    if evidence is not None and rate is not None and evidence in candidates.columns:
+        tax = np.nan_to_num(candidates[evidence].cast(pl.Float64).to_numpy())
+        by_evidence = rate * tax > p * amount
+        p = np.where(by_evidence, rate, p)
+        amount = np.where(by_evidence, tax, amount)
     if keep is not None:
         candidates = candidates.select(keep)
     return candidates.with_columns(
         risk_score=pl.Series(p),
         predicted_amount=pl.Series(amount),
         expected_recovery=pl.Series(near_equal(p * amount)),
+        by_evidence=pl.Series(by_evidence),
     ).sort(
         ["expected_recovery", "statute_expires_on", "nit", "tax_year"],
         descending=[True, False, False, False],
@@ -116,6 +129,21 @@ def reasons_for(
             top.to_dicts(),
             predicted_amount=top["predicted_amount"].to_numpy(),
         )
+    spec = PROGRAMS[program]
+    family = spec.evidence_family
+    if family is not None and "by_evidence" in top.columns:
+        # ranked on the label-free evidence: that reason first
+        code = f"{program}.{family}"
+        write = spec.families[family][0]
+        rows = top.to_dicts()
+        structured = [
+            [Reason(code, write(row)), *[r for r in reasons if r.family != code]]
+            if flag
+            else reasons
+            for row, flag, reasons in zip(
+                rows, top["by_evidence"].to_list(), structured, strict=True
+            )
+        ]
     late = late_filing_probability(model, top)
     if late is not None:
         is_open = top["late_filing_open"].fill_null(False).to_list()
@@ -178,13 +206,13 @@ def score_program(
     scored = rank_candidates(model, candidates, threads=settings.num_threads, keep=SCORE_KEYS)
     del candidates
     head = scored.head(settings.explain_top).select(
-        "nit", "tax_year", "risk_score", "predicted_amount", "expected_recovery"
+        "nit", "tax_year", "risk_score", "predicted_amount", "expected_recovery", "by_evidence"
     )
     con.register("_top", head.with_row_index("_position"))
     try:
         top = frame(
             con,
-            f"select f.*, t.risk_score, t.predicted_amount, t.expected_recovery "
+            f"select f.*, t.risk_score, t.predicted_amount, t.expected_recovery, t.by_evidence "
             f"from _top as t join {table} as f using (nit, tax_year) order by t._position",
         )
     finally:

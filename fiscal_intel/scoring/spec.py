@@ -74,6 +74,11 @@ class ProgramSpec:
     # Hidden on the late-filing rows, with the value put instead (see model.LATE_FILING_BLIND);
     # None: the program has no late-filing part.
     late_filing_blind: tuple[tuple[str, float | None], ...] | None = None
+    # Evidence scored without labels (issue #20): a feature holding the tax that evidence alone
+    # says is owed. The ranking takes the larger of the model's expected recovery and this tax
+    # times the evidence's hit rate on the random audits (``model.evidence_hit_rate``), and
+    # the case's reasons then open with the family holding it.
+    evidence: str | None = None
 
     @property
     def table(self) -> str:
@@ -82,6 +87,14 @@ class ProgramSpec:
     @property
     def feature_list(self) -> list[str]:
         return list(self.features)
+
+    @property
+    def evidence_family(self) -> str | None:
+        """The reason family that holds the label-free evidence."""
+        for family, (_, members) in self.families.items():
+            if self.evidence in members:
+                return family
+        return None
 
     @property
     def late_filing(self) -> bool:
@@ -108,6 +121,8 @@ class ProgramSpec:
         for f in self.features:
             if f not in explained:
                 out.append(f"{self.name}: feature {f!r} has no reason family")
+        if self.evidence is not None and self.evidence not in explained:
+            out.append(f"{self.name}.evidence: {self.evidence!r} is not an explained feature")
         for what, names in (
             ("monotone", set(self.monotone)),
             ("amount_only", set(self.amount_only)),

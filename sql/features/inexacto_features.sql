@@ -54,7 +54,18 @@ select
     ) as outside_percentile,
     percent_rank() over (
         partition by tax_year, ciiu_section, size_band order by deductions_share
-    ) as deductions_percentile
+    ) as deductions_percentile,
+    -- declared income per peso of registered assets among the same division and registry size
+    -- band (label-free: where this return's yield stands among its peers, 0 = lowest)
+    case
+        when log_income_per_asset is not null
+            then
+                percent_rank() over (
+                    partition by
+                        tax_year, division, size_band, log_income_per_asset is null
+                    order by log_income_per_asset
+                )
+    end as registry_percentile
 from returns;
 
 -- The same filer's other years known on the as-of date: what is normal for this business.
@@ -271,6 +282,7 @@ peer_levels as (
         pr.outside_percentile,
         zs.peer_deductions_share,
         pr.deductions_percentile,
+        pr.registry_percentile,
         cz.na_class,
         dz.na_division,
         cz.ia_class,
@@ -499,6 +511,7 @@ features as (
         p.peer_income_per_employee,
         (p.gross / nullif(p.employees, 0)) / nullif(p.peer_income_per_employee, 0)
             as income_per_employee_vs_peers,
+        p.registry_percentile,
         p.total_tax / nullif(p.gross, 0) * 1000 as effective_rate,
         datediff('day', p.filing_deadline, p.first_filed_on) as days_late,
         p.filings - 1 as corrections,
@@ -562,7 +575,38 @@ select
     -- on what is missing from it
     fi_ica_with_avisos(
         greatest(peer_income_per_asset * total_assets - gross_income, 0), declared_rate
-    ) as asset_shortfall_tax
+    ) as asset_shortfall_tax,
+    -- the same with the staff the registry shows, at the peers' income per employee
+    fi_ica_with_avisos(
+        greatest(peer_income_per_employee * employees - gross_income, 0), declared_rate
+    ) as employee_shortfall_tax,
+    -- Evidence scored without labels (issue #20): a return whose income per peso of assets is
+    -- in the lowest quarter of its division and size band, the tax on what the registry says is
+    -- missing; with staff on record, only what assets and staff both say (the smaller).
+    case
+        when registry_percentile <= 0.25
+            then
+                case
+                    when employees > 0
+                        then
+                            least(
+                                fi_ica_with_avisos(
+                                    greatest(peer_income_per_asset * total_assets - gross_income, 0),
+                                    declared_rate
+                                ),
+                                fi_ica_with_avisos(
+                                    greatest(peer_income_per_employee * employees - gross_income, 0),
+                                    declared_rate
+                                )
+                            )
+                    else
+                        fi_ica_with_avisos(
+                            greatest(peer_income_per_asset * total_assets - gross_income, 0),
+                            declared_rate
+                        )
+                end
+        else 0
+    end as registry_evidence_tax
 from features;
 
 drop table returns;

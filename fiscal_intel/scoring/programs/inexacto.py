@@ -66,6 +66,9 @@ FEATURES = (
     "suspected_gap_tax",
     "suspected_gap_ratio",
     "asset_shortfall_tax",
+    "registry_percentile",
+    "employee_shortfall_tax",
+    "registry_evidence_tax",
 )
 
 # Evidence whose direction is known, as monotone constraints (+1: can only raise the probability
@@ -75,6 +78,7 @@ FEATURES = (
 # declared, a higher rate, less income outside, fewer deductions).
 MONOTONE = {
     "past_adjusted_audits": 1,
+    "registry_evidence_tax": 1,
     "past_clean_audits": -1,
     "outside_share_vs_adjusted_years": 1,
     "deductions_share_vs_adjusted_years": 1,
@@ -163,7 +167,12 @@ INEXACTO = ProgramSpec(
                 "income_vs_adjusted_years",
             ),
         ),
+        "registry": (
+            phrases.registry,
+            ("registry_percentile", "employee_shortfall_tax", "registry_evidence_tax"),
+        ),
         "entity": (phrases.entity, ("is_juridica",)),
     },
     amount=AMOUNT,
+    evidence="registry_evidence_tax",
 )

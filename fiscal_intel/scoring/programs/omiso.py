@@ -44,6 +44,7 @@ FEATURES = (
     "past_clean_audits",
     "activity_rate",
     "third_party_implied_tax",
+    "contractor_tax",
 )
 
 # Evidence whose direction is known, as monotone constraints (+1: can only raise the probability
@@ -61,6 +62,7 @@ MONOTONE = dict.fromkeys(
         "third_party_periods",
         "third_party_base_adjacent",
         "third_party_implied_tax",
+        "contractor_tax",
         "later_filings",
         "filed_prev_year",
         "filed_next_year",
@@ -200,8 +202,10 @@ OMISO = ProgramSpec(
         ),
         "past_audits": (phrases.past_audits, ("past_adjusted_audits", "past_clean_audits")),
         "activity": (phrases.omiso_activity, ("activity_rate",)),
+        "contractor": (phrases.omiso_contractor, ("contractor_tax",)),
         "entity": (phrases.entity, ("is_juridica",)),
     },
     amount=AMOUNT,
     late_filing_blind=LATE_FILING_BLIND,
+    evidence="contractor_tax",
 )
