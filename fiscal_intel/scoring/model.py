@@ -111,7 +111,10 @@ class ProgramModel:
                 f"{self.base_rate:.12g}/{self.median_log_amount:.12g}/{self.amount}".encode()
             )
             if "evidence_hit_rate" in self.params:
-                h.update(f"/{self.params['evidence_hit_rate']:.12g}".encode())
+                h.update(
+                    f"/{self.params['evidence_hit_rate']:.12g}"
+                    f"/{self.params['evidence_amount_ratio']:.12g}".encode()
+                )
             self.version = h.hexdigest()[:12]
 
     def importance(self) -> dict[str, float]:
@@ -333,7 +336,12 @@ def train(
     closed = training[labels.closed_on]
     evidence = {}
     if spec.evidence is not None and spec.evidence in training.columns:
-        evidence = evidence_hit_rate(training[spec.evidence].to_numpy(), y, is_random)
+        evidence = evidence_hit_rate(
+            training[spec.evidence].to_numpy(),
+            y,
+            is_random,
+            training[labels.amount].cast(pl.Float64).to_numpy(),
+        )
     return ProgramModel(
         program=program,
         features=features,
@@ -361,20 +369,37 @@ def train(
     )
 
 
+# A random audit counts this many times a staff-picked one when the evidence's hit rate is
+# learnt: it is an unbiased draw, staff's picks are aimed at the largest filers.
+RANDOM_AUDIT_WEIGHT = 5.0
+# Fewer adjusted audits showing the evidence than this and its tax is taken at face value.
+MIN_EVIDENCE_AMOUNTS = 5
+
+
 def evidence_hit_rate(
-    evidence: np.ndarray, adjusted: np.ndarray, is_random: np.ndarray
+    evidence: np.ndarray, adjusted: np.ndarray, is_random: np.ndarray, amount: np.ndarray
 ) -> dict[str, float | int]:
-    """How often the label-free evidence (``ProgramSpec.evidence`` > 0) was right, learnt from
-    the random audits only: staff's picks are aimed at the largest filers and say nothing of
-    the cases they never look at, a random audit is an unbiased draw. Laplace-smoothed (one hit,
-    one miss added), so with no random audit showing the evidence it is an even bet."""
-    has = np.nan_to_num(np.asarray(evidence, dtype=np.float64)) > 0
-    shown = has & np.asarray(is_random, dtype=bool)
-    hits = int(np.asarray(adjusted)[shown].sum())
+    """How far the label-free evidence (``ProgramSpec.evidence`` > 0) can be trusted, from the
+    closed audits that show it: its hit rate (random audits weighted ``RANDOM_AUDIT_WEIGHT``
+    times, Laplace-smoothed: with no audit showing it, an even bet) and the median assessed
+    amount per peso of evidence tax on the adjusted ones (1 below ``MIN_EVIDENCE_AMOUNTS``)."""
+    tax = np.nan_to_num(np.asarray(evidence, dtype=np.float64))
+    has = tax > 0
+    rand = np.asarray(is_random, dtype=bool)
+    hit = np.asarray(adjusted, dtype=bool)
+    weight = np.where(rand, RANDOM_AUDIT_WEIGHT, 1.0)
+    shown = float((weight * has).sum())
+    hits = float((weight * (has & hit)).sum())
+    paid = has & hit
+    ratio = 1.0
+    if paid.sum() >= MIN_EVIDENCE_AMOUNTS:
+        ratio = float(np.clip(np.median(np.nan_to_num(amount[paid]) / tax[paid]), 0.05, 1.0))
     return {
-        "evidence_hit_rate": round((hits + 1) / (int(shown.sum()) + 2), 6),
-        "evidence_random_audits": int(shown.sum()),
-        "evidence_random_hits": hits,
+        "evidence_hit_rate": round((hits + 1) / (shown + 2), 6),
+        "evidence_amount_ratio": round(ratio, 6),
+        "evidence_audits": int(has.sum()),
+        "evidence_random_audits": int((has & rand).sum()),
+        "evidence_random_hits": int((has & rand & hit).sum()),
     }
 
 

@@ -139,6 +139,20 @@ def registry(row: Row) -> list[Phrase]:
     return out
 
 
+def linked(row: Row) -> list[Phrase]:
+    """Label-free: other NITs that look like the same business, scored as one group."""
+    others = int(_num(row, "linked_nits") or 0)
+    if others <= 0:
+        return [phrase("inexacto.linked.none")]
+    return [
+        phrase(
+            "inexacto.linked",
+            linked_nits=others,
+            group_shortfall_tax=_num(row, "group_shortfall_tax") or 0,
+        )
+    ]
+
+
 def employees(row: Row) -> list[Phrase]:
     return [
         phrase(

@@ -97,6 +97,7 @@ def rank_candidates(
     by_evidence = np.zeros(len(p), dtype=bool)
     if evidence is not None and rate is not None and evidence in candidates.columns:
         tax = np.nan_to_num(candidates[evidence].cast(pl.Float64).to_numpy())
+        tax = tax * model.params.get("evidence_amount_ratio", 1.0)
         by_evidence = rate * tax > p * amount
         p = np.where(by_evidence, rate, p)
         amount = np.where(by_evidence, tax, amount)

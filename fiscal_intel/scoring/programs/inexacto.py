@@ -69,6 +69,8 @@ FEATURES = (
     "registry_percentile",
     "employee_shortfall_tax",
     "registry_evidence_tax",
+    "linked_nits",
+    "group_shortfall_tax",
 )
 
 # Evidence whose direction is known, as monotone constraints (+1: can only raise the probability
@@ -171,8 +173,9 @@ INEXACTO = ProgramSpec(
             phrases.registry,
             ("registry_percentile", "employee_shortfall_tax", "registry_evidence_tax"),
         ),
+        "linked": (phrases.linked, ("linked_nits", "group_shortfall_tax")),
         "entity": (phrases.entity, ("is_juridica",)),
     },
     amount=AMOUNT,
-    evidence="registry_evidence_tax",
+    # registry evidence is soft (peers, not records): the model weighs it, it does not override
 )
