@@ -69,6 +69,7 @@ class FiscalSettings(dg.ConfigurableResource):
     report_language: str = "es"
     mappings: str = ""
     continue_past_unreadable: bool = False
+    max_quarantine_share: float = 0.20
 
     @property
     def landing_path(self) -> Path:
