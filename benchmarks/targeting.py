@@ -86,6 +86,7 @@ def run_seed(seed: int, taxpayers: int, workdir: Path, world: str = "rionegro") 
             "held_out_audits, held_out_predicted_yield, held_out_realised_yield, backtest_cutoff "
             "from marts.model_card"
         ).fetchall()
+        params = con.execute("select program, params from scoring.risk_models").fetchall()
         # What share of each planted kind's gap the top K finds (the scores are stored ranked).
         by_kind = con.execute(
             "with t as (select * from read_csv($truth, all_varchar = true)), "
@@ -116,6 +117,7 @@ def run_seed(seed: int, taxpayers: int, workdir: Path, world: str = "rionegro") 
             for program, method, p, r in perf
         },
         "world": world,
+        "model_params": dict(params),
         "gap_found_by_kind": {
             f"{program}/{kind}": round((found or 0) / gap, 3)
             for program, kind, gap, found in by_kind
