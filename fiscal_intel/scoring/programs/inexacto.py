@@ -66,7 +66,6 @@ FEATURES = (
     "suspected_gap_tax",
     "suspected_gap_ratio",
     "asset_shortfall_tax",
-    "registry_percentile",
     "employee_shortfall_tax",
     "registry_evidence_tax",
     "linked_nits",
@@ -171,7 +170,9 @@ INEXACTO = ProgramSpec(
         ),
         "registry": (
             phrases.registry,
-            ("registry_percentile", "employee_shortfall_tax", "registry_evidence_tax"),
+            # registry_percentile (read by the phrase) is not a model feature: a percent rank moves
+            # with every peer row lost to quarantine, and reordered the top 10 of the messy demo
+            ("employee_shortfall_tax", "registry_evidence_tax"),
         ),
         "linked": (phrases.linked, ("linked_nits", "group_shortfall_tax")),
         "entity": (phrases.entity, ("is_juridica",)),
