@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.locking import held_here, warehouse_lock
 from fiscal_intel.settings import Settings, load_settings
+from fiscal_intel.warehouse import connect_warehouse
 
 
 class WarehouseResource(DuckDBResource):
@@ -19,7 +20,8 @@ class WarehouseResource(DuckDBResource):
 
     A CLI run holds the warehouse lock for its whole length; a run launched by the Dagster
     daemon (sensor, schedule, UI) takes it per connection, so the two never meet as two DuckDB
-    writers: one waits for the other instead of failing on DuckDB's file lock.
+    writers: one waits for the other instead of failing on DuckDB's file lock. Readers never
+    open this file: they open the copy each run publishes (``fiscal_intel.published``).
     """
 
     lock_timeout: float = 3600.0
@@ -37,7 +39,7 @@ class WarehouseResource(DuckDBResource):
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         # Unlike the parent's, closes the connection when the asset fails too: a connection left
         # open would pin its configuration on the file for the rest of the process.
-        con = duckdb.connect(
+        con = connect_warehouse(
             self.database, config={"custom_user_agent": "dagster", **self.connection_config}
         )
         try:
@@ -65,11 +67,16 @@ class FiscalSettings(dg.ConfigurableResource):
     audit_capacity: int = 100
     truth: str = ""
     min_cell_taxpayers: int = 5
+    dominance_p_percent: float = 10.0
+    secrecy_rounding_cop: int = 1_000_000
     leadership_dir: str = ""
     report_language: str = "es"
     mappings: str = ""
     continue_past_unreadable: bool = False
     max_quarantine_share: float = 0.20
+    first_tax_year: int = 2010
+    last_tax_year: int = 2035
+    min_list_share: float = 0.5
 
     @property
     def landing_path(self) -> Path:
@@ -86,6 +93,8 @@ class FiscalSettings(dg.ConfigurableResource):
             "statute_years_omiso": self.statute_years_omiso,
             "max_unknown_filer_share": self.max_unknown_filer_share,
             "min_cell_taxpayers": self.min_cell_taxpayers,
+            "dominance_p_percent": self.dominance_p_percent,
+            "secrecy_rounding_cop": self.secrecy_rounding_cop,
             "audit_capacity": self.audit_capacity,
         }
 

@@ -15,6 +15,15 @@ from typing import Any
 
 ENV_PREFIX = "FISCAL_INTEL_"
 
+# The least protection a municipality may configure: 3 taxpayers a cell (the usual threshold
+# rule of statistical offices), the p % rule at 5 %, amounts rounded to at least a thousand
+# pesos (the unit of the national ICA form).
+SECRECY_FLOORS: dict[str, float] = {
+    "min_cell_taxpayers": 3,
+    "dominance_p_percent": 5.0,
+    "secrecy_rounding_cop": 1_000,
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -43,8 +52,13 @@ class Settings:
     backtest_months: int = 24
     audit_capacity: int = 100
     truth: str = ""
-    # Tax secrecy (ET art. 583): leadership marts never show a cell built from fewer taxpayers.
+    # Tax secrecy (ET art. 583): leadership marts never show a cell built from fewer taxpayers,
+    # nor an amount cell dominated under the p % rule (what the other payers add is less than
+    # p % of the largest payer's share), and round published amounts to this many pesos.
+    # Values below the floors in SECRECY_FLOORS are refused (README, "Tax secrecy").
     min_cell_taxpayers: int = 5
+    dominance_p_percent: float = 10.0
+    secrecy_rounding_cop: int = 1_000_000
     # Where the leadership report and shareable DuckDB go (empty: `leadership/` beside the
     # warehouse) and the report's language (`es` or `en`).
     leadership_dir: str = ""
@@ -54,6 +68,10 @@ class Settings:
     # Tax years the partitioned tables (returns, payments, withholdings) may hold.
     first_tax_year: int = 2010
     last_tax_year: int = 2035
+    # A run whose audit list for a program is empty, or holds fewer than this share of the
+    # previous run's cases, fails the blocking check marts/audit_ranking:lists_not_collapsed
+    # (0 accepts the new size once, e.g. after a large audit campaign closed many cases).
+    min_list_share: float = 0.5
     # Folder of <source>.toml column mappings read before the shipped ones (empty: shipped only).
     mappings: str = ""
     # An unreadable landing file fails its raw asset (false), or is recorded and the run goes on
@@ -66,6 +84,15 @@ class Settings:
     # polars frames live beside it in the same process, so the whole run stays near twice this.
     duckdb_memory_limit: str = "4GB"
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, floor in SECRECY_FLOORS.items():
+            value = getattr(self, name)
+            if value < floor:
+                raise ValueError(
+                    f"setting {name} ({ENV_PREFIX}{name.upper()}) = {value} is below its floor "
+                    f"of {floor}: tax secrecy (ET art. 583) does not allow it"
+                )
 
     @property
     def landing_path(self) -> Path:
