@@ -194,7 +194,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _messy_demo(args, settings, truth)
     print(f"fiscal-intel demo: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
     start = time.perf_counter()
-    summary = generate(landing, truth, taxpayers=args.taxpayers, seed=args.seed)
+    summary = generate(
+        landing, truth, taxpayers=args.taxpayers, seed=args.seed, world=args.world
+    )
     generate_seconds = time.perf_counter() - start
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
     print(f"  wrote {rows}; ground truth in {truth}")
@@ -431,6 +433,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=0.01,
         help="with --messy: share of rows corrupted (default 0.01; junk rows are always added)",
+    )
+    demo.add_argument(
+        "--world",
+        default="rionegro",
+        choices=("rionegro", "llanura"),
+        help="the municipality's assumptions (fiscal_intel/demo/worlds.py): rionegro, the "
+        "original demo (default), or llanura: heavy size tails, cash sectors, contractors "
+        "registered elsewhere, fragmented businesses, a new evasion form, audits of the largest",
     )
     demo.add_argument("--as-of", help=argparse.SUPPRESS)
     demo.add_argument(
