@@ -69,6 +69,16 @@ class FiscalSettings(dg.ConfigurableResource):
     report_language: str = "es"
     mappings: str = ""
     continue_past_unreadable: bool = False
+    inspector_hour_cost: float = 60_000.0
+    hours_per_audit: float = 40.0
+    hours_per_request: float = 3.0
+    audits_per_year: int = 300
+    requests_per_year: int = 2_000
+    letter_cost: float = 8_000.0
+    letters_per_campaign: int = 2_000
+    prior_yield_requerimiento: float = 0.35
+    prior_yield_emplazamiento: float = 0.30
+    prior_yield_carta: float = 0.05
 
     @property
     def landing_path(self) -> Path:
@@ -86,6 +96,8 @@ class FiscalSettings(dg.ConfigurableResource):
             "max_unknown_filer_share": self.max_unknown_filer_share,
             "min_cell_taxpayers": self.min_cell_taxpayers,
             "audit_capacity": self.audit_capacity,
+            "letter_cost": self.letter_cost,
+            "request_cost": self.hours_per_request * self.inspector_hour_cost,
         }
 
 

@@ -1,0 +1,178 @@
+-- What each campaign earned, measured against its random control group: per campaign and
+-- window (30, 90 and 180 days after the first sending), the filing rate, payment rate and money
+-- paid per case in each arm, their difference with a 95 % interval (normal approximation,
+-- unequal variances), by intention to treat (every case counts in the arm it was drawn into,
+-- sent or not), the extra money for the whole treatment group and the cost per peso of it.
+-- Outcomes come only from returns and payments after the sending date, never from the office.
+create or replace table marts.campaign_effects as
+with sent as (
+    -- a campaign starts the day its first action went out; unsent campaigns are not measured
+    select
+        campaign_id,
+        min(sent_on) as sent_on,
+        count(distinct nit || '/' || tax_year) as cases_sent
+    from staging.stg_actions
+    where campaign_id is not null
+    group by campaign_id
+),
+
+windows as (
+    select unnest([30, 90, 180]) as window_days
+),
+
+costs as (
+    -- what one sent action costs: a letter, or the inspector hours of a demand or request
+    select
+        $letter_cost as cost_per_letter,
+        $request_cost as cost_per_request
+),
+
+cases as (
+    select
+        a.campaign_id,
+        a.nit,
+        a.tax_year,
+        a.arm,
+        c.program,
+        c.action,
+        s.sent_on,
+        s.cases_sent,
+        w.window_days
+    from ops.campaign_assignments as a
+    inner join ops.campaigns as c on a.campaign_id = c.campaign_id
+    inner join sent as s on a.campaign_id = s.campaign_id
+    cross join windows as w
+),
+
+filings as (
+    select distinct
+        k.campaign_id,
+        k.nit,
+        k.tax_year,
+        k.window_days
+    from cases as k
+    inner join raw.declarations as d
+        on
+            k.nit = d.nit and k.tax_year = d.tax_year and k.sent_on < d.filed_on
+            and k.sent_on + k.window_days >= d.filed_on
+),
+
+paid as (
+    select
+        k.campaign_id,
+        k.nit,
+        k.tax_year,
+        k.window_days,
+        sum(p.amount)::double as paid
+    from cases as k
+    inner join staging.stg_payments as p
+        on
+            k.nit = p.nit and k.tax_year = p.tax_year and k.sent_on < p.paid_on
+            and k.sent_on + k.window_days >= p.paid_on
+    group by all
+),
+
+outcomes as (
+    select
+        k.*,
+        f.nit is not null as filed,
+        coalesce(m.paid, 0) as paid
+    from cases as k
+    left join filings as f
+        on
+            k.campaign_id = f.campaign_id and k.nit = f.nit and k.tax_year = f.tax_year
+            and k.window_days = f.window_days
+    left join paid as m
+        on
+            k.campaign_id = m.campaign_id and k.nit = m.nit and k.tax_year = m.tax_year
+            and k.window_days = m.window_days
+),
+
+arms as (
+    select
+        campaign_id,
+        program,
+        action,
+        sent_on,
+        cases_sent,
+        window_days,
+        arm,
+        count(*) as n,
+        avg(filed::integer) as filing_rate,
+        coalesce(var_samp(filed::integer), 0) as filing_var,
+        avg((paid > 0)::integer) as payment_rate,
+        coalesce(var_samp((paid > 0)::integer), 0) as payment_var,
+        avg(paid) as money_paid,
+        coalesce(var_samp(paid), 0) as money_var
+    from outcomes
+    group by all
+),
+
+paired as (
+    select
+        t.campaign_id,
+        t.program,
+        t.action,
+        t.sent_on,
+        t.window_days,
+        t.cases_sent,
+        t.n as treatment_cases,
+        c.n as control_cases,
+        t.filing_rate as filing_rate_treatment,
+        c.filing_rate as filing_rate_control,
+        t.filing_rate - c.filing_rate as filing_rate_diff,
+        sqrt(t.filing_var / t.n + c.filing_var / c.n) as filing_se,
+        t.payment_rate as payment_rate_treatment,
+        c.payment_rate as payment_rate_control,
+        t.payment_rate - c.payment_rate as payment_rate_diff,
+        sqrt(t.payment_var / t.n + c.payment_var / c.n) as payment_se,
+        t.money_paid as money_paid_treatment,
+        c.money_paid as money_paid_control,
+        t.money_paid - c.money_paid as money_paid_diff,
+        sqrt(t.money_var / t.n + c.money_var / c.n) as money_se
+    from arms as t
+    inner join arms as c
+        on
+            t.campaign_id = c.campaign_id and t.window_days = c.window_days
+            and t.arm = 'treatment' and c.arm = 'control'
+)
+
+select
+    p.campaign_id,
+    p.program,
+    p.action,
+    p.sent_on,
+    p.window_days,
+    p.sent_on + p.window_days <= d.as_of as window_complete,
+    p.treatment_cases,
+    p.control_cases,
+    p.cases_sent,
+    p.filing_rate_treatment,
+    p.filing_rate_control,
+    p.filing_rate_diff,
+    p.filing_rate_diff - 1.96 * p.filing_se as filing_rate_diff_low,
+    p.filing_rate_diff + 1.96 * p.filing_se as filing_rate_diff_high,
+    p.payment_rate_treatment,
+    p.payment_rate_control,
+    p.payment_rate_diff,
+    p.payment_rate_diff - 1.96 * p.payment_se as payment_rate_diff_low,
+    p.payment_rate_diff + 1.96 * p.payment_se as payment_rate_diff_high,
+    p.money_paid_treatment,
+    p.money_paid_control,
+    p.money_paid_diff,
+    p.money_paid_diff - 1.96 * p.money_se as money_paid_diff_low,
+    p.money_paid_diff + 1.96 * p.money_se as money_paid_diff_high,
+    p.money_paid_diff * p.treatment_cases as extra_money,
+    p.cases_sent * case when p.action = 'carta' then k.cost_per_letter else k.cost_per_request end
+        as cost,
+    case
+        when p.money_paid_diff > 0
+            then
+                p.cases_sent
+                * case when p.action = 'carta' then k.cost_per_letter else k.cost_per_request end
+                / (p.money_paid_diff * p.treatment_cases)
+    end as cost_per_peso
+from paired as p
+cross join staging.as_of_date as d
+cross join costs as k
+order by p.campaign_id, p.window_days;
