@@ -61,7 +61,9 @@ def late_probability(codes: str | None) -> float | None:
     return None
 
 
-def case_action_frame(con: duckdb.DuckDBPyConnection, settings: object) -> tuple[pl.DataFrame, dict]:
+def case_action_frame(
+    con: duckdb.DuckDBPyConnection, settings: object
+) -> tuple[pl.DataFrame, dict]:
     """Every scored open case with its action, and the yields used (with their source)."""
     cases = frame(
         con,
