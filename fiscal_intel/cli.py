@@ -138,9 +138,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
     generate_seconds = time.perf_counter() - start
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
     print(f"  wrote {rows}; ground truth in {truth}")
+    _import_demo_campaign(settings, truth)
     return _run(
         settings, verbose=args.verbose, profile=args.profile, generate_seconds=generate_seconds
     )
+
+
+def _import_demo_campaign(settings: Settings, truth: Path) -> None:
+    """The demo's past campaign register into ``ops``, as an office imports a trial it ran."""
+    register = truth / "campaign_register.csv"
+    if register.is_file():
+        import duckdb
+
+        from fiscal_intel.actions.campaign import import_register
+
+        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            import_register(con, register)
 
 
 def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:

@@ -209,3 +209,26 @@ def write_merge_file(con: duckdb.DuckDBPyConnection, campaign_id: str, out: Path
     out.parent.mkdir(parents=True, exist_ok=True)
     write_workbook(out, [Sheet("Envío", MERGE_COLUMNS["es"], rows)], "es")
     return len(rows)
+
+
+def import_register(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Record campaigns drawn outside fiscal-intel (a trial the office ran before, the demo's
+    planted one) from a CSV with the assignment columns plus ``action``, ``as_of`` and
+    ``control_share``; a campaign already recorded is left as it is. Returns campaigns added."""
+    rows = pl.read_csv(path, schema_overrides={"nit": pl.Utf8, "campaign_id": pl.Utf8},
+                       try_parse_dates=True)  # fmt: skip
+    ensure_register(con)
+    added = 0
+    for (cid,), group in rows.group_by("campaign_id", maintain_order=True):
+        if con.execute("select count(*) from ops.campaigns where campaign_id = ?",
+                       [cid]).fetchall()[0][0]:  # fmt: skip
+            continue
+        first = group.row(0, named=True)
+        as_of = first["as_of"]
+        as_of = as_of if isinstance(as_of, date) else date.fromisoformat(str(as_of))
+        record(con, str(cid), f"import|{cid}", first["program"], first["action"], group.height,
+               float(first["control_share"]), 0, as_of, group.select(
+                   "campaign_id", "nit", "tax_year", "program", "stratum", "arm",
+                   "expected_recovery"), created_by=f"import {path.name}")  # fmt: skip
+        added += 1
+    return added
