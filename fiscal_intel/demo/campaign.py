@@ -54,6 +54,20 @@ def planted_itt(p_treat: np.ndarray, amount: np.ndarray, sent: np.ndarray | None
     return out
 
 
+def simulate_response(
+    rng: np.random.Generator, treated: np.ndarray, p_treat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Who was sent a letter, who files anyway (the trend), who responds at all and on which
+    day after the sending: the planted response model, on its own for tests to simulate."""
+    n = len(treated)
+    sent = treated & (rng.random(n) >= NOT_SENT)
+    u, v = rng.random(n), rng.random(n)
+    base = u < BASELINE
+    responds = base | (sent & (v < p_treat))
+    day = np.ceil(rng.exponential(DELAY_MEAN_DAYS, n)).astype(np.int64)
+    return sent, base, responds, day
+
+
 def plant_campaign(
     landing: Path, truth_dir: Path, *, seed: int, last_year: int, effect: float = 1.0
 ) -> dict:
@@ -97,11 +111,7 @@ def plant_campaign(
     registered = cases["registered"].to_numpy()
     p_treat = effect * (P_BASE + P_SEEN * seen_v + P_REGISTERED * registered)
     p_treat = np.clip(p_treat, 0, 1)
-    sent = treated & (rng.random(n) >= NOT_SENT)
-    u, v = rng.random(n), rng.random(n)
-    base = u < BASELINE
-    responds = base | (sent & (v < p_treat))
-    day = np.ceil(rng.exponential(DELAY_MEAN_DAYS, n)).astype(np.int64)
+    sent, base, responds, day = simulate_response(rng, treated, p_treat)
     filed = np.array([sent_on + timedelta(days=int(d)) for d in day])
     in_data = filed <= np.array([data_end - timedelta(days=11)] * n)
     files = responds & in_data
