@@ -219,3 +219,25 @@ def test_audit_workbook_has_a_sheet_per_action(demo_run, tmp_path: Path) -> None
     assert shown == {"Fiscalización (visita o auditoría)"}
     total = sum(wb[s].max_row - 1 for s in wb.sheetnames[1:-1])
     assert total == wb["Omisos"].max_row - 1
+
+
+def test_calibration_sets_predicted_against_realised_with_a_cross_fitted_correction(
+    demo_run,
+) -> None:
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        cal = frame(con, "select * from marts.calibration")
+        backtest = frame(
+            con, "select program, sum(expected_recovery) as p, sum(coalesce(assessed_amount, 0)) "
+            "as r, count(*) as n from scoring.backtest group by program"
+        )
+    totals = cal.filter(pl.col("decile").is_null() & (pl.col("sample") == "held_out"))
+    for row in backtest.iter_rows(named=True):
+        mine = totals.filter(pl.col("program") == row["program"]).row(0, named=True)
+        assert mine["audits"] == row["n"]
+        assert abs(mine["predicted"] - row["p"]) < 1 and abs(mine["realized"] - row["r"]) < 1
+        assert abs(mine["correction_factor"] - row["r"] / row["p"]) < 1e-9
+        deciles = cal.filter((pl.col("program") == row["program"])
+                             & (pl.col("sample") == "held_out") & pl.col("decile").is_not_null())
+        assert deciles["audits"].sum() == row["n"] and deciles["decile"].max() <= 10
+    applied = cal.filter(pl.col("correction_applied"))
+    assert (applied["correction_factor"] - 1).abs().min() > 0.1 if applied.height else True

@@ -44,6 +44,7 @@ EXPECTED_ASSETS = {
     "ops/campaigns",
     "ops/campaign_assignments",
     "marts/campaign_effects",
+    "marts/calibration",
     "scoring/case_actions",
 }
 

@@ -50,6 +50,23 @@ def measured_yields(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], flo
     return {(p, a): max(float(y), 0.0) for p, a, y, _ in rows if y is not None}
 
 
+def calibration_factors(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
+    """Per program, the factor marts.calibration applies to expected money (1 where the data
+    do not show a correction is needed, or there is no calibration yet)."""
+    present = scalar(
+        con,
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = 'calibration'",
+    )
+    if not present:
+        return {}
+    rows = con.execute(
+        "select distinct program, correction_factor from marts.calibration "
+        "where correction_applied and correction_factor > 0"
+    ).fetchall()
+    return {p: float(f) for p, f in rows}
+
+
 def late_probability(codes: str | None) -> float | None:
     """The late-filing probability an omiso case's structured reasons carry, if any."""
     if not codes or "omiso.late_filing" not in codes:
@@ -76,6 +93,14 @@ def case_action_frame(
             [late_probability(c) for c in cases["reason_codes"]], dtype=pl.Float64
         )
     ).drop("reason_codes")
+    # Expected money that means money: the calibration's correction where the data show it
+    # (the ranking keeps the model's expected recovery).
+    factors = calibration_factors(con)
+    if factors:
+        cases = cases.with_columns(
+            expected_recovery=pl.col("expected_recovery")
+            * pl.col("program").replace_strict(factors, default=1.0, return_dtype=pl.Float64)
+        )
     yields = prior_yields(settings)
     source = dict.fromkeys(yields, "prior")
     for key, value in measured_yields(con).items():
@@ -83,6 +108,7 @@ def case_action_frame(
             yields[key], source[key] = value, "measured"
     chosen = choose_actions(cases, yields, Capacities.from_settings(settings))
     used = {f"{p}/{a}": {"yield": yields[(p, a)], "source": source[(p, a)]} for p, a in yields}
+    used["calibration"] = factors  # type: ignore[assignment]
     return chosen, used
 
 
@@ -95,6 +121,7 @@ def case_action_frame(
         dg.AssetKey(["scoring", "inexacto_scores"]),
         dg.AssetKey(["marts", "campaign_effects"]),
         dg.AssetKey(["ops", "campaign_assignments"]),
+        dg.AssetKey(["marts", "calibration"]),
     ],
     description=(
         "The action for every open case (fiscalización, requerimiento, emplazamiento or carta) "
@@ -145,5 +172,6 @@ action_assets = [
     _register("campaigns"),
     _register("campaign_assignments"),
     sql_asset("marts", "campaign_effects"),
+    sql_asset("marts", "calibration"),
     case_actions,
 ]
