@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from fiscal_intel.settings import Settings, load_settings
+from fiscal_intel.settings import Settings, SettingsError, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -43,6 +43,10 @@ def _run(
     if not settings.landing_path.is_dir():
         print(f"fiscal-intel: landing folder {settings.landing} does not exist", file=sys.stderr)
         return 1
+    problem = landing_problem(settings.landing_path) or warehouse_problem(settings.warehouse_path)
+    if problem:
+        print(f"fiscal-intel: {problem}", file=sys.stderr)
+        return 1
 
     done: list[StageResult] = []  # the stages run before a failure that has none to tell
 
@@ -69,6 +73,13 @@ def _run(
         from fiscal_intel.assets.raw import unreadable_files
 
         unreadable = unreadable_files(stages)  # only with continue_past_unreadable
+        # ... and so are the files the quarantine-share gate let through.
+        unreadable += [
+            line
+            for stage in stages
+            for line in getattr(stage, "checks_failed", [])
+            if ":quarantine_share failed" in line
+        ]
         if unreadable:
             status = "incomplete"
             more = f" (and {len(unreadable) - 1} more file(s))" if len(unreadable) > 1 else ""
@@ -86,6 +97,47 @@ def _run(
             _write_profile(
                 profile, settings, stages, status, pipeline_seconds, startup, generate_seconds
             )
+
+
+def landing_problem(landing: Path) -> str | None:
+    """Why a landing folder cannot be run on, in one line, or None: table files dropped in its
+    root (each belongs in its source's subfolder) or no file in any source's subfolder."""
+    from fiscal_intel.ingest.loader import landing_files
+    from fiscal_intel.ingest.readers import SUFFIXES
+    from fiscal_intel.ingest.sources import SOURCES
+
+    folders = ", ".join(f"{name}/" for name in SOURCES)
+    # A data file in the root would be silently skipped; a README beside the folders is fine.
+    tables = SUFFIXES | {".xls", ".ods"}
+    loose = [p for p in landing_files(landing) if p.suffix.lower() in tables]
+    if loose:
+        shown = ", ".join(p.name for p in loose[:3]) + (" ..." if len(loose) > 3 else "")
+        return (
+            f"landing folder {landing} has {len(loose)} file(s) in its root ({shown}): "
+            f"put each in the subfolder of its source ({folders})"
+        )
+    if not any(landing_files(landing / name) for name in SOURCES):
+        return f"landing folder {landing} holds no file in any source subfolder ({folders})"
+    return None
+
+
+def warehouse_problem(warehouse: Path) -> str | None:
+    """Why the warehouse file cannot be written, in one line, or None."""
+    import tempfile
+
+    try:
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        if warehouse.exists():
+            if not warehouse.is_file():
+                return f"cannot write the warehouse {warehouse}: it is not a file"
+            with warehouse.open("r+b"):
+                pass
+        else:
+            with tempfile.TemporaryFile(dir=warehouse.parent):
+                pass
+    except OSError as exc:
+        return f"cannot write the warehouse {warehouse}: {exc.strerror or exc}"
+    return None
 
 
 def _write_profile(
@@ -443,9 +495,17 @@ def main(argv: list[str] | None = None) -> int:
     # every command the same way: one line on stderr and exit 1, not a traceback.
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, RuntimeError, duckdb.Error, WarehouseBusy) as exc:
-        print(f"fiscal-intel: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
+    except SettingsError as exc:
+        print(f"fiscal-intel: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, RuntimeError, duckdb.Error, WarehouseBusy) as exc:
+        print(f"fiscal-intel: {_one_line(str(exc))}", file=sys.stderr)
         return 1
+
+
+def _one_line(message: str) -> str:
+    """The whole message on one line (line breaks become ' / ')."""
+    return " / ".join(line.strip() for line in message.strip().splitlines() if line.strip())
 
 
 if __name__ == "__main__":

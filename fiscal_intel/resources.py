@@ -79,6 +79,7 @@ class FiscalSettings(dg.ConfigurableResource):
     prior_yield_requerimiento: float = 0.35
     prior_yield_emplazamiento: float = 0.30
     prior_yield_carta: float = 0.05
+    max_quarantine_share: float = 0.20
 
     @property
     def landing_path(self) -> Path:

@@ -69,6 +69,12 @@ def _assets_and_checks() -> list:
     return [*all_assets, *asset_checks]
 
 
+def one_line(message: str) -> str:
+    """The whole message on one line: a line break (a quoted header spanning lines, a Dagster
+    error with its cause) becomes ' / ' rather than cutting the reason short."""
+    return " / ".join(line.strip() for line in message.strip().splitlines() if line.strip())
+
+
 def _failure_reason(events: list[dg.DagsterEvent]) -> str:
     for event in events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:
@@ -80,7 +86,7 @@ def _failure_reason(events: list[dg.DagsterEvent]) -> str:
                 message = error.message.strip()
             if event.step_failure_data.user_failure_data is not None:
                 message = event.step_failure_data.user_failure_data.description or message
-            return f"{event.step_key}: {message.splitlines()[0]}"
+            return f"{event.step_key}: {one_line(message)}"
     return "the run failed without a step failure (see the Dagster logs)"
 
 
@@ -95,7 +101,7 @@ def _check_outcomes(events: list[dg.DagsterEvent]) -> tuple[int, list[str], list
             passed += 1
             continue
         key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
-        line = f"check {key} failed: {evaluation.description}"
+        line = f"check {key} failed: {one_line(evaluation.description or '')}"
         failed.append(line)
         if evaluation.severity == dg.AssetCheckSeverity.ERROR:
             blocking.append(line)

@@ -59,6 +59,9 @@ class Settings:
     # An unreadable landing file fails its raw asset (false), or is recorded and the run goes on
     # to build every table from what was read, exiting non-zero at the end (true).
     continue_past_unreadable: bool = False
+    # A file with more than this share of its rows quarantined stops the publication like an
+    # unreadable one (blocking check raw/<source>:quarantine_share; continue_past_unreadable too).
+    max_quarantine_share: float = 0.20
     # DuckDB's memory for one query (beyond it, it spills to <warehouse>.tmp/); the models and
     # polars frames live beside it in the same process, so the whole run stays near twice this.
     duckdb_memory_limit: str = "4GB"
@@ -87,30 +90,104 @@ class Settings:
         return Path(self.warehouse)
 
 
-def _coerce(value: Any, like: Any) -> Any:
+class SettingsError(ValueError):
+    """A setting that cannot be used: the message names the setting (or file) and the value."""
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "si", "sí"}, {"0", "false", "no", ""}
+
+
+def _coerce(name: str, value: Any, like: Any) -> Any:
+    text = str(value).strip()
     if isinstance(like, bool):
-        return str(value).lower() in {"1", "true", "yes"}
-    if isinstance(like, int):
-        return int(value)
-    if isinstance(like, float):
-        return float(value)
+        if isinstance(value, bool):
+            return value
+        if text.lower() in _TRUE | _FALSE:
+            return text.lower() in _TRUE
+        raise SettingsError(f"setting {name}: {value!r} is not true or false")
+    try:
+        if isinstance(like, int):
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if isinstance(like, float):
+            return float(value)
+    except (TypeError, ValueError):
+        kind = "a whole number" if isinstance(like, int) else "a number"
+        raise SettingsError(f"setting {name}: {value!r} is not {kind}") from None
+    if not isinstance(value, str | int | float):
+        raise SettingsError(f"setting {name}: {value!r} is not a text value")
     return str(value)
+
+
+def _as_of(value: str) -> str:
+    """The as-of date as ISO text: ``2025-06-30``, ``30/06/2025`` and ``20250630`` are the same
+    date (the landing contract's forms); anything else is refused, never replaced."""
+    if not value.strip():
+        return ""
+    from fiscal_intel.ingest.values import parse_date
+
+    parsed = parse_date(value)
+    if parsed is None:
+        raise SettingsError(
+            f"setting as_of: {value!r} is not a date (write it YYYY-MM-DD, e.g. 2025-06-30)"
+        )
+    return parsed.isoformat()
+
+
+def _check(settings: Settings) -> Settings:
+    """Values of the right type that still cannot be used, named with the setting."""
+    for name in ("max_unknown_filer_share", "max_quarantine_share"):
+        value = getattr(settings, name)
+        if not 0 <= value <= 1:
+            raise SettingsError(f"setting {name}: {value!r} is not a share between 0 and 1")
+    for name in ("num_threads", "boosting_rounds", "filing_deadline_month", "filing_deadline_day"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"setting {name}: {getattr(settings, name)!r} is below 1")
+    if not 1 <= settings.filing_deadline_month <= 12:
+        raise SettingsError(
+            f"setting filing_deadline_month: {settings.filing_deadline_month!r} is not a month"
+        )
+    if not (settings.municipality.isascii() and settings.municipality.isdigit()) or len(
+        settings.municipality
+    ) != 5:
+        raise SettingsError(
+            f"setting municipality: {settings.municipality!r} is not a 5-digit DANE code"
+        )
+    if settings.report_language not in ("es", "en"):
+        raise SettingsError(
+            f"setting report_language: {settings.report_language!r} is not es or en"
+        )
+    return replace(settings, as_of=_as_of(settings.as_of))
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
     """Build the settings from defaults, the TOML file, the environment and ``overrides``."""
     base = Settings()
     values: dict[str, Any] = {}
-    path = Path(config or os.environ.get(f"{ENV_PREFIX}CONFIG", "fiscal_intel.toml"))
+    named = config or os.environ.get(f"{ENV_PREFIX}CONFIG")
+    path = Path(named or "fiscal_intel.toml")
+    known = {f.name for f in fields(Settings)} - {"extra"}
+    if named and not path.is_file():
+        raise SettingsError(f"config file {path} does not exist")
     if path.is_file():
-        with path.open("rb") as fh:
-            values.update(tomllib.load(fh))
+        try:
+            with path.open("rb") as fh:
+                from_file = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"config file {path}: {exc}") from None
+        unknown_keys = sorted(set(from_file) - known)
+        if unknown_keys:
+            raise SettingsError(
+                f"config file {path}: unknown setting(s) {', '.join(unknown_keys)} "
+                f"(known: {', '.join(sorted(known))})"
+            )
+        values.update(from_file)
     for f in fields(Settings):
         env = os.environ.get(ENV_PREFIX + f.name.upper())
         if env is not None and f.name != "extra":
             values[f.name] = env
     values.update({k: v for k, v in overrides.items() if v is not None})
-    known = {f.name for f in fields(Settings)} - {"extra"}
     unknown = {k: v for k, v in values.items() if k not in known}
-    typed = {k: _coerce(v, getattr(base, k)) for k, v in values.items() if k in known}
-    return replace(base, **typed, extra=unknown)
+    typed = {k: _coerce(k, v, getattr(base, k)) for k, v in values.items() if k in known}
+    return _check(replace(base, **typed, extra=unknown))

@@ -119,9 +119,17 @@ def test_name_keys_keep_what_tells_names_apart(con) -> None:
 
 
 def test_unknown_ciiu_codes_are_flagged_per_source_and_column(wh) -> None:
-    wh.execute("create table ref.ciiu_classes (ciiu varchar)")
-    wh.execute("insert into ref.ciiu_classes values ('4752'), ('0111'), ('4711')")
-    wh.execute("create table staging.stg_declarations as select '900111222' as nit, '9999' as ciiu")
+    wh.execute(
+        "create table ref.ciiu_classes (ciiu varchar, edition varchar, current_ciiu varchar)"
+    )
+    wh.execute(
+        "insert into ref.ciiu_classes values ('4752', 'current', '4752'), "
+        "('0111', 'current', '0111'), ('4711', 'current', '4711'), ('7110', '2012', '7112')"
+    )
+    wh.execute(
+        "create table staging.stg_declarations as select * from (values ('900111222', '9999'), "
+        "('900111222', '7110')) as t(nit, ciiu)"
+    )
     wh.execute("alter table staging.stg_taxpayers add column ciiu varchar")
     wh.execute("update staging.stg_taxpayers set ciiu = case when nit = '43987654' "
                "then '0110' else '4711' end")
@@ -130,14 +138,18 @@ def test_unknown_ciiu_codes_are_flagged_per_source_and_column(wh) -> None:
         "('900111222', '4752', '9999'), ('800555666', '4752', null), (null, '0000', null)) "
         "as t(nit, ciiu, ciiu_secondary)"
     )
-    wh.execute("create table staging.stg_ciiu_rates as select '4752' as ciiu")
+    wh.execute(
+        "create table staging.stg_ciiu_rates as select '4752' as ciiu, 'municipal' as rate_source"
+    )
     run_sql(wh, "staging/unknown_ciiu")
     rows = wh.execute(
-        "select source, source_column, ciiu, rows, example_nits from staging.unknown_ciiu"
+        "select source, source_column, ciiu, status, translated_to, rows, example_nits "
+        "from staging.unknown_ciiu"
     ).fetchall()
     assert rows == [
-        ("commerce_registry", "ciiu", "0000", 1, []),
-        ("commerce_registry", "ciiu_secondary", "9999", 1, ["900111222"]),
-        ("declarations", "ciiu", "9999", 1, ["900111222"]),
-        ("taxpayers", "ciiu", "0110", 1, ["43987654"]),
+        ("commerce_registry", "ciiu", "0000", "unknown", None, 1, []),
+        ("commerce_registry", "ciiu_secondary", "9999", "unknown", None, 1, ["900111222"]),
+        ("declarations", "ciiu", "7110", "translated", "7112", 1, ["900111222"]),
+        ("declarations", "ciiu", "9999", "unknown", None, 1, ["900111222"]),
+        ("taxpayers", "ciiu", "0110", "unknown", None, 1, ["43987654"]),
     ]

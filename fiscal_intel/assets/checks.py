@@ -174,6 +174,84 @@ partition_checks = [
     for source in ("declarations", "payments", "withholdings")
 ]
 
+def quarantine_share_check(source: str) -> dg.AssetChecksDefinition:
+    """Blocking: no file of ``source`` still in landing may have more than the
+    ``max_quarantine_share`` setting of its rows quarantined. A source mostly quarantined stops
+    the publication like an unreadable file; with ``continue_past_unreadable`` the check only
+    warns and the CLI exits non-zero at the end naming the file."""
+
+    @dg.asset_check(
+        asset=dg.AssetKey(["raw", source]),
+        name="quarantine_share",
+        blocking=True,
+        description=(
+            f"No file in landing/{source}/ has more than max_quarantine_share (default 20 %) of "
+            "its rows quarantined; the message names the file, the share and the top reasons."
+        ),
+    )
+    def _check(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.AssetCheckResult:
+        from fiscal_intel.ingest.loader import landing_files
+
+        files = [p.name for p in landing_files(settings.landing_path / source)] or [""]
+        passed, observed, detail = run_check_sql(
+            warehouse,
+            "quarantine_share",
+            source=source,
+            files=files,
+            max_share=settings.max_quarantine_share,
+        )
+        severity = dg.AssetCheckSeverity.ERROR
+        if not passed and settings.continue_past_unreadable:
+            severity = dg.AssetCheckSeverity.WARN
+        return dg.AssetCheckResult(
+            passed=passed,
+            severity=severity,
+            description=f"{source}/{detail}" if not passed else detail,
+            metadata={"observed": dg.MetadataValue.float(observed)},
+        )
+
+    return _check
+
+
+# Sources whose `nit` column may carry a DV glued on (warning check, see nit_dv_suffix.sql).
+_NIT_SOURCES = [s.name for s in SOURCES.values() if any(c.name == "nit" for c in s.columns)]
+
+real_export_checks = (
+    [quarantine_share_check(s) for s in SOURCES]
+    + [
+        sql_check(
+            ("raw", s),
+            "nit_dv_suffix",
+            "Warns when 10-digit NITs end in their own check digit far more often than chance "
+            "(1 in 11): the export glues the DV on; see [nit] dv_suffix in the mapping.",
+            sql="nit_dv_suffix",
+            blocking=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            source=s,
+            raw_table=f"raw.{s}",
+        )
+        for s in _NIT_SOURCES
+    ]
+    + [
+        sql_check(
+            ("staging", "stg_commerce_registry"),
+            "unit_mismatch",
+            "Warns when the same NITs' figures across sources (registry assets and withholding "
+            "bases against declared income, payments against declared tax) differ by a factor "
+            "of 100 or more, such as an export in thousands of pesos: see [units] in mappings.",
+            sql="unit_mismatch",
+            reads=(
+                ("staging", "stg_declarations"),
+                ("staging", "stg_withholdings"),
+                ("staging", "stg_payments"),
+            ),
+            blocking=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            min_nits=10,
+        )
+    ]
+)
+
 asset_checks = (
     [gx_check(t) for t in STAGED_TABLES]
     + [
@@ -210,4 +288,5 @@ asset_checks = (
     ]
     + freshness_checks
     + partition_checks
+    + real_export_checks
 )

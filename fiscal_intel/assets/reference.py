@@ -11,12 +11,18 @@ from fiscal_intel.sqlfiles import run_sql, scalar
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 
 
-def _reference_asset(name: str, csv_name: str, description: str) -> dg.AssetsDefinition:
+def _reference_asset(
+    name: str, csv_name: str, description: str, **more_files: str
+) -> dg.AssetsDefinition:
+    """``ref.<name>`` from ``sql/ref/<name>.sql`` over shipped files: ``$path`` is ``csv_name``,
+    and each of ``more_files`` is a parameter of the same name."""
+
     @dg.asset(key=["ref", name], group_name="ref", description=description, kinds={"duckdb"})
     def _asset(warehouse: DuckDBResource) -> dg.MaterializeResult:
         with warehouse.get_connection() as con:
             con.execute("create schema if not exists ref")
-            run_sql(con, f"ref/{name}", path=str(REFERENCE_DIR / csv_name))
+            files = {k: str(REFERENCE_DIR / v) for k, v in more_files.items()}
+            run_sql(con, f"ref/{name}", path=str(REFERENCE_DIR / csv_name), **files)
             rows = scalar(con, f"select count(*) from ref.{name}")
         return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows)})
 
@@ -27,12 +33,16 @@ reference_assets = [
     _reference_asset(
         "ciiu_classes",
         "ciiu_rev4ac_classes.csv",
-        "The 497 CIIU Rev.4 A.C. classes (DANE) with section, division and group names.",
+        "The 502 CIIU Rev.4 A.C. classes (DANE) with section, division and group names, and the "
+        "2012 edition's codes still in use under their successor (edition, current_ciiu).",
+        added="ciiu_rev4ac_classes_added.csv",
+        crosswalk="ciiu_2012_crosswalk.csv",
     ),
     _reference_asset(
         "ciiu_rates_default",
         "ciiu_rates_default.csv",
         "Default ICA tariff per CIIU class in per mil, when the municipality ships none.",
+        crosswalk="ciiu_2012_crosswalk.csv",
     ),
     _reference_asset(
         "cpi_deflator",

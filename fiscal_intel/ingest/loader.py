@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 
 from fiscal_intel.ingest.mappings import ColumnMapping, load_mapping
+from fiscal_intel.ingest.places import resolve_municipality
 from fiscal_intel.ingest.readers import (
     RAW,
     ROW_NUMBER,
@@ -100,12 +101,59 @@ def _parse_expr(col: Column, ref: str, mapping: ColumnMapping | None = None) -> 
             return _enum_expr(ref, mapping.value_map(col.name))
         return _enum_expr(ref, {c.replace("_", " "): c for c in col.choices})
     if col.kind == "nit":
+        if mapping is not None and mapping.dv_suffix:
+            return f"fi_nit_suffix_body({ref})"
         return f"fi_nit_body({ref})"
     if col.kind == "ciiu":
-        return f"fi_code({ref}, 4)"
+        return f"fi_ciiu({ref})"
     if col.kind == "dane":
-        return f"fi_code({ref}, 5)"
+        return _place_lookup(ref, "code", DEPARTMENT_REF)
+    if col.kind == "money" and mapping is not None and col.name in mapping.units:
+        # [units] in the mapping: the export writes thousands (or another unit) of pesos.
+        # An amount too large once multiplied is not an amount (quarantined), not a crash.
+        factor = mapping.units[col.name]
+        literal = str(int(factor)) if factor.is_integer() else repr(factor)
+        return f"try_cast(fi_money({ref})::decimal(38, 2) * {literal} as decimal(18, 2))"
     return f"fi_{col.kind}({ref})"
+
+
+PLACES = "_places"  # per file: each distinct (municipality, department) resolved in Python
+
+
+DEPARTMENT = "department"  # the optional column that says a municipality's department
+# The typed query reads the department through this name (NULL when the file has none).
+DEPARTMENT_REF = '"__department"'
+
+
+def _place_lookup(ref: str, what: str, department: str) -> str:
+    return (
+        f"(select p.{what} from {PLACES} as p where p.value is not distinct from {ref} "
+        f"and p.department is not distinct from {department})"
+    )
+
+
+def _prepare_places(
+    con: duckdb.DuckDBPyConnection, source: Source, present: set[str], mapping: ColumnMapping
+) -> None:
+    """Resolve each distinct municipality of ``_batch`` (with its department column, else the
+    mapping's department) to its DIVIPOLA code or the reason it has none, into ``_places``."""
+    con.execute(
+        f"create or replace temp table {PLACES} (value varchar, department varchar, "
+        "code varchar, why varchar)"
+    )
+    dept = f'"{DEPARTMENT}"' if DEPARTMENT in present else "null::varchar"
+    for col in source.columns:
+        if col.kind != "dane" or col.name not in present:
+            continue
+        rows = []
+        for value, department in con.execute(
+            f'select distinct "{col.name}", {dept} from _batch'
+        ).fetchall():
+            hint = department if department and department.strip() else mapping.department
+            code, why = resolve_municipality(value, hint or None)
+            rows.append((value, department, code, why))
+        if rows:
+            con.executemany(f"insert into {PLACES} values (?, ?, ?, ?)", rows)
 
 
 _KIND_WORDS = {
@@ -132,7 +180,14 @@ def _reasons(col: Column, ref: str, parsed: str) -> list[tuple[str, str]]:
     out = []
     if not col.nullable:
         out.append((f"fi_text({ref}) is null", f"'{name} is empty'"))
-    if col.kind in _KIND_WORDS:
+    if col.kind == "dane":
+        out.append(
+            (
+                f"fi_text({ref}) is not null and {parsed} is null",
+                f"'{name} ' || \"__why_{name}\"",
+            )
+        )
+    elif col.kind in _KIND_WORDS:
         out.append(
             (
                 f"fi_text({ref}) is not null and {parsed} is null",
@@ -220,8 +275,13 @@ def typed_select(
             continue
         ref, parsed = f'"{col.name}"', f'"__p_{col.name}"'
         parses.append(f"{_parse_expr(col, ref, mapping)} as {parsed}")
+        if col.kind == "dane":
+            parses.append(f'{_place_lookup(ref, "why", DEPARTMENT_REF)} as "__why_{col.name}"')
         if col.kind == "nit":
-            parses.append(f'fi_nit_dv_given({ref}) as "__dvg_{col.name}"')
+            given = "fi_nit_suffix_dv" if mapping is not None and mapping.dv_suffix else (
+                "fi_nit_dv_given"
+            )
+            parses.append(f'{given}({ref}) as "__dvg_{col.name}"')
             # The digits as a number once: the DV macro reads them 30 times.
             digits.append(f'cast({parsed} as bigint) as "__n_{col.name}"')
             checks.append(f'fi_nit_dv("__n_{col.name}") as "__dv_{col.name}"')
@@ -238,13 +298,15 @@ def typed_select(
         broken = f"coalesce({rule.broken.format(**refs)}, false)"
         reasons.append((broken, rule.reason.format(**refs)))
         clean.append(f"not {broken}")
+    department = f'"{DEPARTMENT}"' if DEPARTMENT in present else "null::varchar"
     reason_list = ",\n        ".join(f"case when {c} then {m} end" for c, m in reasons) or "null"
     clean_list = "\n            and ".join(clean) or "true"
     parse_list = "".join(f",\n        {p}" for p in parses)
     digit_list = "".join(f",\n        {d}" for d in digits)
     check_list = "".join(f",\n        {c}" for c in checks)
     return (
-        f"with parsed as (\n    select *{parse_list}\n    from _batch\n),\n"
+        f"with parsed as (\n    select *{parse_list}\n    from (select *, {department} as "
+        f"{DEPARTMENT_REF} from _batch)\n),\n"
         f"numbered as (\n    select *{digit_list}\n    from parsed\n),\n"
         f"checked as (\n    select *{check_list}\n    from numbered\n),\n"
         f"judged as (\n    select *,\n"
@@ -369,7 +431,7 @@ def load_file(
                 file_name,
                 digest,
                 "loaded",
-                message=_describe(table.notes, table.renamed),
+                message=_describe(table.notes + mapping.applied(), table.renamed),
                 format=table.format,
             ),
             RAW,
@@ -419,7 +481,7 @@ def _load_planned(
                     file_name,
                     digest,
                     "loaded",
-                    message=_describe((), plan.renamed),
+                    message=_describe(plan.notes + mapping.applied(), plan.renamed),
                     format=plan.format,
                 ),
                 plan.raw_expr(),
@@ -443,6 +505,7 @@ def _commit(
 ) -> FileLoad:
     """Type the view ``_batch`` and commit its rows, quarantine and log entry as one."""
     cols = ", ".join(c.name for c in source.columns)
+    _prepare_places(con, source, present, mapping)
     con.begin()
     try:
         batch_id = _next_batch_id(con)

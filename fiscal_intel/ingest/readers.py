@@ -292,7 +292,7 @@ def _table(
 
 
 def _notes(table: _Table) -> tuple[str, ...]:
-    notes = []
+    notes = list(table.resolution.notes)
     if table.header_row > 1:
         notes.append(f"header on row {table.header_row}")
     if table.blank_rows:
@@ -345,6 +345,7 @@ class CsvPlan:
     format: str
     renamed: dict[str, str]
     text: str | None = None  # the decoded file when it is not UTF-8 on disk
+    notes: tuple[str, ...] = ()  # headers that competed for a column (Resolution.notes)
 
     def raw_expr(self) -> str:
         """SQL rebuilding a row's text as the careful reader keeps it: fields joined by the
@@ -414,6 +415,7 @@ def csv_plan(path: Path, data: bytes, resolver: HeaderResolver) -> CsvPlan | Non
         _text_format(codec, delimiter),
         dict(resolution.renamed),
         text=None if codec in _UTF8 else text,
+        notes=resolution.notes,
     )
 
 
@@ -531,7 +533,7 @@ def _read_parquet(name: str, data: bytes, resolver: HeaderResolver) -> FileFrame
         raw.alias(RAW),
         pl.lit(None, dtype=pl.String).alias(SHAPE),
     )
-    return FileFrame(frame, "parquet", dict(resolution.renamed))
+    return FileFrame(frame, "parquet", dict(resolution.renamed), resolution.notes)
 
 
 def read_table(path: Path, data: bytes, resolver: HeaderResolver | None = None) -> FileFrame:

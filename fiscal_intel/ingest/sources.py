@@ -173,6 +173,8 @@ SOURCES: dict[str, Source] = {
                 Column("ciiu", "ciiu", nullable=True),
                 Column("ciiu_secondary", "ciiu", optional=True, nullable=True),
                 Column("municipality_code", "dane"),
+                # Names several departments share (RIONEGRO) resolve with it; see places.py.
+                Column("department", "text", optional=True, nullable=True),
                 Column("registered_on", "date"),
                 Column("last_renewal_year", "int", nullable=True, **_YEAR),
                 Column("status", "text"),

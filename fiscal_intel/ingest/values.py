@@ -101,8 +101,11 @@ def parse_int(text: str | None) -> int | None:
 _TIME = r"(?:[ T]+(?:[01]?\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?: ?[aApP]\.? ?[mM]\.?)?)?"
 ISO_DATE = r"([1-9]\d{3})[-/](\d{1,2})[-/](\d{1,2})" + _TIME
 DAY_FIRST_DATE = r"(\d{1,2})[/.-](\d{1,2})[/.-]([1-9]\d{3})" + _TIME
+# RUES open data and fixed-width exports write dates as 8 digits, year first (19820531).
+COMPACT_DATE = r"([1-9]\d{3})(\d{2})(\d{2})" + _TIME
 _ISO = re.compile(ISO_DATE, _A)
 _DAY_FIRST = re.compile(DAY_FIRST_DATE, _A)
+_COMPACT = re.compile(COMPACT_DATE, _A)
 
 
 def _date(year: str, month: str, day: str) -> date | None:
@@ -113,7 +116,8 @@ def _date(year: str, month: str, day: str) -> date | None:
 
 
 def parse_date(text: str | None) -> date | None:
-    """Read an ISO (``2023-04-30``) or day-first (``30/04/2023``, ``30-04-2023``) date.
+    """Read an ISO (``2023-04-30``), day-first (``30/04/2023``, ``30-04-2023``) or compact
+    (``20230430``, year first as the RUES writes it) date.
 
     The year is always four digits, so the two orders cannot be confused; a month-first date
     whose day is above 12 is not a date, and one whose day is 12 or less is read day first, as
@@ -126,6 +130,8 @@ def parse_date(text: str | None) -> date | None:
         return _date(m[1], m[2], m[3])
     if m := _DAY_FIRST.fullmatch(s):
         return _date(m[3], m[2], m[1])
+    if m := _COMPACT.fullmatch(s):
+        return _date(m[1], m[2], m[3])
     return None
 
 
@@ -143,18 +149,39 @@ def parse_code(text: str | None, width: int) -> str | None:
     return digits.zfill(width) if len(digits) <= width else None
 
 
+# An activity code as registries write it: the class, maybe after its section letter and maybe
+# followed by its description (``G4711 - Comercio al por menor ...``, ``4711 Comercio``). The
+# description must start with something other than a digit, so ``4711-5`` is not read as 4711.
+CIIU_PATTERN = (
+    r"(?:[A-Ua-u][ \t]*)?(\d{1,4})(?:\.0+)?"
+    r"(?:(?:[ \t]*[-:.,][ \t]*|[ \t]+)[^0-9 \t\r\n.,:-][^\r\n]*)?"
+)
+_CIIU = re.compile(CIIU_PATTERN, _A)
+
+
+def parse_ciiu(text: str | None) -> str | None:
+    """The 4-digit class of ``text`` (``111`` -> ``0111``, ``G4711 - Comercio`` -> ``4711``)."""
+    if text is None:
+        return None
+    m = _CIIU.fullmatch(_strip(text))
+    return m[1].zfill(4) if m else None
+
+
 _NIT_DASH = re.compile("[" + SPACE + "]*-[" + SPACE + "]*")
 _NIT_GROUPING = re.compile(r"[.,]", _A)
 # Fixed-width exports pad NITs with zeros; up to 15 significant digits (DIAN's weights).
 _NIT = re.compile(r"0*(\d{1,15})(?:-(\d))?", _A)
 
 
-def parse_nit(text: str | None) -> tuple[str, int | None] | None:
+def parse_nit(text: str | None, dv_suffix: bool = False) -> tuple[str, int | None] | None:
     """The canonical NIT (digits, no DV, no leading zeros) and the DV written after a dash.
 
     ``900.123.456-7``, ``900,123,456``, `` 900123456 - 7 `` all read; a space inside the digits
     does not (``900123456 7`` could be a DV or a typo, and guessing would link the wrong
     taxpayer). Returns ``None`` when the text is not a NIT.
+
+    ``dv_suffix``: the source glues the DV onto the NIT (``8090031820`` is NIT 809003182, DV 0);
+    its last digit is then the DV unless one is written after a dash.
     """
     if text is None:
         return None
@@ -165,4 +192,6 @@ def parse_nit(text: str | None) -> tuple[str, int | None] | None:
     body = m[1].lstrip("0")
     if not body:
         return None
+    if dv_suffix and m[2] is None:
+        return (body[:-1], int(body[-1])) if len(body) >= 2 else None
     return body, (int(m[2]) if m[2] is not None else None)

@@ -80,6 +80,11 @@ create or replace macro fi_date_day_first() as (
     '^(\d{1,2})[/.-](\d{1,2})[/.-]([1-9]\d{3})' || fi_date_time_suffix() || '$'
 );
 
+-- RUES open data and fixed-width exports: 8 digits, year first (19820531).
+create or replace macro fi_date_compact() as (
+    '^([1-9]\d{3})(\d{2})(\d{2})' || fi_date_time_suffix() || '$'
+);
+
 create or replace macro fi_date(x) as (
     case
         when regexp_full_match(x, '[1-9]\d{3}-\d{2}-\d{2}') then try_cast(x as date)
@@ -94,6 +99,12 @@ create or replace macro fi_date(x) as (
                 regexp_extract(fi_trim(x), fi_date_day_first(), 3)::int,
                 regexp_extract(fi_trim(x), fi_date_day_first(), 2)::int,
                 regexp_extract(fi_trim(x), fi_date_day_first(), 1)::int
+            ))
+        when regexp_matches(fi_trim(x), fi_date_compact())
+            then try(make_date(
+                regexp_extract(fi_trim(x), fi_date_compact(), 1)::int,
+                regexp_extract(fi_trim(x), fi_date_compact(), 2)::int,
+                regexp_extract(fi_trim(x), fi_date_compact(), 3)::int
             ))
     end
 );
@@ -123,6 +134,22 @@ create or replace macro fi_nit_dv_given(x) as (
         when regexp_full_match(x, '\d{1,15}') then null
         when regexp_full_match(fi_nit_text(x), '0*\d{1,15}-\d')
             then cast(split_part(fi_nit_text(x), '-', 2) as integer)
+    end
+);
+
+-- Sources that glue the DV onto the NIT (mapping [nit] dv_suffix = true): 8090031820 is NIT
+-- 809003182 with DV 0. A DV written after a dash still counts as written.
+create or replace macro fi_nit_suffix_body(x) as (
+    case
+        when fi_nit_dv_given(x) is not null then fi_nit_body(x)
+        when length(fi_nit_body(x)) >= 2 then left(fi_nit_body(x), length(fi_nit_body(x)) - 1)
+    end
+);
+
+create or replace macro fi_nit_suffix_dv(x) as (
+    case
+        when fi_nit_dv_given(x) is not null then fi_nit_dv_given(x)
+        when length(fi_nit_body(x)) >= 2 then cast(right(fi_nit_body(x), 1) as integer)
     end
 );
 
@@ -165,6 +192,28 @@ create or replace macro fi_code(x, width) as (
             and length(split_part(fi_trim(x), '.', 1)) <= width
             then lpad(split_part(fi_trim(x), '.', 1), width, '0')
     end
+);
+
+-- An activity code as registries write it: the class, maybe after its section letter and maybe
+-- followed by its description ("G4711 - Comercio al por menor ...", "4711 Comercio"). The
+-- description must not start with a digit, so 4711-5 is not read as 4711.
+create or replace macro fi_ciiu_pattern() as (
+    '^(?:[A-Ua-u][ \t]*)?(\d{1,4})(?:\.0+)?'
+    || '(?:(?:[ \t]*[-:.,][ \t]*|[ \t]+)[^0-9 \t\r\n.,:-][^\r\n]*)?$'
+);
+
+create or replace macro fi_ciiu(x) as (
+    case
+        when length(x) = 4 and regexp_full_match(x, '\d+') then x
+        when regexp_matches(fi_trim(x), fi_ciiu_pattern())
+            then lpad(regexp_extract(fi_trim(x), fi_ciiu_pattern(), 1), 4, '0')
+    end
+);
+
+-- A place name reduced to what identifies it: upper case, no accents, no punctuation
+-- ("Rionegro - Antioquia" = "RIONEGRO ANTIOQUIA"); mirrors fiscal_intel/ingest/places.py.
+create or replace macro fi_place_key(x) as nullif(
+    trim(regexp_replace(upper(strip_accents(coalesce(x, ''))), '[^A-Z0-9]+', ' ', 'g')), ''
 );
 
 -- An enum value compared without case, accents or repeated spaces ("Persona  Jurídica").

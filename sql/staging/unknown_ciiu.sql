@@ -1,7 +1,10 @@
--- Activity codes that are not a class of CIIU Rev.4 A.C. (DANE's list in ref.ciiu_classes),
--- one row per source, column and code: how many current rows carry it and a few NITs to look
--- at. The rows stay loaded (the code is what the taxpayer or the office wrote); this table is
--- the flag a data engineer follows up, and features treat the code as having no section.
+-- Activity codes that are not a class of DANE's current CIIU Rev.4 A.C. list, one row per
+-- source, column and code: how many current rows carry it and a few NITs to look at. status
+-- 'translated': a 2012-edition code mapped to its successor (translated_to) through
+-- ref/ciiu_2012_crosswalk.csv, so it takes that class's section and default rate; 'unknown': in
+-- no list, or a 2012 code without a known successor. The rows stay loaded (the code is what the
+-- taxpayer or the office wrote); this table is the flag a data engineer follows up, and
+-- features treat an unknown code as having no section.
 create or replace table staging.unknown_ciiu as
 with codes as (
     select
@@ -38,16 +41,21 @@ with codes as (
         ciiu,
         null as nit
     from staging.stg_ciiu_rates
+    -- The shipped default lists 2012 codes under their successor's rate: only the
+    -- municipality's own table can carry a code worth flagging.
+    where rate_source = 'municipal'
 )
 
 select
     c.source,
     c.source_column,
     c.ciiu,
+    case when k.ciiu is null then 'unknown' else 'translated' end as status,
+    k.current_ciiu as translated_to,
     count(*) as rows,
     list_sort(list_distinct(list(c.nit)))[1:5] as example_nits
 from codes as c
-anti join ref.ciiu_classes as k on c.ciiu = k.ciiu
-where c.ciiu is not null
-group by c.source, c.source_column, c.ciiu
+left join ref.ciiu_classes as k on c.ciiu = k.ciiu
+where c.ciiu is not null and (k.ciiu is null or k.edition <> 'current')
+group by c.source, c.source_column, c.ciiu, k.ciiu, k.current_ciiu
 order by c.source, c.source_column, c.ciiu;
