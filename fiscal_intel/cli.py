@@ -290,7 +290,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     ):
         campaign = draw_campaign(
             con, program=args.program, action=args.action, size=size,
-            control_share=args.control_share, seed=args.seed,
+            control_share=args.control_share, seed=args.seed, target=args.target,
         )
         n = write_merge_file(con, campaign.campaign_id, Path(args.out))
     how = "drew" if campaign.new else "found (same arguments, same draw)"
@@ -452,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     campaign.add_argument("--size", type=int, help="cases (default: letters_per_campaign)")
     campaign.add_argument("--control-share", type=float, default=0.2, help="default 0.2")
     campaign.add_argument("--seed", type=int, default=1, help="default 1")
+    campaign.add_argument(
+        "--target", choices=("expected", "uplift"), default="expected",
+        help="pick by expected recovery (default) or by uplift x amount learnt from past "
+        "measured campaigns",
+    )
     campaign.add_argument("--out", required=True, help="FILE.xlsx (treatment group only)")
     campaign.set_defaults(func=cmd_campaign)
     evaluate = sub.add_parser(

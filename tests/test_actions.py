@@ -241,3 +241,22 @@ def test_calibration_sets_predicted_against_realised_with_a_cross_fitted_correct
         assert deciles["audits"].sum() == row["n"] and deciles["decile"].max() <= 10
     applied = cal.filter(pl.col("correction_applied"))
     assert (applied["correction_factor"] - 1).abs().min() > 0.1 if applied.height else True
+
+
+def test_uplift_learnt_from_the_demo_campaign_targets_the_next_one(
+    demo_run, tmp_path: Path
+) -> None:
+    from fiscal_intel.actions.uplift import learn
+
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(demo_run["warehouse"], warehouse)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        model = learn(con, "omiso", "carta")
+        assert learn(con, "inexacto", "carta") is None  # nothing measured to learn from
+    # planted: firms seen by third parties respond more, registered ones too
+    assert model[(True, True)] > model[(False, False)]
+    args = ["campaign", "--warehouse", str(warehouse), "--program", "omiso", "--action",
+            "carta", "--size", "40"]  # fmt: skip
+    assert main([*args, "--target", "uplift", "--out", str(tmp_path / "u.xlsx")]) == 0
+    assert main([*args, "--target", "uplift", "--program", "inexacto",
+                 "--out", str(tmp_path / "v.xlsx")]) == 1  # fmt: skip

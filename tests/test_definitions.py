@@ -43,7 +43,9 @@ EXPECTED_ASSETS = {
     "staging/stg_actions",
     "ops/campaigns",
     "ops/campaign_assignments",
+    "marts/campaign_outcomes",
     "marts/campaign_effects",
+    "marts/campaign_segments",
     "marts/calibration",
     "scoring/case_actions",
 }

@@ -66,8 +66,9 @@ def assign_arms(stratum: np.ndarray, control_share: float, rng: np.random.Genera
 
 
 def args_key(program: str, action: str, size: int, control_share: float, seed: int,
-             as_of: date) -> str:  # fmt: skip
-    return f"{program}|{action}|{size}|{control_share:.6g}|{seed}|{as_of.isoformat()}"
+             as_of: date, target: str = "expected") -> str:  # fmt: skip
+    key = f"{program}|{action}|{size}|{control_share:.6g}|{seed}|{as_of.isoformat()}"
+    return key if target == "expected" else f"{key}|{target}"
 
 
 def ensure_register(con: duckdb.DuckDBPyConnection) -> None:
@@ -84,7 +85,7 @@ def candidates(
     allowed = [a for a, level in LEVEL.items() if level >= LEVEL[action]]
     return frame(
         con,
-        "select r.nit, r.tax_year, r.program, r.expected_recovery, r.rank "
+        "select r.nit, r.tax_year, r.program, r.expected_recovery, r.predicted_amount, r.rank "
         "from marts.audit_ranking as r where r.program = $program "
         "and list_contains($allowed, r.action) "
         "and not exists (select 1 from ops.campaign_assignments as a "
@@ -103,8 +104,12 @@ def draw_campaign(
     size: int,
     control_share: float = 0.2,
     seed: int = 1,
+    target: str = "expected",
 ) -> Campaign:
-    """Draw (or find, when these arguments were drawn before) a campaign and record it."""
+    """Draw (or find, when these arguments were drawn before) a campaign and record it.
+
+    ``target`` ``expected`` takes the cases of most expected recovery; ``uplift`` the cases of
+    most predicted uplift × amount, learnt from the past measured campaigns (uplift.learn)."""
     if action not in CAMPAIGN_ACTIONS.get(program, ()):
         raise ValueError(
             f"--action {action} does not apply to {program} cases: use "
@@ -116,14 +121,28 @@ def draw_campaign(
         raise ValueError("--control-share must be between 0 and 1")
     ensure_register(con)
     as_of = scalar(con, "select as_of from staging.as_of_date")
-    key = args_key(program, action, size, control_share, seed, as_of)
+    if target not in ("expected", "uplift"):
+        raise ValueError(f"--target {target}: use expected or uplift")
+    key = args_key(program, action, size, control_share, seed, as_of, target)
     found = con.execute(
         "select campaign_id, treatment, control from ops.campaigns where args_key = ?", [key]
     ).fetchall()
     if found:
         cid, t, c = found[0]
         return Campaign(cid, program, action, as_of, t, c, new=False)
-    picked = candidates(con, program, action, as_of).head(size)
+    pool = candidates(con, program, action, as_of)
+    if target == "uplift":
+        from fiscal_intel.actions.uplift import learn, predicted_uplift
+
+        model = learn(con, program, action)
+        if model is None:
+            raise ValueError(
+                f"--target uplift: no measured {program} {action} campaign to learn from yet"
+            )
+        pool = predicted_uplift(con, pool, model).sort(
+            ["uplift_money", "rank"], descending=[True, False]
+        )
+    picked = pool.head(size)
     if picked.height < 2:
         raise ValueError(f"only {picked.height} {program} cases are free for a {action} campaign")
     stratum = strata(picked.height)

@@ -171,7 +171,9 @@ def _register(name: str) -> dg.AssetsDefinition:
 action_assets = [
     _register("campaigns"),
     _register("campaign_assignments"),
+    sql_asset("marts", "campaign_outcomes"),
     sql_asset("marts", "campaign_effects"),
+    sql_asset("marts", "campaign_segments"),
     sql_asset("marts", "calibration"),
     case_actions,
 ]

@@ -126,9 +126,11 @@ def plant_campaign(
     nits = cases["nit"].to_numpy()
     pl.DataFrame({
         "declaration_id": [f"DC{year}-{k:06d}" for k in range(len(idx))],
-        "nit": nits[idx], "tax_year": [year] * len(idx), "filed_on": filed[idx].tolist(),
+        "nit": pl.Series(nits[idx].tolist(), dtype=pl.Utf8), "tax_year": [year] * len(idx),
+        "filed_on": pl.Series(filed[idx].tolist(), dtype=pl.Date),
         "gross_income": gross, "income_outside": [0] * len(idx), "deductions": [0] * len(idx),
-        "taxable_income": gross, "ciiu": cases["ciiu"].to_numpy()[idx],
+        "taxable_income": gross, "ciiu": pl.Series(cases["ciiu"].to_numpy()[idx].tolist(),
+                                                   dtype=pl.Utf8),
         "rate_per_mil": rate[idx], "ica_tax": ica, "avisos_tableros": [0] * len(idx),
         "sobretasa_bomberil": [0] * len(idx), "total_tax": ica,
         "withholdings_credited": [0] * len(idx), "penalties": [0] * len(idx),
@@ -136,14 +138,18 @@ def plant_campaign(
     }).write_csv(landing / "declarations" / f"declarations_{year}_campaign.csv")  # fmt: skip
     paying = [k for k, i in enumerate(idx) if amount[i] > 0]
     pl.DataFrame({
-        "payment_id": [f"PC{year}-{k:06d}" for k in range(len(paying))],
-        "nit": nits[idx][paying], "tax_year": [year] * len(paying),
-        "paid_on": [pay_day[k] for k in paying], "amount": amount[idx][paying],
+        "payment_id": pl.Series([f"PC{year}-{k:06d}" for k in range(len(paying))],
+                                dtype=pl.Utf8),
+        "nit": pl.Series(nits[idx][paying].tolist(), dtype=pl.Utf8),
+        "tax_year": pl.Series([year] * len(paying), dtype=pl.Int64),
+        "paid_on": pl.Series([pay_day[k] for k in paying], dtype=pl.Date),
+        "amount": pl.Series(amount[idx][paying].tolist(), dtype=pl.Int64),
     }).write_csv(landing / "payments" / f"payments_{year}_campaign.csv")  # fmt: skip
     s_idx = np.flatnonzero(sent)
     pl.DataFrame({
         "action_id": [f"A{year}-{k:06d}" for k in range(len(s_idx))],
-        "nit": nits[s_idx], "tax_year": [year] * len(s_idx), "program": ["omiso"] * len(s_idx),
+        "nit": pl.Series(nits[s_idx].tolist(), dtype=pl.Utf8), "tax_year": [year] * len(s_idx),
+        "program": ["omiso"] * len(s_idx),
         "action": ["carta"] * len(s_idx), "sent_on": [sent_on] * len(s_idx),
         "campaign_id": [CAMPAIGN_ID] * len(s_idx), "channel": ["correo"] * len(s_idx),
     }).write_csv(actions_dir / "actions.csv")  # fmt: skip

@@ -1560,6 +1560,7 @@ def generate(
     last_year: int = 2024,
     municipality: str = "05615",
     past_campaign: bool = True,
+    campaign_effect: float = 1.0,
 ) -> DemoSummary:
     """Write a seeded synthetic municipality to ``landing`` and its planted truth to ``truth_dir``.
 
@@ -1725,7 +1726,7 @@ def generate(
     for name in ("campaign_register.csv", "campaign_truth.csv", "campaign_manifest.json"):
         (truth_dir / name).unlink(missing_ok=True)
     if past_campaign:
-        plant_campaign(landing, truth_dir, seed=seed, last_year=last_year)
+        plant_campaign(landing, truth_dir, seed=seed, last_year=last_year, effect=campaign_effect)
     elif (landing / "actions").is_dir():
         shutil.rmtree(landing / "actions")
     return DemoSummary(
