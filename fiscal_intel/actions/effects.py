@@ -1,7 +1,8 @@
 """The campaign effect estimator, in Python: the same arithmetic ``marts.campaign_effects``
 does in SQL (difference of the arm means, 95 % interval from the unequal-variance standard
-error, intention to treat), so tests and benchmarks can run it on thousands of simulated
-assignment and outcome frames without a pipeline run."""
+error with each arm's variance at least the pooled one, intention to treat), so tests and
+benchmarks can run it on thousands of simulated assignment and outcome frames without a
+pipeline run."""
 
 from __future__ import annotations
 
@@ -31,8 +32,11 @@ def itt_effect(outcome: np.ndarray, treated: np.ndarray) -> Effect:
     yt, yc = y[t], y[~t]
     if len(yt) < 1 or len(yc) < 1:
         raise ValueError("both arms need at least one case")
-    vt = yt.var(ddof=1) if len(yt) > 1 else 0.0
-    vc = yc.var(ddof=1) if len(yc) > 1 else 0.0
+    # Each arm's variance is at least the pooled one: a rare outcome no control case happened
+    # to show (variance 0) must not make the interval falsely narrow.
+    vp = y.var(ddof=1) if len(y) > 1 else 0.0
+    vt = max(yt.var(ddof=1) if len(yt) > 1 else 0.0, vp)
+    vc = max(yc.var(ddof=1) if len(yc) > 1 else 0.0, vp)
     diff = float(yt.mean() - yc.mean())
     se = float(np.sqrt(vt / len(yt) + vc / len(yc)))
     return Effect(float(yt.mean()), float(yc.mean()), diff, diff - Z95 * se, diff + Z95 * se)

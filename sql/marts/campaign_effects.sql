@@ -1,8 +1,8 @@
 -- What each campaign earned, measured against its random control group: per campaign and
 -- window (30, 90 and 180 days after the first sending), the filing rate, payment rate and money
 -- paid per case in each arm, their difference with a 95 % interval (normal approximation,
--- unequal variances), by intention to treat (every case counts in the arm it was drawn into,
--- sent or not), the extra money for the whole treatment group and the cost per peso of it.
+-- unequal variances, each at least the pooled one), by intention to treat (every case counts
+-- in the arm it was drawn into, sent or not), the extra money for the whole treatment group and the cost per peso of it.
 -- Outcomes come only from returns and payments after the sending date, never from the office.
 create or replace table marts.campaign_effects as
 with costs as (
@@ -32,6 +32,19 @@ arms as (
     group by all
 ),
 
+pooled as (
+    -- both arms together: a floor for each arm's variance, so a rare outcome that no control
+    -- case happened to show (variance 0) does not make the interval falsely narrow
+    select
+        campaign_id,
+        window_days,
+        coalesce(var_samp(filed::integer), 0) as filing_var,
+        coalesce(var_samp((paid > 0)::integer), 0) as payment_var,
+        coalesce(var_samp(paid), 0) as money_var
+    from marts.campaign_outcomes
+    group by campaign_id, window_days
+),
+
 paired as (
     select
         t.campaign_id,
@@ -45,20 +58,28 @@ paired as (
         t.filing_rate as filing_rate_treatment,
         c.filing_rate as filing_rate_control,
         t.filing_rate - c.filing_rate as filing_rate_diff,
-        sqrt(t.filing_var / t.n + c.filing_var / c.n) as filing_se,
+        sqrt(
+            greatest(t.filing_var, p.filing_var) / t.n + greatest(c.filing_var, p.filing_var) / c.n
+        ) as filing_se,
         t.payment_rate as payment_rate_treatment,
         c.payment_rate as payment_rate_control,
         t.payment_rate - c.payment_rate as payment_rate_diff,
-        sqrt(t.payment_var / t.n + c.payment_var / c.n) as payment_se,
+        sqrt(
+            greatest(t.payment_var, p.payment_var) / t.n + greatest(c.payment_var, p.payment_var) / c.n
+        ) as payment_se,
         t.money_paid as money_paid_treatment,
         c.money_paid as money_paid_control,
         t.money_paid - c.money_paid as money_paid_diff,
-        sqrt(t.money_var / t.n + c.money_var / c.n) as money_se
+        sqrt(
+            greatest(t.money_var, p.money_var) / t.n + greatest(c.money_var, p.money_var) / c.n
+        ) as money_se
     from arms as t
     inner join arms as c
         on
             t.campaign_id = c.campaign_id and t.window_days = c.window_days
             and t.arm = 'treatment' and c.arm = 'control'
+    inner join pooled as p
+        on t.campaign_id = p.campaign_id and t.window_days = p.window_days
 )
 
 select
