@@ -260,3 +260,27 @@ def test_uplift_learnt_from_the_demo_campaign_targets_the_next_one(
     assert main([*args, "--target", "uplift", "--out", str(tmp_path / "u.xlsx")]) == 0
     assert main([*args, "--target", "uplift", "--program", "inexacto",
                  "--out", str(tmp_path / "v.xlsx")]) == 1  # fmt: skip
+
+
+def test_planted_campaign_is_deterministic_and_its_returns_are_in_the_truth(
+    tmp_path: Path,
+) -> None:
+    from fiscal_intel.demo import generate
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file()}  # fmt: skip
+
+    a = generate(tmp_path / "a" / "landing", tmp_path / "a" / "truth", taxpayers=400, seed=3)
+    b = generate(tmp_path / "b" / "landing", tmp_path / "b" / "truth", taxpayers=400, seed=3)
+    assert files(a.landing) == files(b.landing) and files(a.truth_dir) == files(b.truth_dir)
+    assert (a.landing / "actions" / "actions.csv").is_file()
+    planted = pl.read_csv(next((a.landing / "declarations").glob("*_campaign.csv")),
+                          schema_overrides={"nit": pl.Utf8})  # fmt: skip
+    truth = pl.read_csv(a.truth_dir / "tax_gap.csv", schema_overrides={"nit": pl.Utf8})
+    mine = truth.join(planted.select("nit", "tax_year", "total_tax"), on=["nit", "tax_year"])
+    assert mine.height == planted.height  # every late return the campaign brought is in the truth
+    assert (mine["program"] == "inexacto").all() and (mine["true_gap"] == 0).all()
+    assert (mine["declared_tax"] == mine["total_tax"]).all()
+    register = pl.read_csv(a.truth_dir / "campaign_register.csv")
+    assert set(register["arm"]) == {"treatment", "control"}

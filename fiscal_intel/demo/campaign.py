@@ -94,8 +94,10 @@ def plant_campaign(
         pool.sort(["true_tax", "nit"], descending=[True, False])
         .head(MAX_CASES)
         .with_columns(seen=pl.col("nit").is_in(seen["nit"].implode()))
-        .join(rit.select("nit", "ciiu", "legal_name"), on="nit", how="left")
-        .join(rates.select("ciiu", "rate_per_mil"), on="ciiu", how="left")
+        .join(rit.select("nit", "ciiu", "legal_name"), on="nit", how="left",
+              maintain_order="left")
+        .join(rates.select("ciiu", "rate_per_mil"), on="ciiu", how="left",
+              maintain_order="left")
         .with_columns(
             registered=pl.col("kind") != "operating_unregistered",
             rate_per_mil=pl.col("rate_per_mil").fill_null(7.0),
@@ -125,7 +127,8 @@ def plant_campaign(
                                                                   strict=True)]  # fmt: skip
     nits = cases["nit"].to_numpy()
     pl.DataFrame({
-        "declaration_id": [f"DC{year}-{k:06d}" for k in range(len(idx))],
+        # numbered after any year's own returns (a year holds far fewer than 900,000)
+        "declaration_id": [f"D{year}-{900_000 + k:06d}" for k in range(len(idx))],
         "nit": pl.Series(nits[idx].tolist(), dtype=pl.Utf8), "tax_year": [year] * len(idx),
         "filed_on": pl.Series(filed[idx].tolist(), dtype=pl.Date),
         "gross_income": gross, "income_outside": [0] * len(idx), "deductions": [0] * len(idx),
@@ -145,6 +148,20 @@ def plant_campaign(
         "paid_on": pl.Series([pay_day[k] for k in paying], dtype=pl.Date),
         "amount": pl.Series(amount[idx][paying].tolist(), dtype=pl.Int64),
     }).write_csv(landing / "payments" / f"payments_{year}_campaign.csv")  # fmt: skip
+    # The truth follows: a case that filed is no longer a non-filer but an honest late filer
+    # (its return declares the tax it owed).
+    filers = pl.DataFrame({"nit": pl.Series(nits[idx].tolist(), dtype=pl.Utf8),
+                           "tax_year": pl.Series([year] * len(idx), dtype=pl.Int64)})  # fmt: skip
+    if filers.height:
+        truth = truth.join(filers.with_columns(_filed=pl.lit(True)), on=["nit", "tax_year"],
+                           how="left", maintain_order="left")  # fmt: skip
+        truth = truth.with_columns(
+            program=pl.when(pl.col("_filed")).then(pl.lit("inexacto")).otherwise("program"),
+            declared_tax=pl.when(pl.col("_filed")).then("true_tax").otherwise("declared_tax"),
+            true_gap=pl.when(pl.col("_filed")).then(0).otherwise("true_gap"),
+            kind=pl.when(pl.col("_filed")).then(pl.lit("honest")).otherwise("kind"),
+        ).drop("_filed")
+        truth.write_csv(truth_dir / "tax_gap.csv")
     s_idx = np.flatnonzero(sent)
     pl.DataFrame({
         "action_id": [f"A{year}-{k:06d}" for k in range(len(s_idx))],
