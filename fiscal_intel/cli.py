@@ -333,6 +333,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         language=args.lang or settings.report_language,
         municipality=settings.municipality,
         min_cell_taxpayers=settings.min_cell_taxpayers,
+        rounding_cop=settings.secrecy_rounding_cop,
     )
     print(f"fiscal-intel: wrote the leadership report to {args.out} ({size:,} bytes)")
     return 0
@@ -342,8 +343,65 @@ def cmd_export_leadership(args: argparse.Namespace) -> int:
     from fiscal_intel.leadership.export import export_leadership_file
 
     settings = _settings(args)
-    rows = export_leadership_file(settings.warehouse_path, Path(args.out))
-    print(f"fiscal-intel: wrote {len(rows)} leadership marts to {args.out} (aggregates only)")
+    rows = export_leadership_file(
+        settings.warehouse_path, Path(args.out), rounding_cop=settings.secrecy_rounding_cop
+    )
+    print(
+        f"fiscal-intel: wrote {len(rows)} leadership marts to {args.out} (aggregates only: "
+        f"cells of {settings.min_cell_taxpayers}+ taxpayers, p % rule at "
+        f"{settings.dominance_p_percent:g} %, amounts rounded to "
+        f"COP {settings.secrecy_rounding_cop:,})"
+    )
+    return 0
+
+
+def cmd_forecast_backtest(args: argparse.Namespace) -> int:
+    import json
+    from datetime import date
+
+    from fiscal_intel.leadership.backtest import read_inflation, read_series, run_backtests
+
+    def month(text: str | None, flag: str) -> date | None:
+        if text is None:
+            return None
+        try:
+            year, mon = (int(x) for x in text.split("-")[:2])
+            return date(year, mon, 1)
+        except ValueError:
+            raise ValueError(f"{flag} {text!r} is not a month YYYY-MM") from None
+
+    series = read_series(Path(args.series), args.month_column, args.amount_column)
+    inflation = read_inflation(Path(args.cpi) if args.cpi else None)
+    result = run_backtests(
+        series, inflation, first_year=args.first_year, last_year=args.last_year,
+        first_origin=month(args.first_origin, "--first-origin"),
+        last_origin=month(args.last_origin, "--last-origin"),
+    )  # fmt: skip
+    if args.json:
+        keep = {"yearly": ("mape", "coverage95", "n"), "monthly": ("mape", "mase", "coverage80",
+                                                                   "n")}  # fmt: skip
+        print(json.dumps({
+            kind: {m: {k: v[k] for k in keep[kind]} for m, v in methods.items()}
+            for kind, methods in result.items()
+        }))  # fmt: skip
+        return 0
+
+    def pct(v: float | None) -> str:
+        return "     -" if v is None else f"{100 * v:5.1f}%"
+
+    print(f"fiscal-intel forecast-backtest: {args.series}")
+    print("yearly, 12 months ahead (from each December):")
+    print("  method           MAPE   cov95    n")
+    for method, v in result["yearly"].items():
+        print(f"  {method:<15} {pct(v['mape'])} {pct(v['coverage95'])} {v['n']:4d}")
+    print("monthly, per horizon (months after the origin):")
+    print("  method           h   MAPE   MASE  relMAE  cov80  cov95    n")
+    for method, v in result["monthly"].items():
+        for h, m in [*v["by_horizon"].items(), ("all", v)]:
+            mase = "    -" if m["mase"] is None else f"{m['mase']:5.2f}"
+            rel = "     -" if m["rel_mae"] is None else f"{m['rel_mae']:6.2f}"
+            print(f"  {method:<15} {h!s:>3} {pct(m['mape'])} {mase} {rel} {pct(m['coverage80'])}"
+                  f" {pct(m['coverage95'])} {m['n']:4d}")  # fmt: skip
     return 0
 
 
@@ -486,6 +544,20 @@ def build_parser() -> argparse.ArgumentParser:
     leadership.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
     leadership.add_argument("--out", required=True, help="the DuckDB file to write")
     leadership.set_defaults(func=cmd_export_leadership)
+    backtest = sub.add_parser(
+        "forecast-backtest", help="yearly and monthly forecast backtests of a monthly series CSV"
+    )
+    backtest.add_argument("--series", required=True, help="CSV: one row per month and amount")
+    backtest.add_argument("--month-column", help="the month column (default: month/mes/fecha)")
+    backtest.add_argument("--amount-column", help="the amount column (default: the other one)")
+    backtest.add_argument("--cpi", help="CPI file completing the shipped one (year,"
+                          "inflation_dec_pct or DANE's monthly index when,deflator)")  # fmt: skip
+    backtest.add_argument("--first-year", type=int, help="first target year (yearly backtest)")
+    backtest.add_argument("--last-year", type=int, help="last target year (yearly backtest)")
+    backtest.add_argument("--first-origin", help="first origin month YYYY-MM (monthly)")
+    backtest.add_argument("--last-origin", help="last origin month YYYY-MM (monthly)")
+    backtest.add_argument("--json", action="store_true", help="print JSON only")
+    backtest.set_defaults(func=cmd_forecast_backtest)
     return parser
 
 

@@ -65,6 +65,8 @@ class FiscalSettings(dg.ConfigurableResource):
     audit_capacity: int = 100
     truth: str = ""
     min_cell_taxpayers: int = 5
+    dominance_p_percent: float = 10.0
+    secrecy_rounding_cop: int = 1_000_000
     leadership_dir: str = ""
     report_language: str = "es"
     mappings: str = ""
@@ -96,6 +98,8 @@ class FiscalSettings(dg.ConfigurableResource):
             "statute_years_omiso": self.statute_years_omiso,
             "max_unknown_filer_share": self.max_unknown_filer_share,
             "min_cell_taxpayers": self.min_cell_taxpayers,
+            "dominance_p_percent": self.dominance_p_percent,
+            "secrecy_rounding_cop": self.secrecy_rounding_cop,
             "audit_capacity": self.audit_capacity,
             "letter_cost": self.letter_cost,
             "request_cost": self.hours_per_request * self.inspector_hour_cost,

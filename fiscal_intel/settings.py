@@ -15,6 +15,15 @@ from typing import Any
 
 ENV_PREFIX = "FISCAL_INTEL_"
 
+# The least protection a municipality may configure: 3 taxpayers a cell (the usual threshold
+# rule of statistical offices), the p % rule at 5 %, amounts rounded to at least a thousand
+# pesos (the unit of the national ICA form).
+SECRECY_FLOORS: dict[str, float] = {
+    "min_cell_taxpayers": 3,
+    "dominance_p_percent": 5.0,
+    "secrecy_rounding_cop": 1_000,
+}
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -43,8 +52,13 @@ class Settings:
     backtest_months: int = 24
     audit_capacity: int = 100
     truth: str = ""
-    # Tax secrecy (ET art. 583): leadership marts never show a cell built from fewer taxpayers.
+    # Tax secrecy (ET art. 583): leadership marts never show a cell built from fewer taxpayers,
+    # nor an amount cell dominated under the p % rule (what the other payers add is less than
+    # p % of the largest payer's share), and round published amounts to this many pesos.
+    # Values below the floors in SECRECY_FLOORS are refused (README, "Tax secrecy").
     min_cell_taxpayers: int = 5
+    dominance_p_percent: float = 10.0
+    secrecy_rounding_cop: int = 1_000_000
     # Where the leadership report and shareable DuckDB go (empty: `leadership/` beside the
     # warehouse) and the report's language (`es` or `en`).
     leadership_dir: str = ""
@@ -80,6 +94,15 @@ class Settings:
     prior_yield_emplazamiento: float = 0.30
     prior_yield_carta: float = 0.05
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, floor in SECRECY_FLOORS.items():
+            value = getattr(self, name)
+            if value < floor:
+                raise ValueError(
+                    f"setting {name} ({ENV_PREFIX}{name.upper()}) = {value} is below its floor "
+                    f"of {floor}: tax secrecy (ET art. 583) does not allow it"
+                )
 
     @property
     def landing_path(self) -> Path:

@@ -34,7 +34,7 @@ EXPECTED_ASSETS = {
     "marts/revenue_monthly",
     "marts/revenue_yearly",
     *(f"marts/{m}" for m in ("compliance_yearly", "arrears", "audit_yield", "tax_gap",
-                             "revenue_forecast")),
+                             "revenue_forecast", "revenue_forecast_monthly")),
     "exports/leadership_warehouse",
     "exports/leadership_report",
     # actions and campaigns (fiscal_intel.actions)

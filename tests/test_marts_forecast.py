@@ -3,8 +3,10 @@ backtest bookkeeping, and the mart on the generated municipality."""
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -150,3 +152,112 @@ def test_the_mart_on_the_demo(wh) -> None:
     for r in backtests.iter_rows(named=True):
         if r["error_pct"] is not None:
             assert math.isclose(r["error_pct"], r["forecast"] / r["actual"] - 1)
+
+
+# --- The backtest command on Rionegro's real collection (shared/ lies beside the clone) ---------
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = next(
+    (p for p in (REPO.parent / "shared", REPO.parent.parent / "shared") if p.is_dir()),
+    REPO.parent / "shared",
+)
+RIONEGRO = SHARED / "real" / "rionegro_ica_payments_monthly_2001_2020.csv"
+DANE_CPI = SHARED / "reference" / "dane_cpi_index_1988_2018.csv"
+
+
+def test_forecast_backtest_command_on_rionegro(capsys: pytest.CaptureFixture) -> None:
+    from fiscal_intel.cli import main
+
+    # Two target years and three monthly origins keep the ETS refits (~1 s each) short; the full
+    # backtest is benchmarks/forecast.py (results in benchmarks/forecast_results.json).
+    args = ["forecast-backtest", "--series", str(RIONEGRO), "--cpi", str(DANE_CPI),
+            "--first-year", "2019", "--last-year", "2020",
+            "--first-origin", "2019-10", "--last-origin", "2019-12"]  # fmt: skip
+    assert main([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)  # JSON and nothing else
+    assert set(out) == {"yearly", "monthly"}
+    assert set(out["yearly"]) == {"model", "naive", "seasonal_naive", "ets"}
+    assert set(out["monthly"]) == {"model", "seasonal_naive", "ets"}
+    for v in out["yearly"].values():
+        assert set(v) == {"mape", "coverage95", "n"} and v["n"] == 2
+    for v in out["monthly"].values():
+        assert set(v) == {"mape", "mase", "coverage80", "n"} and v["n"] == 36
+    # 2019 and 2020 from the Decembers before: the yearly model within 5 %, the baselines not.
+    assert out["yearly"]["model"]["mape"] < 0.05 < out["yearly"]["naive"]["mape"]
+    assert out["yearly"]["model"]["coverage95"] == 1.0
+    # The table for people: per method and horizon (one origin, one year: the layout only).
+    one = ["--first-year", "2020", "--first-origin", "2019-12", "--last-origin", "2019-12"]
+    assert main([*args[:5], *one]) == 0
+    table = capsys.readouterr().out
+    assert "seasonal_naive" in table and " 12 " in table and "cov80" in table
+
+
+def test_series_reader_refuses_gaps_and_names_the_file(tmp_path: Path) -> None:
+    from fiscal_intel.leadership.backtest import read_series
+
+    f = tmp_path / "recaudo.csv"
+    f.write_text("mes;valor\n2020-01;1.234,5\n2020-03;10\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="recaudo.csv: month 2020-02 is missing"):
+        read_series(f)
+    f.write_text("mes;valor\n2020-01;1.234,5\n2020-02;10\n", encoding="utf-8")
+    s = read_series(f)
+    assert s.start == date(2020, 1, 1) and list(s.values) == [1234.5, 10.0]
+
+
+def test_monthly_forecast_adds_up_to_the_yearly_one_and_follows_a_december_shift() -> None:
+    from fiscal_intel.leadership.forecast import monthly_forecast_rows, seasonal_shares
+
+    # Eight years with the deadline shape, then three where December carries 30 % of the year,
+    # then January-June of the year in progress.
+    shifted = SHAPE * 0.7 / SHAPE[:11].sum()
+    shifted[11] = 0.3
+    annual = {y: 100e9 * 1.08 ** (y - 2012) for y in range(2012, 2023)}
+    values = np.concatenate(
+        [annual[y] * (SHAPE if y < 2020 else shifted) for y in sorted(annual)]
+        + [annual[2022] * 1.1 * shifted[:6]]
+    )
+    infl = {y: 3.0 for y in range(2010, 2024)} | INFLATION
+    s = MonthlySeries(date(2012, 1, 1), values)
+    rows = monthly_forecast_rows(s, infl)
+    assert [r["month"] for r in rows] == [date(2023, m, 1) for m in range(7, 13)] + [
+        date(2024, m, 1) for m in range(1, 7)
+    ]
+    assert [r["horizon_months"] for r in rows] == list(range(1, 13))
+    # The rest of 2023 plus what 2023 collected is the yearly forecast of 2023, to the peso.
+    rest = sum(r["forecast"] for r in rows if r["month"].year == 2023)
+    year = rows[0]["year_forecast"]
+    assert rows[0]["year_collected_to_date"] + rest == pytest.approx(year, rel=1e-12)
+    assert year == pytest.approx(model_forecast(s, 2023, infl).forecast)
+    # December weighs what the recent years gave it (8 years of shares, 3 of them shifted).
+    shares = seasonal_shares(s)
+    assert shares[11] == pytest.approx((5 * SHAPE[11] + 3 * 0.3) / 8)
+    december = next(r for r in rows if r["month"] == date(2023, 12, 1))
+    assert december["forecast"] > 2 * next(r for r in rows if r["month"] == date(2023, 11, 1))[
+        "forecast"
+    ]
+    # Intervals come with enough past errors, nested around the forecast.
+    for r in rows:
+        assert r["lower_95"] <= r["lower_80"] <= r["forecast"] <= r["upper_80"] <= r["upper_95"]
+
+
+def test_the_monthly_mart_on_the_demo(wh) -> None:
+    rows = wh.execute(
+        "select month, horizon_months, forecast, lower_80, upper_80, lower_95, upper_95, "
+        "year_forecast, year_collected_to_date from marts.revenue_forecast_monthly order by month"
+    ).fetchall()
+    as_of = wh.execute("select as_of from staging.as_of_date").fetchall()[0][0]
+    assert len(rows) == 12 and [r[1] for r in rows] == list(range(1, 13))
+    assert rows[0][0] > as_of.replace(day=1) or rows[0][0].month == (as_of.month % 12) + 1
+    yearly = dict(
+        wh.execute(
+            "select target_year, forecast from marts.revenue_forecast "
+            "where kind = 'forecast' and method = 'model'"
+        ).fetchall()
+    )
+    first_year = rows[0][0].year
+    rest = sum(r[2] for r in rows if r[0].year == first_year)
+    assert rows[0][8] + rest == pytest.approx(yearly[first_year], rel=1e-9)
+    for r in rows:
+        assert r[7] == pytest.approx(yearly[r[0].year])
+        if r[3] is not None:
+            assert r[5] <= r[3] <= r[2] <= r[4] <= r[6]

@@ -1,8 +1,12 @@
 """Tax secrecy (ET art. 583): leadership marts hold aggregates only, no figure comes from fewer
-than 5 taxpayers, pools keep the totals, and the shareable export holds nothing else."""
+than 5 taxpayers, pools keep the totals, and the shareable export holds nothing else. The attacker
+tests try what issue 13 case 10 did: a dominant payer in a published cell, totals minus the
+published cells, and two consecutive nightly exports."""
 
 from __future__ import annotations
 
+import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -10,9 +14,23 @@ import pytest
 
 from fiscal_intel.cli import main
 from fiscal_intel.leadership import IDENTIFYING_COLUMNS, LEADERSHIP_MARTS, SECRECY
-from fiscal_intel.sqlfiles import run_sql
+from fiscal_intel.leadership.export import published_columns
+from fiscal_intel.sqlfiles import install_macros, run_sql
 
 K = 5
+P = 10.0  # the p % rule's default
+B = 1_000_000  # the default rounding of published amounts
+
+
+def params(**overrides: object) -> dict[str, object]:
+    base = {"min_cell_taxpayers": K, "dominance_p_percent": P, "secrecy_rounding_cop": 1}
+    return base | overrides
+
+
+def dominated(amounts: list[float], p: float = P) -> bool:
+    """The p % rule, written again from its definition (not from the macro)."""
+    top = sorted(amounts, reverse=True)
+    return sum(top) - top[0] - (top[1] if len(top) > 1 else 0) < p / 100 * top[0]
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +79,8 @@ def test_no_figure_is_built_from_fewer_than_five_taxpayers(wh) -> None:
         # Every figure the secrecy map names exists, and is guarded.
         assert set(SECRECY[table]) | set(SECRECY[table].values()) <= columns(wh, table), table
         shown = assert_no_small_cells(wh, table)
-        if table != "tax_gap":  # the 1,000-taxpayer demo's random sample is too small to show
+        # The demo's random sample is too small to show a gap; the monthly forecast has no actual.
+        if table not in ("tax_gap", "revenue_forecast_monthly"):
             assert shown > 0, table
 
 
@@ -130,6 +149,8 @@ def tiny() -> duckdb.DuckDBPyConnection:
         "total_tax decimal(18, 2), balance_due decimal(18, 2))"
     )
     con.execute("create table ref.cpi_deflator (year integer, inflation_dec_pct double)")
+    con.execute("create table staging.as_of_date as select date '2024-04-30' as as_of")
+    install_macros(con)
     sections = ["G"] * 10 + ["I"] * 6 + ["C"] * 3 + ["F"] + ["S"] * 5
     for i, s in enumerate(sections):
         con.execute("insert into staging.stg_entities values (?, ?, '1')", [f"{i}", s])
@@ -151,7 +172,7 @@ def tiny() -> duckdb.DuckDBPyConnection:
 
 
 def test_small_cells_are_pooled_smallest_first_and_totals_kept(tiny) -> None:
-    run_sql(tiny, "marts/revenue_monthly", min_cell_taxpayers=K)
+    run_sql(tiny, "marts/revenue_monthly", **params())
     rows = tiny.execute(
         "select month::varchar, ciiu_section, collected, payers, pooled_cells "
         "from marts.revenue_monthly order by all"
@@ -167,8 +188,17 @@ def test_small_cells_are_pooled_smallest_first_and_totals_kept(tiny) -> None:
 
 
 def test_a_pool_still_too_small_is_withheld(tiny) -> None:
+    # February alone (2 payers) in 2024's pool of months: 2024's total minus January would give
+    # it, so January, the year's smallest other month, joins the pool (5 cells, 22 payers).
     tiny.execute("delete from staging.stg_payments where paid_on = '2024-03-15'")
-    run_sql(tiny, "marts/revenue_monthly", min_cell_taxpayers=K)
+    run_sql(tiny, "marts/revenue_monthly", **params())
+    assert tiny.execute(
+        "select collected, payers, pooled_cells from marts.revenue_monthly"
+    ).fetchall() == [(sum(1000 * (i + 1) for i in range(20)) + 14.0, 22, 5)]
+    # The same 2 payers in a year of their own: no set of that year's months is safe, and the
+    # pool of months is withheld.
+    tiny.execute("update staging.stg_payments set paid_on = '2023-02-15' where amount = 7")
+    run_sql(tiny, "marts/revenue_monthly", **params())
     assert tiny.execute(
         "select collected, payers, pooled_cells from marts.revenue_monthly where month is null"
     ).fetchall() == [(None, None, 1)]
@@ -183,7 +213,7 @@ def test_yearly_pools_comunas_within_a_section_then_sections_within_a_year(tiny)
     tiny.execute("update staging.stg_entities set comuna = '3' where nit in ('8', '9')")
     for nit in ("0", "1", "2", "3", "4", "20", "21", "22", "23", "24"):
         tiny.execute("insert into staging.stg_declarations values (?, 2023, 100, 100)", [nit])
-    run_sql(tiny, "marts/revenue_yearly", min_cell_taxpayers=K)
+    run_sql(tiny, "marts/revenue_yearly", **params())
     rows = {
         (r[0], r[1]): r[2:]
         for r in tiny.execute(
@@ -216,8 +246,12 @@ def test_export_holds_only_the_leadership_marts(demo_run, wh, tmp_path: Path) ->
             assert not columns(con, table) & IDENTIFYING_COLUMNS
             assert_no_small_cells(con, table)
             exported = con.execute(f"select * from marts.{table} order by all").fetchall()
-            original = wh.execute(f"select * from marts.{table} order by all").fetchall()
+            # The same rows, with every amount rounded to the base and every ratio to 4 places.
+            select = published_columns(wh, "warehouse", table, B)
+            original = wh.execute(f"select {select} from marts.{table} order by all").fetchall()
             assert exported == original, table
+        amounts = con.execute("select collected from marts.revenue_yearly").fetchall()
+        assert all(v is None or v % B == 0 for (v,) in amounts)
     # The Dagster asset wrote the same marts beside the warehouse during the run.
     beside = demo_run["warehouse"].parent / "leadership" / "leadership.duckdb"
     with duckdb.connect(str(beside), read_only=True) as con:
@@ -240,3 +274,206 @@ def test_export_refuses_a_mart_with_an_identifying_column(tmp_path: Path) -> Non
         export_leadership_file(warehouse, out)
     assert not out.exists()
     assert not list(tmp_path.glob(".out.duckdb.tmp*"))
+
+
+def test_a_dominated_cell_is_pooled_with_the_next_smallest_cell(tiny) -> None:
+    # April: G has 10 payers of 1,000; I has 6 payers, one of 9,000 and five of 40 (a count
+    # rule shows I, yet its largest payer is 98 % of it); C has 5 payers of 1,000. I alone in
+    # the pool would be I itself: C joins it, and the pool (9,000 of 14,200) is not dominated.
+    tiny.execute("delete from staging.stg_payments")
+    amounts = {"G": [1000] * 10, "I": [9000] + [40] * 5, "C": [1000] * 5}
+    for section, values in amounts.items():
+        for i, amount in enumerate(values):
+            nit = f"{section}{i}"
+            tiny.execute("insert into staging.stg_entities values (?, ?, '1')", [nit, section])
+            tiny.execute(
+                "insert into staging.stg_payments values (?, ?, 2023, '2024-04-10', ?)",
+                [f"x{nit}", nit, amount],
+            )
+    # A payment in May, after the as-of month (April 30): an open period, never shown.
+    tiny.execute("insert into staging.stg_payments values ('late', 'G0', 2023, '2024-05-02', 5)")
+    run_sql(tiny, "marts/revenue_monthly", **params())
+    rows = tiny.execute(
+        "select month::varchar, ciiu_section, collected, payers, pooled_cells "
+        "from marts.revenue_monthly order by all"
+    ).fetchall()
+    assert rows == [("2024-04-01", "*", 14_200, 11, 2), ("2024-04-01", "G", 10_000, 10, 0)]
+    assert dominated(amounts["I"]) and not dominated(amounts["I"] + amounts["C"])
+    # Published amounts are rounded to the base.
+    run_sql(tiny, "marts/revenue_monthly", **params(secrecy_rounding_cop=1_000))
+    assert tiny.execute("select collected from marts.revenue_monthly order by all").fetchall() == [
+        (10_000.0,), (14_000.0,)
+    ]
+
+
+CONTRIBUTIONS = """
+    select cast(date_trunc('month', p.paid_on) as date) as month, e.ciiu_section, p.nit,
+        sum(p.amount)::double as amount
+    from staging.stg_payments as p
+    left join staging.stg_entities as e on p.nit = e.nit
+    cross join staging.as_of_date as a
+    where p.paid_on < date_trunc('month', a.as_of + interval 1 day)
+    group by all
+"""
+
+
+def payers_in(con: duckdb.DuckDBPyConnection, where: str) -> dict[object, list[float]]:
+    """Per group, each payer's total in the closed months the attacker singles out."""
+    out: dict[object, list[float]] = {}
+    for group, amount in con.execute(
+        f"select grp, amount from (select *, {where}) where grp is not null"
+    ).fetchall():
+        out.setdefault(group, []).append(amount)
+    return out
+
+
+def test_attacker_finds_no_dominant_payer_in_any_published_cell(wh) -> None:
+    wh.execute(f"create or replace temp view contributions as {CONTRIBUTIONS}")
+    shown = payers_in(
+        wh,
+        "(select month || '/' || ciiu_section from marts.revenue_monthly as m where "
+        "m.pooled_cells = 0 and m.month = c.month and m.ciiu_section = c.ciiu_section) as grp "
+        "from contributions as c",
+    )
+    assert len(shown) > 100
+    for cell, amounts in shown.items():
+        assert len(amounts) >= K and not dominated(amounts), cell
+    # Without the rule, the same data has cells of 5+ payers where one payer dominates.
+    everyone = payers_in(wh, "month || '/' || ciiu_section as grp from contributions")
+    assert sum(len(a) >= K and dominated(a) for a in everyone.values()) > 10
+
+
+def test_attacker_subtracting_shown_cells_from_totals_gets_only_safe_pools(wh) -> None:
+    # A month's total is the sum of its rows (and the yearly mart gives every year's): minus
+    # the shown cells, the attacker has the month's pool. It must be a safe aggregate of two
+    # cells or more, never one sensitive cell.
+    wh.execute(f"create or replace temp view contributions as {CONTRIBUTIONS}")
+    pools = payers_in(
+        wh,
+        "case when not exists (select 1 from marts.revenue_monthly as m where m.month = c.month "
+        "and m.pooled_cells = 0 and m.ciiu_section = c.ciiu_section) "
+        "and exists (select 1 from marts.revenue_monthly as m where m.month = c.month) "
+        "then c.month end as grp from contributions as c",
+    )
+    sizes = dict(
+        wh.execute(
+            "select month, pooled_cells from marts.revenue_monthly where ciiu_section = '*' "
+            "and month is not null"
+        ).fetchall()
+    )
+    assert set(pools) == set(sizes) and len(pools) > 20
+    for month, amounts in pools.items():
+        assert sizes[month] >= 2, month
+        assert len(amounts) >= K and not dominated(amounts), month
+    # The months the mart cannot show even as a pool: a year's total (revenue_forecast.actual)
+    # minus its published months gives that year's share of them, which must be safe too.
+    hidden = payers_in(
+        wh,
+        "case when not exists (select 1 from marts.revenue_monthly as m where m.month = c.month) "
+        "then year(c.month) end as grp from contributions as c",
+    )
+    shown_years = {
+        y for (y,) in wh.execute(
+            "select target_year from marts.revenue_forecast "
+            "where kind = 'actual' and actual is not null"
+        ).fetchall()
+    }  # fmt: skip
+    for year in hidden:
+        if year in shown_years:
+            # One amount per payer: a payer may pay in several of the hidden months.
+            by_payer = payers_in(
+                wh,
+                "case when not exists (select 1 from marts.revenue_monthly as m "
+                "where m.month = c.month) and year(c.month) = " + str(year) +
+                " then c.nit end as grp from contributions as c",
+            )
+            totals = [sum(v) for v in by_payer.values()]
+            assert len(totals) >= K and not dominated(totals), year
+    assert hidden and shown_years  # the demo has such months, and years shown
+
+
+def _release(source: Path, folder: Path, night: int, rounding: int, extra: list[tuple]) -> dict:
+    """One night: the warehouse as it was plus ``extra`` payments, its revenue_monthly rebuilt
+    and the leadership file exported; returns the published monthly cells."""
+    from fiscal_intel.leadership.export import export_leadership_file
+
+    warehouse = folder / f"night{night}.duckdb"
+    shutil.copy(source, warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        for row in extra:
+            con.execute(
+                "insert into staging.stg_payments (payment_id, nit, tax_year, paid_on, amount) "
+                "values (?, ?, ?, ?, ?)",
+                list(row),
+            )
+        # The as-of date is the latest event in the data, as the staging asset sets it.
+        con.execute(
+            "update staging.as_of_date set as_of = "
+            "greatest(as_of, (select max(paid_on) from staging.stg_payments))"
+        )
+        install_macros(con)
+        run_sql(con, "marts/revenue_monthly", **params(secrecy_rounding_cop=rounding))
+    out = folder / f"leadership{night}.duckdb"
+    export_leadership_file(warehouse, out, rounding_cop=rounding)
+    with duckdb.connect(str(out), read_only=True) as con:
+        return {
+            (m, s): (c, n)
+            for m, s, c, n in con.execute(
+                "select month, ciiu_section, collected, payers from marts.revenue_monthly"
+            ).fetchall()
+        }
+
+
+def test_attacker_comparing_two_nightly_exports(demo_run, wh, tmp_path: Path) -> None:
+    as_of = wh.execute("select as_of from staging.as_of_date").fetchall()[0][0]
+    # A payer already counted in a published cell of a closed month pays 47,000 more there (a
+    # late receipt), and another payment lands the day after the as-of date (an open month).
+    month, section, nit = wh.execute(
+        f"select c.month, c.ciiu_section, min(c.nit) from ({CONTRIBUTIONS}) as c "
+        "inner join marts.revenue_monthly as m on m.month = c.month "
+        "and m.ciiu_section = c.ciiu_section and m.pooled_cells = 0 "
+        "where m.collected > 0 group by all order by c.month desc, c.ciiu_section limit 1"
+    ).fetchall()[0]
+    late = ("late-1", nit, month.year, month.replace(day=15), 47_000)
+    fresh = ("new-1", nit, as_of.year, as_of + timedelta(days=1), 1_234_567)
+
+    def attack(rounding: int) -> tuple[dict, dict]:
+        folder = tmp_path / f"r{rounding}"
+        folder.mkdir()
+        return (
+            _release(demo_run["warehouse"], folder, 1, rounding, []),
+            _release(demo_run["warehouse"], folder, 2, rounding, [late, fresh]),
+        )
+
+    # Unprotected (no rounding) the attack works: same payers, the cell moved by the payment.
+    before, after = attack(1)
+    key = (month, section)
+    assert after[key][1] == before[key][1]
+    assert after[key][0] - before[key][0] == 47_000
+    # Protected: the open month is not published at all, and the late payment does not show to
+    # the peso (the cell moved by 0 or by the rounding base).
+    before, after = attack(B)
+    open_month = (as_of + timedelta(days=1)).replace(day=1)
+    assert not any(m == open_month for m, _ in after)
+    assert set(before) == set(after)
+    moved = {k: after[k][0] - before[k][0] for k in before if after[k] != before[k]}
+    assert set(moved) <= {key}
+    assert all(delta in (0, B) for delta in moved.values())
+
+
+def test_a_threshold_below_its_floor_is_refused(
+    demo_run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "leadership.duckdb"
+    args = ["export-leadership", "--warehouse", str(demo_run["warehouse"]), "--out", str(out)]
+    for name, value in (("MIN_CELL_TAXPAYERS", "1"), ("DOMINANCE_P_PERCENT", "0"),
+                        ("SECRECY_ROUNDING_COP", "1")):  # fmt: skip
+        monkeypatch.setenv(f"FISCAL_INTEL_{name}", value)
+        assert main(args) == 1
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"FISCAL_INTEL_{name}" in err, err
+        assert "floor" in err and not out.exists()
+        monkeypatch.delenv(f"FISCAL_INTEL_{name}")
+    monkeypatch.setenv("FISCAL_INTEL_MIN_CELL_TAXPAYERS", "3")  # the floor itself is accepted
+    assert main(args) == 0
+    assert "aggregates only: cells of 3+ taxpayers" in capsys.readouterr().out

@@ -115,13 +115,20 @@ def test_revenue_reconciles_with_payments(small, tmp_path: Path) -> None:
             ).fetchall() == [(1, 0)]
     assert paid == 54_397_000
     # ...while the same SQL without a threshold reconciles to the peso (on a copy).
-    from fiscal_intel.sqlfiles import run_sql
+    from fiscal_intel.sqlfiles import install_macros, run_sql
 
     copy = tmp_path / "copy.duckdb"
     shutil.copy(small["warehouse"], copy)
+    # No threshold, no dominance rule, no rounding; as-of at a month's end (no open month).
+    unprotected = {"min_cell_taxpayers": 1, "dominance_p_percent": 0, "secrecy_rounding_cop": 1}
     with duckdb.connect(str(copy)) as con:
+        install_macros(con)
+        con.execute(
+            "update staging.as_of_date set as_of = last_day(greatest(as_of, "
+            "(select max(paid_on) from staging.stg_payments)))"
+        )
         for table in ("revenue_monthly", "revenue_yearly"):
-            run_sql(con, f"marts/{table}", min_cell_taxpayers=1)
+            run_sql(con, f"marts/{table}", **unprotected)
         monthly = con.execute("select sum(collected) from marts.revenue_monthly").fetchall()[0][0]
         yearly = con.execute("select sum(collected) from marts.revenue_yearly").fetchall()[0][0]
     assert monthly == yearly == paid

@@ -91,3 +91,30 @@ def test_cli_report_fails_with_one_line_on_a_missing_warehouse(tmp_path: Path, c
                  str(tmp_path / "r.html")])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1 and "does not exist" in err and len(err.strip().splitlines()) == 1
+
+
+def test_figures_that_need_a_note_have_one(demo_run, html_es: str) -> None:
+    notes = re.findall(r'class="note fig-note">([^<]*)<', html_es)
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
+        open_years = [
+            y for (y,) in con.execute(
+                "select tax_year from marts.compliance_yearly "
+                "where ? - filing_deadline between 0 and 364", [as_of]
+            ).fetchall()
+        ]  # fmt: skip
+        partial = [
+            y for (y,) in con.execute(
+                "select year from marts.audit_yield where program = 'total' and not complete_year"
+            ).fetchall()
+        ]  # fmt: skip
+        months = con.execute("select count(*) from marts.revenue_forecast_monthly").fetchall()[0][0]
+        gap_shown = con.execute("select count(estimate) from marts.tax_gap").fetchall()[0][0]
+    # The demo ends 2025-06-30: tax year 2024's returns were due two months before.
+    assert open_years == [2024] and partial == [2025] and months == 12
+    assert any(n.startswith("Año gravable 2024") and "llegan tarde" in n for n in notes), notes
+    assert "2025 (parcial)" in html_es and any(n.startswith("2025 está en curso") for n in notes)
+    # The gap chart (when the sample allows one) says its figures are accumulated over years.
+    assert any("acumulada" in n for n in notes) == (gap_shown > 0)
+    assert "pronóstico de los 12 siguientes (intervalo 80 %)" in html_es
+    assert any("suman el pronóstico anual" in n for n in notes)

@@ -136,3 +136,69 @@ def test_the_checks_catch_a_broken_page(tmp_path: Path) -> None:
     assert any("cdn.example.com" in m for m in messages), messages
     non_white, coloured = paint(shot)
     assert non_white < 0.01 and coloured < 500  # a broken-image icon at most
+
+
+# --- Phone and desktop widths: no sideways overflow, no text too small to read -----------------
+
+PROBE = """<script>
+(function () {
+  var min = 1e9, where = '';
+  document.querySelectorAll('body *').forEach(function (el) {
+    var text = false;
+    el.childNodes.forEach(function (n) {
+      if (n.nodeType === 3 && n.textContent.trim()) text = true;
+    });
+    var box = el.getBoundingClientRect();
+    if (!text || !box.width || !box.height) return;
+    var size = parseFloat(getComputedStyle(el).fontSize);
+    if (el instanceof SVGElement) { var m = el.getScreenCTM(); size = size * (m ? m.a : 1); }
+    if (size < min) { min = size; where = el.tagName + ': ' + el.textContent.slice(0, 40); }
+  });
+  parent.document.body.setAttribute('data-probe', JSON.stringify({
+    scroll: document.documentElement.scrollWidth, viewport: window.innerWidth,
+    font: min, where: where}));
+})();
+</script>"""
+
+
+def measure(page_html: str, width: int, tmp: Path) -> dict:
+    """Lay ``page_html`` out ``width`` CSS pixels wide in headless chromium (inside a frame of
+    that width: a headless window is never narrower than 500 px) and measure the rendered page.
+    The probe is a script, which the report's own policy forbids: it runs on a copy without it."""
+    import html
+    import json
+
+    probed = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", page_html)
+    probed = probed.replace("</body>", PROBE + "</body>")
+    outer = tmp / f"outer{width}.html"
+    outer.write_text(
+        f'<!doctype html><html><body style="margin:0"><iframe style="width:{width}px;'
+        f'height:3000px;border:0" srcdoc="{html.escape(probed)}"></iframe></body></html>',
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        [chromium(), *FLAGS, f"--user-data-dir={tmp / 'profile'}", "--window-size=1300,2000",
+         "--dump-dom", outer.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    found = re.search(r'data-probe="([^"]*)"', result.stdout)
+    assert found, result.stderr[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+MIN_FONT_PX = 10
+
+
+def test_report_reads_at_phone_and_desktop_widths(demo_run, tmp_path: Path) -> None:
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        page = render_report(con)
+    assert "fig-note" in page  # the notes under the figures are on the page
+    for width in (390, 1280):
+        m = measure(page, width, tmp_path)
+        assert m["viewport"] == width, m
+        assert m["scroll"] <= m["viewport"], m  # nothing sticks out sideways
+        assert m["font"] >= MIN_FONT_PX, m
+    # Negative control: without the phone rules, the charts shrink their text to ~4 px.
+    bare = re.sub(r"@media \(max-width: 640px\) \{.*?\n\}\n", "", page, flags=re.S)
+    assert bare != page
+    assert measure(bare, 390, tmp_path)["font"] < 6

@@ -28,7 +28,7 @@ mart_assets = [
     )
 ]
 
-# What revenue_forecast_frame (fiscal_intel.leadership.forecast) reads.
+# What the yearly and monthly forecast frames (fiscal_intel.leadership.forecast) read.
 _FORECAST_INPUTS = [("staging", "stg_payments"), ("staging", "as_of_date"), ("ref", "cpi_deflator")]
 
 
@@ -42,10 +42,14 @@ _FORECAST_INPUTS = [("staging", "stg_payments"), ("staging", "as_of_date"), ("re
 )
 def revenue_forecast(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
     from fiscal_intel.leadership.forecast import backtest_errors, revenue_forecast_frame
+    from fiscal_intel.sqlfiles import install_macros
 
     with warehouse.get_connection() as con:
         con.execute("create schema if not exists marts")
-        frame = revenue_forecast_frame(con, settings.min_cell_taxpayers)
+        install_macros(con)
+        frame = revenue_forecast_frame(
+            con, settings.min_cell_taxpayers, settings.dominance_p_percent
+        )
         con.register("revenue_forecast_frame", frame.to_arrow())
         try:
             con.execute(
@@ -59,6 +63,37 @@ def revenue_forecast(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.
     for (method, horizon), e in errors.items():
         metadata[f"mape_{method}_{horizon}m"] = dg.MetadataValue.float(round(e["mape"], 4))
     return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    key=["marts", "revenue_forecast_monthly"],
+    group_name="marts",
+    deps=[dg.AssetKey(list(k)) for k in _FORECAST_INPUTS],
+    description="The next 12 months of ICA collection with 80 % and 95 % intervals: the yearly "
+    "forecast spread by the recent seasonal shares (April deadline, December shift included).",
+    kinds={"duckdb", "python"},
+)
+def revenue_forecast_monthly(
+    warehouse: DuckDBResource, settings: FiscalSettings
+) -> dg.MaterializeResult:
+    from fiscal_intel.leadership.forecast import revenue_forecast_monthly_frame
+    from fiscal_intel.sqlfiles import install_macros
+
+    with warehouse.get_connection() as con:
+        con.execute("create schema if not exists marts")
+        install_macros(con)
+        frame = revenue_forecast_monthly_frame(
+            con, settings.min_cell_taxpayers, settings.dominance_p_percent
+        )
+        con.register("revenue_forecast_monthly_frame", frame.to_arrow())
+        try:
+            con.execute(
+                "create or replace table marts.revenue_forecast_monthly as "
+                "select * from revenue_forecast_monthly_frame order by month"
+            )
+        finally:
+            con.unregister("revenue_forecast_monthly_frame")
+    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(frame.height)})
 
 
 LEADERSHIP_MART_KEYS = [dg.AssetKey(["marts", name]) for name in LEADERSHIP_MARTS]
@@ -86,7 +121,7 @@ def leadership_warehouse(
 
     out = leadership_dir(warehouse, settings) / "leadership.duckdb"
     with warehouse.get_connection() as con:
-        rows = export_leadership(con, out)
+        rows = export_leadership(con, out, rounding_cop=settings.secrecy_rounding_cop)
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(out)),
@@ -113,6 +148,7 @@ def leadership_report(warehouse: DuckDBResource, settings: FiscalSettings) -> dg
             language=settings.report_language,
             municipality=settings.municipality,
             min_cell_taxpayers=settings.min_cell_taxpayers,
+            rounding_cop=settings.secrecy_rounding_cop,
         )
     size = write_report(html, out)
     return dg.MaterializeResult(
@@ -120,4 +156,4 @@ def leadership_report(warehouse: DuckDBResource, settings: FiscalSettings) -> dg
     )
 
 
-mart_assets += [revenue_forecast, leadership_warehouse, leadership_report]
+mart_assets += [revenue_forecast, revenue_forecast_monthly, leadership_warehouse, leadership_report]

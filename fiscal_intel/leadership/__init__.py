@@ -13,6 +13,7 @@ LEADERSHIP_MARTS: tuple[str, ...] = (
     "audit_yield",
     "tax_gap",
     "revenue_forecast",
+    "revenue_forecast_monthly",
 )
 
 # For each mart, the figures built from taxpayers and the column counting those taxpayers
@@ -48,6 +49,8 @@ SECRECY: dict[str, dict[str, str]] = {
     },
     "tax_gap": {"estimate": "sample_adjusted", "sample_cases": "sample_cases"},
     "revenue_forecast": {"actual": "payers"},
+    # Forecasts only, from the same series as revenue_forecast (hidden with it): no actual.
+    "revenue_forecast_monthly": {},
 }
 
 # Columns that would identify a taxpayer or a case: none may appear in a leadership mart.

@@ -4,11 +4,16 @@ other agencies) without exposing taxpayer-level data."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import duckdb
 
 from fiscal_intel.leadership import IDENTIFYING_COLUMNS, LEADERSHIP_MARTS
+
+# Figures of type double that are ratios, not pesos: rounded to 4 decimals rather than to the
+# rounding base (the CPI inflation is public, rounding it changes nothing).
+RATIO = re.compile(r"rate|growth|share|error_pct|inflation")
 
 DESCRIPTIONS = {
     "revenue_monthly": "ICA collected per month of payment and CIIU section (pools: '*').",
@@ -22,6 +27,8 @@ DESCRIPTIONS = {
     "tax_gap": "Tax gap estimated from the random-audit sample, with 95 % intervals.",
     "revenue_forecast": "Annual collection: actuals, next-year forecasts with 95 % intervals, "
     "and backtests of the model against the naive forecast.",
+    "revenue_forecast_monthly": "The next 12 months of collection with 80 % and 95 % intervals; "
+    "the months of a year and what it has collected add up to its yearly forecast.",
 }
 
 
@@ -47,11 +54,39 @@ def _check_marts(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
             raise ValueError(f"marts.{table} has identifying columns {sorted(leaked)}")
 
 
-def _copy(con: duckdb.DuckDBPyConnection, source: str, target: str) -> dict[str, int]:
+def published_columns(
+    con: duckdb.DuckDBPyConnection, catalog: str, table: str, rounding_cop: int
+) -> str:
+    """The select list of ``table`` as it is shared: every figure of type double rounded, amounts
+    to ``rounding_cop`` pesos and ratios (rates, growth, shares) to 4 decimals, so that two
+    nightly files do not differ by one payment to the peso, directly or through a ratio."""
+    out = []
+    for name, kind in con.execute(
+        "select column_name, data_type from information_schema.columns "
+        "where table_catalog = ? and table_schema = 'marts' and table_name = ? "
+        "order by ordinal_position",
+        [catalog, table],
+    ).fetchall():
+        quoted = '"' + name.replace('"', '""') + '"'
+        if kind != "DOUBLE":
+            out.append(quoted)
+        elif RATIO.search(name):
+            out.append(f"round({quoted}, 4) as {quoted}")
+        else:
+            out.append(f"round({quoted} / {int(rounding_cop)}) * {int(rounding_cop)} as {quoted}")
+    return ", ".join(out)
+
+
+def _copy(
+    con: duckdb.DuckDBPyConnection, source: str, target: str, rounding_cop: int
+) -> dict[str, int]:
     con.execute(f"create schema if not exists {target}.marts")
     rows = {}
     for table in LEADERSHIP_MARTS:
-        con.execute(f"create table {target}.marts.{table} as select * from {source}.marts.{table}")
+        select = published_columns(con, source, table, rounding_cop)
+        con.execute(
+            f"create table {target}.marts.{table} as select {select} from {source}.marts.{table}"
+        )
         comment = DESCRIPTIONS[table].replace("'", "''")
         con.execute(f"comment on table {target}.marts.{table} is '{comment}'")
         rows[table] = con.execute(f"select count(*) from {target}.marts.{table}").fetchall()[0][0]
@@ -70,12 +105,15 @@ def _discard(tmp: Path) -> None:
         leftover.unlink(missing_ok=True)
 
 
-def export_leadership(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, int]:
+def export_leadership(
+    con: duckdb.DuckDBPyConnection, out: Path, rounding_cop: int = 1_000_000
+) -> dict[str, int]:
     """Copy the leadership marts from the warehouse ``con`` is open on into a new DuckDB file.
 
     The file is written beside ``out`` and moved into place at the end, so a reader never sees
     a half-written export and a failed one leaves the previous file. A table with an identifying
-    column is refused. Returns the rows copied per mart.
+    column is refused; figures are rounded (``published_columns``). Returns the rows copied per
+    mart.
     """
     out = Path(out)
     source = con.execute("select current_database()").fetchall()[0][0]
@@ -83,7 +121,7 @@ def export_leadership(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, in
     tmp = _temporary(out)
     con.execute(f"attach {_literal(tmp)} as leadership_export")
     try:
-        rows = _copy(con, source, "leadership_export")
+        rows = _copy(con, source, "leadership_export", rounding_cop)
     except BaseException:
         con.execute("detach leadership_export")
         _discard(tmp)
@@ -93,7 +131,9 @@ def export_leadership(con: duckdb.DuckDBPyConnection, out: Path) -> dict[str, in
     return rows
 
 
-def export_leadership_file(warehouse: Path, out: Path) -> dict[str, int]:
+def export_leadership_file(
+    warehouse: Path, out: Path, rounding_cop: int = 1_000_000
+) -> dict[str, int]:
     """``export_leadership`` from a warehouse file that is only read (attached read-only)."""
     warehouse, out = Path(warehouse), Path(out)
     if not warehouse.is_file():
@@ -106,7 +146,7 @@ def export_leadership_file(warehouse: Path, out: Path) -> dict[str, int]:
             con.execute(f"attach {_literal(warehouse)} as warehouse (read_only)")
             _check_marts(con, "warehouse")
             target = con.execute("select current_database()").fetchall()[0][0]
-            rows = _copy(con, "warehouse", target)
+            rows = _copy(con, "warehouse", target, rounding_cop)
             con.execute("detach warehouse")
     except BaseException:
         _discard(tmp)

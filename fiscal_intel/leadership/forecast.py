@@ -292,13 +292,11 @@ FORECAST_SCHEMA = {
 }
 
 
-def revenue_forecast_frame(
-    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int
-) -> pl.DataFrame:
-    """``marts.revenue_forecast`` from the warehouse: the monthly series of every complete month
-    up to the as-of date and the CPI, under the secrecy rule (a year paid by fewer than
-    ``min_cell_taxpayers`` taxpayers shows no actual; a series where some year cannot be shown
-    shows nothing)."""
+def _warehouse_series(
+    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int, dominance_p_percent: float
+) -> tuple[MonthlySeries, dict[int, float], dict[int, float], dict[int, int]] | None:
+    """The monthly series of every complete month up to the as-of date, the CPI inflation and
+    index per year, and the payers per year; None when secrecy hides the series."""
     months = con.execute(
         """
         select cast(date_trunc('month', p.paid_on) as date) as month, sum(p.amount)::double
@@ -317,29 +315,27 @@ def revenue_forecast_frame(
             """
         ).fetchall()
     )
-    # revenue_monthly pools months paid by too few taxpayers; a year's total minus its published
-    # months would give that pool's share of the year, so it too must come from enough payers.
+    # A year's total must itself be safe: enough payers and none dominant (p % rule).
+    # revenue_monthly makes sure that such a total minus the year's published months gives a
+    # safe share of its pool of months, hiding further months of the year when needed.
     (unsafe_years,) = con.execute(
         """
-        with months as (
-            select date_trunc('month', paid_on) as month, count(distinct nit) as payers
-            from staging.stg_payments group by all
-        ),
-        small as (
-            select year(p.paid_on) as year, count(distinct p.nit) as payers
-            from staging.stg_payments as p
-            inner join months as m on date_trunc('month', p.paid_on) = m.month
-            where m.payers < $k
-            group by all
+        select count(*) from (
+            select count(*) as payers, sum(amount) as collected,
+                list(amount order by amount desc)[1:2] as top
+            from (
+                select year(paid_on) as year, nit, sum(amount) as amount
+                from staging.stg_payments group by all
+            ) group by year
         )
-        select count(*) from small where payers < $k
+        where payers < $k or fi_dominated(collected, top[1], top[2], $p)
         """,
-        {"k": min_cell_taxpayers},
+        {"k": min_cell_taxpayers, "p": dominance_p_percent},
     ).fetchall()[0]
     cpi = con.execute("select year, inflation_dec_pct, cpi_dec from ref.cpi_deflator").fetchall()
     # Forecasts are functions of every year's total: one year that cannot be shown hides them all.
     if not months or unsafe_years or sum(payers.values()) < min_cell_taxpayers:
-        return pl.DataFrame(schema=FORECAST_SCHEMA)
+        return None
 
     # Complete months only: the as-of month counts when the as-of date is its last day.
     last = date(as_of.year, as_of.month, 1)
@@ -347,18 +343,31 @@ def revenue_forecast_frame(
         last = date(last.year - (last.month == 1), (last.month - 2) % 12 + 1, 1)
     start = months[0][0]
     n = (last.year - start.year) * 12 + last.month - start.month + 1
-    values = np.zeros(max(n, 0))
+    if n < 1:
+        return None
+    values = np.zeros(n)
     for month, amount in months:
         i = (month.year - start.year) * 12 + month.month - start.month
         if 0 <= i < n:
             values[i] = amount
-    if n < 1:
-        return pl.DataFrame(schema=FORECAST_SCHEMA)
-
     inflation = {int(y): float(p) for y, p, _ in cpi}
     index = {int(y): float(c) for y, _, c in cpi}
+    return MonthlySeries(start, values), inflation, index, payers
+
+
+def revenue_forecast_frame(
+    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int, dominance_p_percent: float = 10.0
+) -> pl.DataFrame:
+    """``marts.revenue_forecast`` from the warehouse: the monthly series of every complete month
+    up to the as-of date and the CPI, under the secrecy rule (a year paid by fewer than
+    ``min_cell_taxpayers`` taxpayers shows no actual; a series where some year cannot be shown
+    shows nothing)."""
+    found = _warehouse_series(con, min_cell_taxpayers, dominance_p_percent)
+    if found is None:
+        return pl.DataFrame(schema=FORECAST_SCHEMA)
+    series, inflation, index, payers = found
     base = max(index) if index else None
-    rows = forecast_rows(MonthlySeries(start, values), inflation)
+    rows = forecast_rows(series, inflation)
     for r in rows:
         year = int(r["target_year"])
         r["payers"] = payers.get(year) if r["actual"] is not None else None
@@ -370,3 +379,187 @@ def revenue_forecast_frame(
         if payers.get(year, 0) < min_cell_taxpayers and r["actual"] is not None:
             r["actual"] = r["actual_real"] = r["error_pct"] = None
     return pl.DataFrame(rows, schema=FORECAST_SCHEMA)
+
+
+# --- Monthly forecast -------------------------------------------------------------------------
+#
+# Why this model: the yearly model above is good (it knows inflation and, within a year, the
+# year-to-date collection), and the treasury's monthly cash plan must add up to the yearly figure
+# leadership already reads. So each month's forecast is its year's forecast (the part not yet
+# collected, for the year in progress) spread over the months by the share each month carried in
+# the last SHARE_YEARS complete years: recent years only, because calendars move (Rionegro's
+# December went from ~10 % to 25-39 % of the year in 2018). The months of a target year add up to
+# the yearly forecast exactly. Intervals are empirical: the quantiles of the model's own past
+# errors (log actual / forecast) at the same horizon, from origins whose outcome was known at the
+# time, as a forecaster who kept score would set them; without enough past errors, none.
+
+SHARE_YEARS = 8
+ERROR_YEARS = 2
+MIN_PAST_ERRORS = 12
+
+
+@dataclass(frozen=True)
+class MonthForecast:
+    origin: int  # index of the last month known
+    horizon: int  # 1..12 months after the origin
+    target: int  # index of the month forecast
+    forecast: float
+
+
+def seasonal_shares(series: MonthlySeries, years: int | None = None) -> np.ndarray | None:
+    """Share of each calendar month (Jan..Dec) in its year, averaged over the last ``years``
+    complete years; None without a complete year."""
+    annual = series.complete_years()
+    recent = sorted(y for y, t in annual.items() if t > 0)[-(years or SHARE_YEARS) :]
+    if not recent:
+        return None
+    shares = np.zeros(12)
+    for y in recent:
+        lo = series.index(y, 1)
+        shares += series.values[lo : lo + 12] / annual[y]
+    shares = np.clip(shares / len(recent), 0, None)
+    return shares / shares.sum()
+
+
+def monthly_points(
+    series: MonthlySeries, inflation: Mapping[int, float], horizon: int = 12
+) -> list[MonthForecast]:
+    """The model's forecasts of the ``horizon`` months after the end of ``series``."""
+    origin = len(series.values) - 1
+    shares = seasonal_shares(series)
+    if shares is None:
+        return []
+    year, month = series.month(origin)
+    out: list[MonthForecast] = []
+    yearly: dict[int, float | None] = {}
+    for h in range(1, horizon + 1):
+        ty, tm = series.month(origin + h)
+        if ty not in yearly:
+            yearly[ty] = model_forecast(series, ty, inflation).forecast
+        total = yearly[ty]
+        if total is None:
+            continue
+        if ty == year:  # the year in progress: what is left of it, spread over its last months
+            ytd = float(series.values[series.index(ty, 1) : origin + 1].sum())
+            rest = shares[month:].sum()
+            value = max(total - ytd, 0.0) * (shares[tm - 1] / rest if rest > 0 else 0.0)
+        else:
+            value = total * shares[tm - 1]
+        out.append(MonthForecast(origin, h, origin + h, value))
+    return out
+
+
+def seasonal_naive_points(series: MonthlySeries, horizon: int = 12) -> list[MonthForecast]:
+    """Each month as the same month a year before (the last one observed)."""
+    origin = len(series.values) - 1
+    out = []
+    for h in range(1, horizon + 1):
+        back = origin + h - 12 * math.ceil(h / 12)
+        if back >= 0:
+            out.append(MonthForecast(origin, h, origin + h, float(series.values[back])))
+    return out
+
+
+def empirical_interval(
+    errors: list[float], forecast: float, level: float
+) -> tuple[float, float] | None:
+    """Interval from past log errors (log actual - log forecast): the ``level`` quantile of
+    their size on either side of the forecast (symmetric on the log scale: with a few years of
+    errors, their sign is noise, and two one-sided quantiles of a small sample each fall short);
+    None with fewer than MIN_PAST_ERRORS."""
+    if len(errors) < MIN_PAST_ERRORS or forecast <= 0:
+        return None
+    width = float(np.quantile(np.abs(errors), level))
+    return forecast * math.exp(-width), forecast * math.exp(width)
+
+
+def monthly_model_backtest(
+    series: MonthlySeries, inflation: Mapping[int, float], first_origin: int = 0
+) -> list[dict[str, object]]:
+    """The model from every origin (month end) from ``first_origin`` on: its forecasts of the
+    next 12 months, 80 % and 95 % intervals from the errors known at each origin, and the
+    actual when the series has it. Origins before ``first_origin`` still feed the errors."""
+    points: list[MonthForecast] = []
+    for origin in range(12, len(series.values)):
+        points.extend(monthly_points(series.upto(origin), inflation))
+    values = series.values
+    errors: dict[int, list[float]] = {}  # target month -> log errors of its past forecasts
+    for q in points:
+        if q.target < len(values) and q.forecast > 0 and values[q.target] > 0:
+            errors.setdefault(q.target, []).append(math.log(values[q.target] / q.forecast))
+    rows = []
+    for p in points:
+        if p.origin < first_origin:
+            continue
+        # The errors known at the origin: forecasts of the last ERROR_YEARS years' months.
+        known = [
+            e for t in range(max(p.origin - 12 * ERROR_YEARS + 1, 0), p.origin + 1)
+            for e in errors.get(t, ())
+        ]  # fmt: skip
+        i80 = empirical_interval(known, p.forecast, 0.80)
+        i95 = empirical_interval(known, p.forecast, 0.95)
+        rows.append(
+            {
+                "origin": p.origin, "horizon": p.horizon, "target": p.target,
+                "forecast": p.forecast,
+                "lower_80": i80[0] if i80 else None, "upper_80": i80[1] if i80 else None,
+                "lower_95": i95[0] if i95 else None, "upper_95": i95[1] if i95 else None,
+                "actual": float(values[p.target]) if p.target < len(values) else None,
+            }
+        )  # fmt: skip
+    return rows
+
+
+MONTHLY_SCHEMA = {
+    "month": pl.Date,
+    "origin": pl.Date,
+    "horizon_months": pl.Int32,
+    "forecast": pl.Float64,
+    "lower_80": pl.Float64,
+    "upper_80": pl.Float64,
+    "lower_95": pl.Float64,
+    "upper_95": pl.Float64,
+    "year_forecast": pl.Float64,
+    "year_collected_to_date": pl.Float64,
+}
+
+
+def monthly_forecast_rows(
+    series: MonthlySeries, inflation: Mapping[int, float]
+) -> list[dict[str, object]]:
+    """Rows of ``marts.revenue_forecast_monthly``: the 12 months after the end of ``series`` with
+    their intervals, and the yearly forecast each month belongs to (the months of a year, with
+    what that year has already collected, add up to it)."""
+    origin = len(series.values) - 1
+    rows = monthly_model_backtest(series, inflation, first_origin=origin)
+    year, _ = series.month(origin)
+    out = []
+    for r in rows:
+        if r["origin"] != origin:
+            continue
+        ty, tm = series.month(int(r["target"]))
+        oy, om = series.month(origin)
+        ytd = float(series.values[series.index(ty, 1) : origin + 1].sum()) if ty == year else 0.0
+        out.append(
+            {
+                "month": date(ty, tm, 1), "origin": date(oy + om // 12, om % 12 + 1, 1)
+                - timedelta(days=1), "horizon_months": r["horizon"], "forecast": r["forecast"],
+                "lower_80": r["lower_80"], "upper_80": r["upper_80"],
+                "lower_95": r["lower_95"], "upper_95": r["upper_95"],
+                "year_forecast": model_forecast(series, ty, inflation).forecast,
+                "year_collected_to_date": ytd,
+            }
+        )  # fmt: skip
+    return out
+
+
+def revenue_forecast_monthly_frame(
+    con: duckdb.DuckDBPyConnection, min_cell_taxpayers: int, dominance_p_percent: float = 10.0
+) -> pl.DataFrame:
+    """``marts.revenue_forecast_monthly`` from the warehouse, under the same secrecy rule as
+    ``revenue_forecast`` (a series where some year cannot be shown gives no forecast)."""
+    found = _warehouse_series(con, min_cell_taxpayers, dominance_p_percent)
+    if found is None:
+        return pl.DataFrame(schema=MONTHLY_SCHEMA)
+    series, inflation, _, _ = found
+    return pl.DataFrame(monthly_forecast_rows(series, inflation), schema=MONTHLY_SCHEMA)

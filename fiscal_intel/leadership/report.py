@@ -58,6 +58,17 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 caption { text-align: left; font-weight: bold; padding: 6px 0; }
 .note { color: #555; font-size: 13px; }
 footer { color: #777; font-size: 12px; padding: 16px 32px; border-top: 1px solid #ddd; }
+.scroll, figure { overflow-x: auto; max-width: 100%; }
+/* A phone (390 px): charts keep a readable width and scroll sideways inside their frame, with
+   their text enlarged; tables scroll inside theirs; the page itself never overflows. */
+@media (max-width: 640px) {
+  header { padding: 14px 12px 12px; }
+  header h1 { font-size: 20px; }
+  main { padding: 4px 12px 24px; }
+  footer { padding: 12px; }
+  svg.chart { min-width: 700px; }
+  svg.chart text { font-size: 16px; }
+}
 @media print { header { background: #fff; color: #000; } header p { color: #333; } }
 """
 
@@ -96,34 +107,58 @@ class ReportData:
     yield_rows: list[dict[str, Any]]
     gap: list[dict[str, Any]]
     forecast: list[dict[str, Any]]
+    monthly_forecast: list[dict[str, Any]]
 
 
-def read_report_data(con: duckdb.DuckDBPyConnection) -> ReportData:
-    """Everything the report needs, from ``marts.*`` (plus the as-of date when staging exists)."""
+def read_report_data(
+    con: duckdb.DuckDBPyConnection, rounding_cop: int = 1_000_000
+) -> ReportData:
+    """Everything the report needs, from ``marts.*`` (plus the as-of date when staging exists),
+    with the figures rounded as in the shareable export (tax secrecy: ``published_columns``)."""
+    from fiscal_intel.leadership.export import published_columns
+
+    catalog = con.execute("select current_database()").fetchall()[0][0]
+    marts = {
+        t: f"(select {published_columns(con, catalog, t, rounding_cop)} from marts.{t})"
+        for t in ("revenue_forecast", "audit_yield", "revenue_monthly", "revenue_yearly",
+                  "compliance_yearly", "arrears", "tax_gap")
+    }  # fmt: skip
+    monthly_forecast: list[dict[str, Any]] = []
+    if _has_table(con, "marts", "revenue_forecast_monthly"):  # files exported before it: none
+        cols = published_columns(con, catalog, "revenue_forecast_monthly", rounding_cop)
+        monthly_forecast = _rows(
+            con, f"select {cols} from marts.revenue_forecast_monthly order by month"
+        )
     as_of = None
     if _has_table(con, "staging", "as_of_date"):
         as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
-    forecast = _rows(con, "select * from marts.revenue_forecast order by target_year, kind, method")
+    forecast = _rows(
+        con, f"select * from {marts['revenue_forecast']} order by target_year, kind, method"
+    )
     if as_of is None:
         origins = [r["origin"] for r in forecast if r["kind"] == "forecast"]
         as_of = max(origins) if origins else None
     return ReportData(
         as_of=as_of,
         annual=[r for r in forecast if r["kind"] == "actual"],
-        totals=_rows(con, "select * from marts.audit_yield where program = 'total' order by year"),
+        totals=_rows(
+            con, f"select * from {marts['audit_yield']} where program = 'total' order by year"
+        ),
         monthly=_rows(
             con,
-            "select month, sum(collected) as collected from marts.revenue_monthly "
+            f"select month, sum(collected) as collected from {marts['revenue_monthly']} "
             "where month is not null group by month order by month",
         ),
-        yearly=_rows(con, "select * from marts.revenue_yearly"),
-        compliance=_rows(con, "select * from marts.compliance_yearly order by tax_year"),
-        arrears=_rows(con, "select * from marts.arrears"),
+        yearly=_rows(con, f"select * from {marts['revenue_yearly']}"),
+        compliance=_rows(con, f"select * from {marts['compliance_yearly']} order by tax_year"),
+        arrears=_rows(con, f"select * from {marts['arrears']}"),
         yield_rows=_rows(
-            con, "select * from marts.audit_yield where program != 'total' order by year, program"
+            con,
+            f"select * from {marts['audit_yield']} where program != 'total' order by year, program",
         ),
-        gap=_rows(con, "select * from marts.tax_gap"),
+        gap=_rows(con, f"select * from {marts['tax_gap']}"),
         forecast=[r for r in forecast if r["kind"] != "actual"],
+        monthly_forecast=monthly_forecast,
     )
 
 
@@ -180,12 +215,16 @@ class _Page:
             for r in rows
         )
         return (
-            f"<table><caption>{escape(caption)}</caption><thead><tr>{head}</tr></thead>"
-            f"<tbody>{body}</tbody></table>"
+            f'<div class="scroll"><table><caption>{escape(caption)}</caption><thead><tr>{head}'
+            f"</tr></thead><tbody>{body}</tbody></table></div>"
         )
 
     def note(self) -> str:
         return f'<p class="note">{escape(self.tr("none"))}</p>'
+
+    def p_note(self, text: str) -> str:
+        """A note under a figure: what it needs said to be read right."""
+        return f'<p class="note fig-note">{escape(text)}</p>'
 
     def columns(self, categories: list[str], series: list[Series], **kw: Any) -> str:
         """A column chart in a figure, or a note when secrecy left nothing to draw."""
@@ -337,6 +376,13 @@ class _Page:
                 title=self.tr("compliance_chart"), left_format=lambda v: f.number(v),
                 right_format=pct, stacked=True,
             ))  # fmt: skip
+            for r in comp:  # a filing year still open: its missing returns are mostly late
+                days = (self.d.as_of - r["filing_deadline"]).days if self.d.as_of else -1
+                if 0 <= days < 365:
+                    parts.append(self.p_note(self.tr(
+                        "note_open_filing", year=r["tax_year"],
+                        deadline=f.date(r["filing_deadline"]), months=days // 30,
+                    )))  # fmt: skip
 
         # 4. Arrears
         parts.append(f'<h3 id="arrears">{escape(self.tr("arrears"))}</h3>')
@@ -365,12 +411,19 @@ class _Page:
                            if r["program"] == program}  # fmt: skip
                 return [by_year.get(y) for y in years]
 
+            complete_year = {r["year"]: r["complete_year"] for r in self.d.totals}
+            labels = [str(y) if complete_year.get(y, True) else self.tr("partial", year=y)
+                      for y in years]  # fmt: skip
             parts.append(self.columns(
-                [str(y) for y in years],
+                labels,
                 [Series(self.tr("omiso"), assessed("omiso"), PURPLE),
                  Series(self.tr("inexacto"), assessed("inexacto"), BLUE)],
                 title=self.tr("yield_chart"), left_format=money,
             ))  # fmt: skip
+            for y in years:
+                if not complete_year.get(y, True) and self.d.as_of is not None:
+                    parts.append(self.p_note(self.tr(
+                        "note_partial_year", year=y, as_of=f.date(self.d.as_of))))  # fmt: skip
         complete = [r for r in self.d.totals if r["complete_year"]]
         if complete:
             parts.append(self.columns(
@@ -400,6 +453,10 @@ class _Page:
                 [self.tr(p) for p in programs], series, title=self.tr("gap_chart"),
                 left_format=money,
             ))  # fmt: skip
+            first = min((r["first_year"] for r in self.d.gap if r["first_year"]), default=None)
+            last = max((r["last_year"] for r in self.d.gap if r["last_year"]), default=None)
+            if first is not None and last is not None and last > first:
+                parts.append(self.p_note(self.tr("note_gap_cumulative", first=first, last=last)))
 
         # 7. Forecast
         parts.append(f'<h3 id="forecast">{escape(self.tr("forecast"))}</h3>')
@@ -423,6 +480,23 @@ class _Page:
                         kind="point")],
                 title=self.tr("forecast_chart"), left_format=money, stacked=True,
             ))  # fmt: skip
+        mf = self.d.monthly_forecast
+        if mf:
+            past = [m for m in self.d.monthly if m["month"] < mf[0]["month"]][-12:]
+            cats = [m["month"].strftime("%Y-%m") for m in past] + [
+                r["month"].strftime("%Y-%m") for r in mf
+            ]
+            pad = [None] * len(past)
+            parts.append(self.columns(
+                cats,
+                [Series(self.tr("actual"), [m["collected"] for m in past] + [None] * len(mf),
+                        GREY),
+                 Series(self.tr("model"), pad + [r["forecast"] for r in mf], BLUE,
+                        kind="point", lower=pad + [r["lower_80"] for r in mf],
+                        upper=pad + [r["upper_80"] for r in mf])],
+                title=self.tr("monthly_forecast_chart"), left_format=money, height=300,
+            ))  # fmt: skip
+            parts.append(self.p_note(self.tr("monthly_forecast_note")))
         # A heading with nothing under it (all withheld, or no data) says so.
         out: list[str] = []
         for i, part in enumerate(parts):
@@ -592,9 +666,11 @@ def render_report(
     language: str = "es",
     municipality: str = "05615",
     min_cell_taxpayers: int = 5,
+    rounding_cop: int = 1_000_000,
 ) -> str:
     """The report's HTML from the leadership marts ``con`` can read."""
-    return _Page(read_report_data(con), language, municipality, min_cell_taxpayers).html()
+    data = read_report_data(con, rounding_cop)
+    return _Page(data, language, municipality, min_cell_taxpayers).html()
 
 
 def write_report(html: str, out: Path) -> int:
@@ -610,7 +686,7 @@ def write_report(html: str, out: Path) -> int:
 
 def report_file(
     warehouse: Path, out: Path, *, language: str = "es", municipality: str = "05615",
-    min_cell_taxpayers: int = 5,
+    min_cell_taxpayers: int = 5, rounding_cop: int = 1_000_000,
 ) -> int:  # fmt: skip
     """Render the report from a warehouse (or an exported leadership file) into ``out``."""
     if not Path(warehouse).is_file():
@@ -618,6 +694,6 @@ def report_file(
     with duckdb.connect(str(warehouse), read_only=True) as con:
         html = render_report(
             con, language=language, municipality=municipality,
-            min_cell_taxpayers=min_cell_taxpayers,
+            min_cell_taxpayers=min_cell_taxpayers, rounding_cop=rounding_cop,
         )  # fmt: skip
     return write_report(html, out)
