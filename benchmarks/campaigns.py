@@ -106,7 +106,15 @@ def warehouses(dirs: list[str]) -> dict:
     for d in dirs:
         root = Path(d)
         manifest = json.loads((root / "truth" / "campaign_manifest.json").read_text())
-        with duckdb.connect(str(root / "w.duckdb"), read_only=True) as con:
+        with duckdb.connect(str(root / "w.duckdb")) as con:
+            # the campaign marts as the current SQL builds them (a warehouse may predate it)
+            from fiscal_intel.settings import Settings
+            from fiscal_intel.sqlfiles import run_sql
+
+            s = Settings()
+            for name in ("campaign_outcomes", "campaign_effects", "calibration"):
+                run_sql(con, f"marts/{name}", letter_cost=s.letter_cost,
+                        request_cost=s.hours_per_request * s.inspector_hour_cost)  # fmt: skip
             eff = con.execute(
                 "select window_days, filing_rate_diff, filing_rate_diff_low, "
                 "filing_rate_diff_high, money_paid_diff, money_paid_diff_low, "
