@@ -59,10 +59,10 @@ def measured_from_landing(landing: Path, truth: Path, window: int = 180) -> dict
              "amount": pl.Float64}
     decl = pl.concat([pl.read_csv(p, schema_overrides=types)
                       .select("nit", "tax_year", "filed_on")
-                      for p in sorted((landing / "declarations").glob(f"*_{year}*.csv"))])
+                      for p in sorted((landing / "declarations").glob(f"*_{year}.csv"))])
     pay = pl.concat([pl.read_csv(p, schema_overrides=types)
                      .select("nit", "tax_year", "paid_on", "amount")
-                     for p in sorted((landing / "payments").glob(f"*_{year}*.csv"))])
+                     for p in sorted((landing / "payments").glob(f"*_{year}.csv"))])
     filed = decl.filter((pl.col("filed_on") > sent_on) & (pl.col("filed_on") <= end))
     paid = pay.filter((pl.col("paid_on") > sent_on) & (pl.col("paid_on") <= end)).group_by(
         "nit", "tax_year").agg(pl.col("amount").sum())

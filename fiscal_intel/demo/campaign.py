@@ -8,7 +8,7 @@ late anyway (the trend, both arms); on top of that, a treated case responds with
 that depends on the case: more when third parties reported paying it and when it is a
 registered operating business, none when the letter was not actually sent. A responder files
 the return it owed and pays it. What the office recorded goes where it would: the letters sent
-to ``landing/actions/``, the late returns and payments to their landing folders, and the
+to ``landing/actions/``, the late returns and payments at the end of their year's files, and the
 campaign register to ``truth_dir/campaign_register.csv`` (imported into ``ops`` by the demo, as
 an office imports a trial it ran before). The response probabilities and the planted effects
 go to ``truth_dir/campaign_truth.csv`` and ``campaign_manifest.json``, which the pipeline never
@@ -52,6 +52,18 @@ def planted_itt(p_treat: np.ndarray, amount: np.ndarray, sent: np.ndarray | None
             "money_paid": float(np.mean(p * amount) * f),
         }
     return out
+
+
+def _append(frame: pl.DataFrame, path: Path) -> None:
+    """Add ``frame``'s rows to the year's own file, in its column order: the late returns and
+    payments are part of the year's export, as an office's would be."""
+    if not path.is_file():
+        frame.write_csv(path)
+        return
+    with path.open("r", encoding="utf-8") as fh:
+        header = fh.readline().strip().split(",")
+    with path.open("a", encoding="utf-8", newline="") as fh:
+        fh.write(frame.select(header).write_csv(include_header=False))
 
 
 def simulate_response(
@@ -126,7 +138,7 @@ def plant_campaign(
     pay_day = [filed[i] + timedelta(days=int(d)) for i, d in zip(idx, rng.integers(0, 10, len(idx)),
                                                                   strict=True)]  # fmt: skip
     nits = cases["nit"].to_numpy()
-    pl.DataFrame({
+    _append(pl.DataFrame({
         # numbered after any year's own returns (a year holds far fewer than 900,000)
         "declaration_id": [f"D{year}-{900_000 + k:06d}" for k in range(len(idx))],
         "nit": pl.Series(nits[idx].tolist(), dtype=pl.Utf8), "tax_year": [year] * len(idx),
@@ -138,16 +150,16 @@ def plant_campaign(
         "sobretasa_bomberil": [0] * len(idx), "total_tax": ica,
         "withholdings_credited": [0] * len(idx), "penalties": [0] * len(idx),
         "balance_due": ica,
-    }).write_csv(landing / "declarations" / f"declarations_{year}_campaign.csv")  # fmt: skip
+    }), landing / "declarations" / f"declarations_{year}.csv")  # fmt: skip
     paying = [k for k, i in enumerate(idx) if amount[i] > 0]
-    pl.DataFrame({
-        "payment_id": pl.Series([f"PC{year}-{k:06d}" for k in range(len(paying))],
+    _append(pl.DataFrame({
+        "payment_id": pl.Series([f"P{year}-{9_000_000 + k:07d}" for k in range(len(paying))],
                                 dtype=pl.Utf8),
         "nit": pl.Series(nits[idx][paying].tolist(), dtype=pl.Utf8),
         "tax_year": pl.Series([year] * len(paying), dtype=pl.Int64),
         "paid_on": pl.Series([pay_day[k] for k in paying], dtype=pl.Date),
         "amount": pl.Series(amount[idx][paying].tolist(), dtype=pl.Int64),
-    }).write_csv(landing / "payments" / f"payments_{year}_campaign.csv")  # fmt: skip
+    }), landing / "payments" / f"payments_{year}.csv")  # fmt: skip
     # The truth follows: a case that filed is no longer a non-filer but an honest late filer
     # (its return declares the tax it owed).
     filers = pl.DataFrame({"nit": pl.Series(nits[idx].tolist(), dtype=pl.Utf8),
