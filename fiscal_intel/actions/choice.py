@@ -111,8 +111,11 @@ def choose_actions(
         choice == 0, "fiscalizacion",
         np.where(choice == 1, np.where(omiso, "emplazamiento", "requerimiento"), "carta"),
     )
-    chosen_money = np.choose(choice, [money["fiscalizacion"], money["request"], money["carta"]])
-    chosen_net = np.choose(choice, [net["fiscalizacion"], net["request"], net["carta"]])
+    # whole pesos: an estimate, and the same digits run after run
+    chosen_money = np.round(
+        np.choose(choice, [money["fiscalizacion"], money["request"], money["carta"]])
+    )
+    chosen_net = np.round(np.choose(choice, [net["fiscalizacion"], net["request"], net["carta"]]))
     return cases.with_columns(
         action=pl.Series(names.tolist(), dtype=pl.Utf8),
         expected_money=pl.Series(chosen_money),

@@ -47,7 +47,8 @@ def measured_yields(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], flo
     if not present:
         return {}
     rows = con.execute(MEASURED_YIELDS).fetchall()
-    return {(p, a): max(float(y), 0.0) for p, a, y, _ in rows if y is not None}
+    # rounded: a parallel sum of doubles may differ in its last bits from run to run
+    return {(p, a): round(max(float(y), 0.0), 6) for p, a, y, _ in rows if y is not None}
 
 
 def calibration_factors(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
@@ -64,7 +65,7 @@ def calibration_factors(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
         "select distinct program, correction_factor from marts.calibration "
         "where correction_applied and correction_factor > 0"
     ).fetchall()
-    return {p: float(f) for p, f in rows}
+    return {p: round(float(f), 6) for p, f in rows}
 
 
 def late_probability(codes: str | None) -> float | None:

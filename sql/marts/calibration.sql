@@ -33,7 +33,8 @@ factor as (
     select
         program,
         count(*) as held_out_audits,
-        sum(realized) / nullif(sum(expected_recovery), 0) as correction_factor
+        -- rounded: a parallel sum of doubles may differ in its last bits from run to run
+        round(sum(realized) / nullif(sum(expected_recovery), 0), 6) as correction_factor
     from held
     group by program
 ),
