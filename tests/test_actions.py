@@ -256,7 +256,7 @@ def test_calibration_sets_predicted_against_realised_with_a_cross_fitted_correct
         mine = totals.filter(pl.col("program") == row["program"]).row(0, named=True)
         assert mine["audits"] == row["n"]
         assert abs(mine["predicted"] - row["p"]) < 1 and abs(mine["realized"] - row["r"]) < 1
-        assert abs(mine["correction_factor"] - row["r"] / row["p"]) < 1e-9
+        assert abs(mine["correction_factor"] - row["r"] / row["p"]) <= 5e-7  # 6 decimals
         deciles = cal.filter((pl.col("program") == row["program"])
                              & (pl.col("sample") == "held_out") & pl.col("decile").is_not_null())
         assert deciles["audits"].sum() == row["n"] and deciles["decile"].max() <= 10
