@@ -12,6 +12,7 @@ from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.locking import held_here, warehouse_lock
 from fiscal_intel.settings import Settings, load_settings
+from fiscal_intel.warehouse import connect_warehouse
 
 
 class WarehouseResource(DuckDBResource):
@@ -19,7 +20,8 @@ class WarehouseResource(DuckDBResource):
 
     A CLI run holds the warehouse lock for its whole length; a run launched by the Dagster
     daemon (sensor, schedule, UI) takes it per connection, so the two never meet as two DuckDB
-    writers: one waits for the other instead of failing on DuckDB's file lock.
+    writers: one waits for the other instead of failing on DuckDB's file lock. Readers never
+    open this file: they open the copy each run publishes (``fiscal_intel.published``).
     """
 
     lock_timeout: float = 3600.0
@@ -37,7 +39,7 @@ class WarehouseResource(DuckDBResource):
     def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         # Unlike the parent's, closes the connection when the asset fails too: a connection left
         # open would pin its configuration on the file for the rest of the process.
-        con = duckdb.connect(
+        con = connect_warehouse(
             self.database, config={"custom_user_agent": "dagster", **self.connection_config}
         )
         try:
@@ -82,6 +84,9 @@ class FiscalSettings(dg.ConfigurableResource):
     prior_yield_emplazamiento: float = 0.30
     prior_yield_carta: float = 0.05
     max_quarantine_share: float = 0.20
+    first_tax_year: int = 2010
+    last_tax_year: int = 2035
+    min_list_share: float = 0.5
 
     @property
     def landing_path(self) -> Path:

@@ -29,7 +29,9 @@ def scan_landing(landing: Path) -> dict[str, list[int]]:
 
 
 def changed_files(seen: dict[str, list[int]], current: dict[str, list[int]]) -> list[str]:
-    return sorted(name for name, sig in current.items() if seen.get(name) != sig)
+    """Files new, rewritten or gone since the last scan (a file that left landing takes its
+    rows out of raw in the next run)."""
+    return sorted(n for n in current.keys() | seen.keys() if seen.get(n) != current.get(n))
 
 
 @dg.sensor(
@@ -55,7 +57,7 @@ def landing_files_sensor(
         selection = selection - TRAINING
     keys = sorted(selection.resolve(context.repository_def.asset_graph))
     run_key = hashlib.sha256(
-        json.dumps({n: current[n] for n in changed}, sort_keys=True).encode()
+        json.dumps({n: current.get(n) for n in changed}, sort_keys=True).encode()
     ).hexdigest()[:16]
     return dg.SensorResult(
         run_requests=[
@@ -93,7 +95,12 @@ def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> Non
     if status == "failed":
         record.failed_stage = run.job_name
         record.message = _failure_reason(events)
-    write_run_log(load_settings(), record)
+    settings = load_settings()
+    write_run_log(settings, record)
+    if status == "success":  # what readers and BI tools open (fiscal_intel.published)
+        from fiscal_intel.published import publish
+
+        publish(settings.warehouse, timeout=settings.lock_timeout)
 
 
 @dg.run_status_sensor(

@@ -68,6 +68,10 @@ class Settings:
     # Tax years the partitioned tables (returns, payments, withholdings) may hold.
     first_tax_year: int = 2010
     last_tax_year: int = 2035
+    # A run whose audit list for a program is empty, or holds fewer than this share of the
+    # previous run's cases, fails the blocking check marts/audit_ranking:lists_not_collapsed
+    # (0 accepts the new size once, e.g. after a large audit campaign closed many cases).
+    min_list_share: float = 0.5
     # Folder of <source>.toml column mappings read before the shipped ones (empty: shipped only).
     mappings: str = ""
     # An unreadable landing file fails its raw asset (false), or is recorded and the run goes on

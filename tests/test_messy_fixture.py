@@ -65,7 +65,12 @@ EXPECTED_QUARANTINE = Counter(
         ): 1,
         ("withholdings", 3, "period '7' is above 6"): 1,
         ("declarations", 3, _HEADER_AS_DATA): 1,
-        ("declarations", 4, "tax_year '20233' is above 2100"): 1,
+        (
+            "declarations",
+            4,
+            "tax_year '20233' is above 2035 (tax years 2010-2035: settings first_tax_year, "
+            "last_tax_year)",
+        ): 1,
         ("commerce_registry", 4, "dv 3 does not match nit 900333444 (should be 0)"): 1,
         ("commerce_registry", 5, "registered_on '31/09/2015' is not a date"): 1,
     }

@@ -235,8 +235,9 @@ def test_rebuilding_a_tax_year_partition_is_idempotent(tmp_path: Path) -> None:
     assert snapshot() == before
 
 
-def test_a_tax_year_outside_the_partitions_stops_the_run(tmp_path: Path) -> None:
-    from fiscal_intel.runner import PipelineError, run_pipeline
+def test_a_tax_year_outside_the_partitions_is_quarantined_at_load(tmp_path: Path) -> None:
+    """Issue #13 case 3: it used to reach raw and fail the partition check on every run."""
+    from fiscal_intel.runner import run_pipeline
 
     landing = tmp_path / "landing"
     shutil.copytree(FIXTURE, landing)
@@ -244,8 +245,19 @@ def test_a_tax_year_outside_the_partitions_stops_the_run(tmp_path: Path) -> None
         "payment_id,nit,tax_year,paid_on,amount\nP-OLD,900111222,2005,2006-03-01,1000\n"
     )
     settings = load_settings(landing=str(landing), warehouse=str(tmp_path / "w.duckdb"))
-    with pytest.raises(PipelineError, match="tax years 2005 outside the partitions 2010-2035"):
-        run_pipeline(settings, stages=("ref", "raw", "staging"))
+    run_pipeline(settings, stages=("ref", "raw", "staging"))
+    with duckdb.connect(settings.warehouse, read_only=True) as con:
+        assert con.execute(
+            "select reason from ops.quarantine where file = 'old.csv'"
+        ).fetchall() == [
+            (
+                "tax_year '2005' is below 2010 (tax years 2010-2035: settings first_tax_year, "
+                "last_tax_year)",
+            )
+        ]
+        assert con.execute("select count(*) from raw.payments where tax_year = 2005").fetchone()[
+            0
+        ] == 0
 
 
 def test_daemon_runs_are_recorded_in_the_run_log(tmp_path: Path, monkeypatch) -> None:

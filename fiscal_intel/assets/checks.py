@@ -4,7 +4,6 @@ Ingestion gates are blocking: when one fails, nothing downstream of that table r
 run, and the check's description says why.
 """
 
-
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
@@ -252,6 +251,57 @@ real_export_checks = (
     ]
 )
 
+
+LISTS_CHECK = "lists_not_collapsed"
+
+
+def audit_lists_outcome(
+    con: duckdb.DuckDBPyConnection, min_list_share: float
+) -> tuple[bool, float, str]:
+    """Judge the audit lists against the last run that passed (sql/checks/
+    audit_lists_not_collapsed.sql); when they pass, record their sizes as the next reference."""
+    from fiscal_intel.assets.scoring import PROGRAMS
+
+    run_sql(con, "ops/audit_list_sizes")
+    passed, observed, detail = run_sql(
+        con,
+        "checks/audit_lists_not_collapsed",
+        min_list_share=min_list_share,
+        programs=list(PROGRAMS),
+    ).fetchall()[0]
+    if passed:
+        con.execute(
+            "insert into ops.audit_list_sizes "
+            "select coalesce((select max(seq) from ops.audit_list_sizes), 0) + 1, "
+            "(select as_of from staging.as_of_date), p.program, count(r.program) "
+            "from unnest($programs) as p (program) "
+            "left join marts.audit_ranking as r on r.program = p.program group by p.program",
+            {"programs": list(PROGRAMS)},
+        )
+    return bool(passed), float(observed), str(detail)
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["marts", "audit_ranking"]),
+    name=LISTS_CHECK,
+    blocking=True,
+    description=(
+        "Each program's audit list is not empty and holds at least min_list_share of the "
+        "cases of the last run that passed this check."
+    ),
+    additional_deps=[dg.AssetKey(["staging", "as_of_date"])],
+)
+def lists_not_collapsed(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.AssetCheckResult:
+    with warehouse.get_connection() as con:
+        passed, observed, detail = audit_lists_outcome(con, settings.min_list_share)
+    return dg.AssetCheckResult(
+        passed=passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=detail,
+        metadata={"observed": dg.MetadataValue.float(observed)},
+    )
+
+
 asset_checks = (
     [gx_check(t) for t in STAGED_TABLES]
     + [
@@ -289,4 +339,5 @@ asset_checks = (
     + freshness_checks
     + partition_checks
     + real_export_checks
+    + [lists_not_collapsed]
 )

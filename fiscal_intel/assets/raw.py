@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.ingest.loader import SourceLoad, load_source
+from fiscal_intel.ingest.loader import LoadBounds, SourceLoad, load_source
 from fiscal_intel.ingest.mappings import MappingError, load_mapping
 from fiscal_intel.ingest.sources import SOURCES, Source
 from fiscal_intel.resources import FiscalSettings
@@ -67,7 +67,10 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
         except MappingError as exc:
             raise dg.Failure(description=str(exc)) from exc
         with warehouse.get_connection() as con:
-            result = load_source(con, source, settings.landing_path / source.name, mapping=mapping)
+            bounds = LoadBounds(settings.first_tax_year, settings.last_tax_year)
+            result = load_source(
+                con, source, settings.landing_path / source.name, mapping=mapping, bounds=bounds
+            )
             table_rows = scalar(con, f"select count(*) from raw.{source.name}")
         for f in result.files:
             if f.status == "loaded":
@@ -75,6 +78,9 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
                     f"{source.name}/{f.file}: {f.rows_loaded} loaded, "
                     f"{f.rows_quarantined} quarantined"
                 )
+        for f in result.files:
+            if f.status in ("changing", "removed"):
+                context.log.warning(f"{source.name}/{f.message}")
         for f in result.failures:
             context.log.warning(f"{source.name}/{f.message}")
         if result.failures and not settings.continue_past_unreadable:

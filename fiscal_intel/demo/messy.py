@@ -33,6 +33,7 @@ import numpy as np
 import polars as pl
 
 from fiscal_intel.demo.generator import generate
+from fiscal_intel.ingest.loader import LoadBounds
 from fiscal_intel.ingest.nit import check_digit
 from fiscal_intel.ingest.sources import SOURCES
 
@@ -356,11 +357,18 @@ def _plant(
             return None
         text = "-" + _money(original, "es")
         row[pos] = text
-        return f"{column} '{text}' is below 0"
+        spec = next(c for c in SOURCES[f.source].columns if c.name == column)
+        note = f" ({spec.range_note})" if spec.range_note else ""
+        return f"{column} '{text}' is below 0{note}"
     if kind == "year_out_of_range":
         text = original + "3"  # a key pressed twice: 20233
         row[pos] = text
-        return f"{column} '{text}' is above 2100"
+        bounds = LoadBounds()
+        return (
+            f"{column} '{text}' is above {bounds.last_tax_year} (tax years "
+            f"{bounds.first_tax_year}-{bounds.last_tax_year}: settings first_tax_year, "
+            "last_tax_year)"
+        )
     if kind == "value_out_of_range":
         row[pos] = "7"  # a seventh bimester
         return f"{column} '7' is above 6"

@@ -9,9 +9,12 @@ its ``ops.load_log`` entry commit together, so a crash leaves none of them; a fi
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -37,6 +40,49 @@ from fiscal_intel.sqlfiles import install_macros, run_sql, scalar
 # switch it off to prove both readers load the same rows.
 FAST_CSV = True
 LINEAGE_COLUMNS = "_file varchar, _sha256 varchar, _row_number bigint, _batch_id bigint"
+
+
+@dataclass(frozen=True)
+class LoadBounds:
+    """What a plausible row holds, from the settings.
+
+    - ``tax_year`` within the configured tax years (``first_tax_year`` .. ``last_tax_year``): a
+      year outside them could never be staged, so it is quarantined at load, not left in raw.
+    - Dates from ``earliest_date`` to the end of ``last_tax_year`` + 2 (a return for the last
+      tax year is filed, paid and audited after it): ``31/12/9999`` or a year typed ``2205``
+      never loads.
+
+    A bound from the data itself (a file's latest dates plus a margin) was tried and dropped: a
+    file of one tax year's payments legitimately ends in a thin tail of arrears paid years
+    later. Where the data ends is judged on all of it, by ``staging.as_of_date``; the bounds
+    depend only on the settings, so a file loads the same whatever was loaded before it.
+    """
+
+    first_tax_year: int = 2010
+    last_tax_year: int = 2035
+    earliest_date: date = date(1900, 1, 1)
+
+    @property
+    def latest_date(self) -> date:
+        return date(self.last_tax_year + 2, 12, 31)
+
+    def apply(self, source: Source, mapping: ColumnMapping | None = None) -> Source:
+        """``source`` with its tax-year range from these bounds and, when the mapping declares
+        reversals, negative amounts allowed."""
+        years = (
+            f"tax years {self.first_tax_year}-{self.last_tax_year}: "
+            "settings first_tax_year, last_tax_year"
+        )
+        columns = []
+        for c in source.columns:
+            if c.name == "tax_year":
+                c = dataclasses.replace(
+                    c, min_value=self.first_tax_year, max_value=self.last_tax_year, range_note=years
+                )
+            if c.reversible and mapping is not None and mapping.reversals:
+                c = dataclasses.replace(c, min_value=None, range_note="")
+            columns.append(c)
+        return dataclasses.replace(source, columns=tuple(columns))
 
 
 @dataclass
@@ -206,10 +252,15 @@ def _reasons(col: Column, ref: str, parsed: str) -> list[tuple[str, str]]:
                 f"{shown} || ' is not one of: {allowed}'",
             )
         )
+    note = f" ({col.range_note})".replace("'", "''") if col.range_note else ""
     if col.min_value is not None:
-        out.append((f"{parsed} < {col.min_value}", f"{shown} || ' is below {col.min_value:g}'"))
+        out.append(
+            (f"{parsed} < {col.min_value}", f"{shown} || ' is below {col.min_value:g}{note}'")
+        )
     if col.max_value is not None:
-        out.append((f"{parsed} > {col.max_value}", f"{shown} || ' is above {col.max_value:g}'"))
+        out.append(
+            (f"{parsed} > {col.max_value}", f"{shown} || ' is above {col.max_value:g}{note}'")
+        )
     return out
 
 
@@ -369,6 +420,31 @@ def _describe(notes: tuple[str, ...], renamed: dict[str, str]) -> str:
     return "; ".join(parts)
 
 
+class FileChanging(Exception):
+    """A file whose bytes changed while it was being read (still being written)."""
+
+
+def snapshot(path: Path) -> bytes:
+    """The bytes of ``path`` read once, refusing a file that changed meanwhile.
+
+    Everything after (hash, sniffing, DuckDB's reader) reads these bytes, never the path
+    again, so what is hashed is what is loaded. A file whose size or modification time
+    differs between the look before and the look after reading (a copy in progress, an
+    export being written) raises :class:`FileChanging`.
+    """
+    before = os.stat(path, follow_symlinks=False)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    after = os.stat(path, follow_symlinks=False)
+    same = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+    if not same or len(data) != after.st_size:
+        raise FileChanging(
+            f"{path.name}: still being written (its size or modification time changed while "
+            "it was read): skipped, retried next run"
+        )
+    return data
+
+
 def load_file(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -376,13 +452,32 @@ def load_file(
     *,
     file_name: str | None = None,
     mapping: ColumnMapping | None = None,
+    bounds: LoadBounds | None = None,
+    expected_sha256: str | None = None,
 ) -> FileLoad:
-    """Load one file atomically; returns what happened. Never raises for bad data."""
+    """Load one file atomically; returns what happened. Never raises for bad data.
+
+    ``expected_sha256``: the hash seen when the folder was scanned; bytes that differ now mean
+    the file is still changing, and it is skipped (status ``changing``) until a later run.
+    """
     file_name = file_name or path.name
     mapping = mapping or load_mapping(source)
-    data = path.read_bytes()
-    digest = sha256_of(data)
+    bounds = bounds or LoadBounds()
+    source = bounds.apply(source, mapping)
     now = datetime.now()  # bookkeeping only: never feeds a result
+    try:
+        data = snapshot(path)
+    except FileChanging as exc:
+        return FileLoad(source.name, file_name, "", "changing", message=str(exc))
+    digest = sha256_of(data)
+    if expected_sha256 is not None and digest != expected_sha256:
+        return FileLoad(
+            source.name,
+            file_name,
+            digest,
+            "changing",
+            message=f"{file_name}: changed since the folder was scanned: skipped, retried next run",
+        )
     seen = con.execute(
         "select file, status from ops.load_log where sha256 = ? and status = 'loaded'",
         [digest],
@@ -392,7 +487,8 @@ def load_file(
         if file_name not in {f for f, _ in seen}:
             already = scalar(
                 con,
-                "select count(*) from ops.load_log where file = ? and sha256 = ?",
+                "select count(*) from ops.load_log where file = ? and sha256 = ? "
+                "and status = 'duplicate'",
                 [file_name, digest],
             )
             if not already:
@@ -405,7 +501,7 @@ def load_file(
     plan = csv_plan(name, data, mapping) if FAST_CSV else None
     if plan is not None:
         try:
-            return _load_planned(con, source, mapping, path, plan, file_name, digest, now)
+            return _load_planned(con, source, mapping, data, plan, file_name, digest, now, bounds)
         except duckdb.InvalidInputException as exc:
             # DuckDB met something the careful reader handles row by row (a row with the wrong
             # number of fields, an unclosed quote): read the file again that way.
@@ -437,6 +533,7 @@ def load_file(
             RAW,
             now,
             blank_noted=True,
+            bounds=bounds,
         )
     finally:
         con.execute("drop view if exists _batch")
@@ -447,18 +544,25 @@ def _load_planned(
     con: duckdb.DuckDBPyConnection,
     source: Source,
     mapping: ColumnMapping,
-    path: Path,
+    data: bytes,
     plan: CsvPlan,
     file_name: str,
     digest: str,
     now: datetime,
+    bounds: LoadBounds,
 ) -> FileLoad:
-    """Load a file DuckDB reads itself (see :class:`CsvPlan`)."""
+    """Load a file DuckDB reads itself (see :class:`CsvPlan`).
+
+    DuckDB reads a private copy of the bytes already hashed, under a name of ours: the file's
+    own name is data (``pagos_*.csv`` would be a glob pattern to ``read_csv``), and the file
+    may change after it was read.
+    """
     with tempfile.TemporaryDirectory(prefix="fiscal-intel-") as tmp:
-        read_path = path
+        read_path = Path(tmp) / "snapshot.csv"
         if plan.text is not None:  # another code page: DuckDB reads UTF-8
-            read_path = Path(tmp) / "utf8.csv"
             read_path.write_text(plan.text, encoding="utf-8", newline="")
+        else:
+            read_path.write_bytes(data)
         # Read first, then type: numbering rows with a window over the CSV scan would make
         # everything after it single-threaded (2x slower on 2 cores). A table keeps the file's
         # order (insertion order is preserved), so rowid + 1 is the record number.
@@ -486,10 +590,77 @@ def _load_planned(
                 ),
                 plan.raw_expr(),
                 now,
+                bounds=bounds,
             )
         finally:
             con.execute("drop view if exists _batch")
             con.execute("drop table if exists _text")
+
+
+def _judge_file(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    present: set[str],
+    raw_expr: str,
+    bounds: LoadBounds,
+) -> None:
+    """Quarantine the rows of ``_typed`` that are only wrong beside the rest of their file.
+
+    - A date outside the plausible range (see :class:`LoadBounds`).
+    - A record id (``Source.row_id``) repeated in the file with other values: every such row,
+      the reason naming the other rows (which one is right cannot be told from the file).
+
+    Both look only at rows that are otherwise clean and cost an aggregate each; a file without
+    such rows is left as it was typed.
+    """
+    live = "_clean and not _blank"
+    con.execute("create or replace temp table _extra (rn bigint, reason varchar)")
+    dates = [c.name for c in source.columns if c.kind == "date" and c.name in present]
+    bound = bounds.latest_date
+    for c in dates:
+        con.execute(
+            f"insert into _extra select {ROW_NUMBER}, "
+            f"'{c} ' || strftime({c}, '%Y-%m-%d') || case when {c} > ?::date then "
+            "' is after ' || ?::varchar || ', the latest plausible date (the end of "
+            "last_tax_year + 2)' "
+            "else ' is before ' || ?::varchar || ', the earliest plausible date' end "
+            f"from _typed where {live} and ({c} > ?::date or {c} < ?::date)",
+            [bound, bound, bounds.earliest_date, bound, bounds.earliest_date],
+        )
+    rid = source.row_id
+    if rid and rid in present:
+        content = ", ".join(c.name for c in source.columns if c.name in present)
+        con.execute(
+            f"""insert into _extra
+            with repeated as (
+                select {rid} as id from _typed where {live} group by {rid} having count(*) > 1
+            ),
+            k as (
+                select t.{rid} as id, t.{ROW_NUMBER} as rn, hash({content}) as h
+                from _typed as t semi join repeated as r on t.{rid} = r.id
+                where {live}
+            )
+            select a.rn, '{rid} ''' || a.id || ''' is repeated on row'
+                || case when count(*) > 1 then 's ' else ' ' end
+                || string_agg(b.rn::varchar, ', ' order by b.rn) || ' with other values'
+            from k as a inner join k as b on a.id = b.id and a.h <> b.h
+            group by a.rn, a.id"""
+        )
+    if scalar(con, "select count(*) from _extra"):
+        con.execute(
+            f"""update _typed set _clean = false, _reasons = list_concat(_reasons, e.reasons)
+            from (select rn, list(reason order by reason) as reasons from _extra group by rn) as e
+            where _typed.{ROW_NUMBER} = e.rn"""
+        )
+        con.execute(
+            f"""update _typed set {RAW} = b.r
+            from (
+                select {ROW_NUMBER} as rn, {raw_expr} as r from _batch
+                where {ROW_NUMBER} in (select rn from _extra)
+            ) as b
+            where _typed.{ROW_NUMBER} = b.rn and _typed.{RAW} is null"""
+        )
+    con.execute("drop table _extra")
 
 
 def _commit(
@@ -502,6 +673,7 @@ def _commit(
     now: datetime,
     *,
     blank_noted: bool = False,
+    bounds: LoadBounds | None = None,
 ) -> FileLoad:
     """Type the view ``_batch`` and commit its rows, quarantine and log entry as one."""
     cols = ", ".join(c.name for c in source.columns)
@@ -513,6 +685,7 @@ def _commit(
             "create or replace temp table _typed as "
             + typed_select(source, present, mapping, raw_expr=raw_expr)
         )
+        _judge_file(con, source, present, raw_expr, bounds or LoadBounds())
         con.execute(
             f"insert into raw.{source.name} ({cols}, _file, _sha256, _row_number, _batch_id) "
             f"select {cols}, ?, ?, {ROW_NUMBER}, ? from _typed "
@@ -554,10 +727,131 @@ def _commit(
 
 
 def landing_files(folder: Path) -> list[Path]:
-    """The batch files of one landing subfolder, in a stable order; hidden files are ignored."""
+    """The batch files of one landing subfolder, in a stable order; hidden files are ignored.
+
+    Only regular files: a symbolic link (or anything else that is not a plain file) is never
+    opened; :func:`load_source` refuses it by name.
+    """
     if not folder.is_dir():
         return []
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "~$")))
+    return sorted(p for p in folder.iterdir() if not p.name.startswith((".", "~$")) and _regular(p))
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _refusals(folder: Path) -> list[str]:
+    """Entries of ``folder`` refused by name: symbolic links and other non-regular files, and
+    the whole folder when it resolves outside the landing folder (its parent). Nothing of
+    their content is read, so nothing of it can be echoed."""
+    if folder.is_symlink() or not folder.resolve().is_relative_to(folder.parent.resolve()):
+        return [
+            f"{folder.name}/: the source folder is a symbolic link or lies outside the "
+            "landing folder: refused"
+        ]
+    out = []
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith((".", "~$")) or _regular(p) or p.is_dir() and not p.is_symlink():
+            continue
+        kind = "a symbolic link" if p.is_symlink() else "not a regular file"
+        out.append(f"{p.name}: {kind}, refused (landing files must be plain files in the folder)")
+    return out
+
+
+@dataclass(frozen=True)
+class _Seen:
+    path: Path
+    sha256: str
+    mtime_ns: int
+
+    @property
+    def version(self) -> tuple[int, str]:
+        """Which copy is later: by modification time, then by name. Load order never decides."""
+        return (self.mtime_ns, self.path.name)
+
+
+def _unload(
+    con: duckdb.DuckDBPyConnection, source: Source, batch_id: int, file: str, sha: str, why: str
+) -> None:
+    """Take one loaded file's rows out of raw and the quarantine, and say so in the log."""
+    con.begin()
+    try:
+        n = scalar(con, f"select count(*) from raw.{source.name} where _batch_id = ?", [batch_id])
+        con.execute(f"delete from raw.{source.name} where _batch_id = ?", [batch_id])
+        con.execute("delete from ops.quarantine where batch_id = ?", [batch_id])
+        con.execute("update ops.load_log set status = 'removed' where batch_id = ?", [batch_id])
+        load = FileLoad(
+            source.name, file, sha, "removed", message=f"{file}: {n} rows left raw ({why})"
+        )
+        _log(con, _next_batch_id(con), load, datetime.now())
+        con.commit()
+    except Exception:
+        con.rollback()
+        raise
+
+
+def _reconcile(
+    con: duckdb.DuckDBPyConnection, source: Source, seen: list[_Seen], changing: set[str]
+) -> list[FileLoad]:
+    """Make raw hold what the folder holds, as if its files had been loaded in version order.
+
+    A loaded file whose name and bytes are no longer in the folder (deleted, renamed, replaced
+    by a corrected export) leaves raw. A file that sorts before files already loaded (it arrived
+    late, or was touched) puts those later files back in the queue: they are unloaded here and
+    loaded again after it, so the latest copy of a record is the one in the latest file by
+    :attr:`_Seen.version`, whatever order the files arrived in.
+    """
+    loaded = con.execute(
+        "select batch_id, file, sha256 from ops.load_log "
+        "where source = ? and status = 'loaded' order by batch_id",
+        [source.name],
+    ).fetchall()
+    failed = {
+        (f, h)
+        for f, h in con.execute(
+            "select file, sha256 from ops.load_log where source = ? and status = 'failed'",
+            [source.name],
+        ).fetchall()
+    }
+    present = {(e.path.name, e.sha256) for e in seen}
+    out = []
+    kept = []
+    for batch_id, file, sha in loaded:
+        if (file, sha) in present or file in changing:
+            kept.append((batch_id, file, sha))
+            continue
+        names = {name for name, _ in present}
+        why = "its bytes changed: a new version" if file in names else "no longer in landing"
+        _unload(con, source, batch_id, file, sha, why)
+        out.append(FileLoad(source.name, file, sha, "removed", message=f"{file}: {why}"))
+    # Walk the folder in version order beside the loaded files in load order: the first file
+    # that should have come before a loaded one starts the tail to load again.
+    kept = [k for k in kept if k[1] not in changing]  # placed again once it stops changing
+    position = 0
+    loaded_names = {(f, h): i for i, (_, f, h) in enumerate(kept)}
+    shas_at = {}
+    for i, (_, _, h) in enumerate(kept):
+        shas_at.setdefault(h, i)
+    for entry in sorted(seen, key=lambda e: e.version):
+        key = (entry.path.name, entry.sha256)
+        if position < len(kept) and key == kept[position][1:]:
+            position += 1
+        elif key in loaded_names:
+            break  # a loaded file out of place
+        elif entry.sha256 in shas_at:
+            if shas_at[entry.sha256] >= position:
+                break  # a copy of a later file's bytes, which it should have been loaded as
+        elif key in failed:
+            continue
+        elif position < len(kept):
+            break  # a new file that sorts before files already loaded
+    for batch_id, file, sha in kept[position:]:
+        _unload(con, source, batch_id, file, sha, "loaded again after a file that sorts before it")
+    return out
 
 
 def load_source(
@@ -566,28 +860,58 @@ def load_source(
     folder: Path,
     *,
     mapping: ColumnMapping | None = None,
+    bounds: LoadBounds | None = None,
 ) -> SourceLoad:
     """Load every new file of one source; a bad file is recorded and the others still load.
 
     ``mapping`` names the source's columns as the tax office writes them (default: the shipped
-    mapping alone; the raw assets pass the one the ``mappings`` setting extends).
+    mapping alone; the raw assets pass the one the ``mappings`` setting extends). ``bounds``:
+    the plausible tax years and dates (default: the settings' defaults).
+
+    Raw holds what the folder holds (see :func:`_reconcile`); files load in version order
+    (modification time, then name). Symbolic links are refused by name and never opened; a
+    file still being written is skipped with a message and retried next run.
     """
     ensure_ops(con)
     ensure_raw_table(con, source)
     mapping = mapping or load_mapping(source)
+    bounds = bounds or LoadBounds()
     result = SourceLoad(source.name)
+    now = datetime.now()
+    for problem in _refusals(folder) if folder.is_dir() or folder.is_symlink() else []:
+        name = problem.split(":", 1)[0]
+        load = FileLoad(source.name, name, "", "failed", message=problem)
+        _log_failure(con, load, now)
+        result.files.append(load)
+    if any(f.file.endswith("/") for f in result.files):
+        return result
+    seen, changing = [], set()
     for path in landing_files(folder):
+        try:
+            data = snapshot(path)
+        except FileChanging as exc:
+            changing.add(path.name)
+            result.files.append(FileLoad(source.name, path.name, "", "changing", message=str(exc)))
+            continue
+        mtime = os.stat(path, follow_symlinks=False).st_mtime_ns
+        seen.append(_Seen(path, sha256_of(data), mtime))
+        del data
+    result.files.extend(_reconcile(con, source, seen, changing))
+    for entry in sorted(seen, key=lambda e: e.version):
+        path = entry.path
         if path.suffix.lower() not in SUFFIXES:
             hint = " (save it as .xlsx or .csv)" if path.suffix.lower() in (".xls", ".ods") else ""
             load = FileLoad(
                 source.name,
                 path.name,
-                sha256_of(path.read_bytes()),
+                entry.sha256,
                 "failed",
                 message=f"{path.name}: unsupported file type '{path.suffix}'{hint}",
             )
-            _log_failure(con, load, datetime.now())
+            _log_failure(con, load, now)
         else:
-            load = load_file(con, source, path, mapping=mapping)
+            load = load_file(
+                con, source, path, mapping=mapping, bounds=bounds, expected_sha256=entry.sha256
+            )
         result.files.append(load)
     return result

@@ -83,6 +83,9 @@ class ColumnMapping:
         if self.department:
             notes.append(f"municipality names read in department {self.department}")
         return tuple(notes)
+    # The source writes reversals as negative amounts (``reversals = true``): loaded, not
+    # quarantined.
+    reversals: bool = False
 
     def resolve(self, headers: Sequence[object]) -> Resolution:
         """Name each header position: the canonical column it maps to, else its own name."""
@@ -205,9 +208,14 @@ def load_mapping(source: Source | str, override_dir: str | Path | None = None) -
     units: dict[str, float] = {}
     options: dict[str, object] = {}
     claimed: dict[str, str] = {c.name: c.name for c in source.columns}
+    reversals: bool | None = None
     for path in paths:
         data = _read(path)
-        unknown = set(data) - {"columns", "values", "units", "nit", "municipality"}
+        unknown = set(data) - {"columns", "values", "units", "nit", "municipality", "reversals"}
+        if "reversals" in data:
+            if not isinstance(data["reversals"], bool):
+                raise MappingError(f"mapping file {path}: reversals must be true or false")
+            reversals = data["reversals"] if reversals is None else reversals
         if unknown:
             raise MappingError(
                 f"mapping file {path}: unknown table(s) {', '.join(sorted(unknown))} "
@@ -240,6 +248,7 @@ def load_mapping(source: Source | str, override_dir: str | Path | None = None) -
         units=units,
         dv_suffix=bool(options.get("dv_suffix", False)),
         department=str(options.get("department", "")),
+        reversals=bool(reversals),
     )
 
 

@@ -23,6 +23,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -94,8 +95,42 @@ def sha256_of(data: bytes) -> str:
 # ----------------------------------------------------------------------------------------------
 # Text files
 # ----------------------------------------------------------------------------------------------
-def detect_encoding(data: bytes) -> str:
-    """The codec to read ``data`` with: a BOM's, else UTF-8 if it decodes, else a code page."""
+# A UTF-8 encoded non-ASCII character: a lead byte and its continuation bytes. In a Western code
+# page the same bytes are two or three unlikely characters in a row (``Ã\x8d`` for ``Í``).
+_UTF8_CHAR = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def _mixed_encoding(data: bytes, name: str) -> str | None:
+    """Why ``data`` (which is not valid UTF-8) mixes UTF-8 lines with code-page lines, or None.
+
+    Decoding such a file in either encoding garbles the other's lines (``FERRETERÃ\x8dA``), so
+    the file is refused rather than loaded with mojibake, naming a line of each kind.
+    """
+    utf8_line = other_line = 0
+    for number, line in enumerate(data.split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+            if _UTF8_CHAR.search(line):
+                utf8_line = utf8_line or number
+        except UnicodeDecodeError:
+            other_line = other_line or number
+        if utf8_line and other_line:
+            return (
+                f"{name}: mixes UTF-8 (line {utf8_line}) and Latin-1/Windows-1252 "
+                f"(line {other_line}) text; re-export it in one encoding"
+            )
+    return None
+
+
+def detect_encoding(data: bytes, name: str = "the file") -> str:
+    """The codec to read ``data`` with: a BOM's, else UTF-8 if it decodes, else a code page.
+
+    Raises UnreadableFile for a file mixing UTF-8 and code-page lines (see _mixed_encoding).
+    """
     for bom, codec in _BOMS:
         if data.startswith(bom):
             return codec
@@ -104,6 +139,8 @@ def detect_encoding(data: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    if mixed := _mixed_encoding(data, name):
+        raise UnreadableFile(mixed)
     from charset_normalizer import from_bytes  # imported here: only non-UTF-8 files need it
 
     best = from_bytes(data, cp_isolation=list(WESTERN_CODE_PAGES)).best()
@@ -310,11 +347,23 @@ def _text_format(codec: str, delimiter: str) -> str:
     return f"csv {codecs.lookup(codec).name} '{shown}'"
 
 
+def _nul_problem(name: str, data: bytes, text: str) -> str | None:
+    """One rule for NUL characters wherever they are: a text file holding one is refused (a
+    binary file, or a damaged export whose values cannot be trusted), naming the line."""
+    at = text.find("\x00")
+    if at < 0:
+        return None
+    if at < SNIFF_CHARS and text[:SNIFF_CHARS].count("\x00") > 1:
+        return f"{name}: not a text table ({_binary_hint(data)})"
+    line = text.count("\n", 0, at) + 1
+    return f"{name}: a NUL character on line {line}: a damaged export, re-export it"
+
+
 def _read_text(name: str, data: bytes, resolver: HeaderResolver) -> FileFrame:
-    codec = detect_encoding(data)
+    codec = detect_encoding(data, name)
     text = data.decode(codec)
-    if "\x00" in text[:SNIFF_CHARS]:
-        raise UnreadableFile(f"{name}: not a text table ({_binary_hint(data)})")
+    if problem := _nul_problem(name, data, text):
+        raise UnreadableFile(problem)
     if hint := _not_a_table_hint(text):
         raise UnreadableFile(f"{name}: {hint}")
     delimiter = sniff_delimiter(text)
@@ -386,10 +435,13 @@ def csv_plan(path: Path, data: bytes, resolver: HeaderResolver) -> CsvPlan | Non
     """
     if path.suffix.lower() not in TEXT_SUFFIXES or not data.strip():
         return None
-    codec = detect_encoding(data)
+    try:
+        codec = detect_encoding(data, path.name)
+    except UnreadableFile:
+        return None
     if codec not in _UTF8 and codec not in WESTERN_CODE_PAGES:
         return None  # UTF-16/32: rare, and small when they occur
-    if b"\x00" in data[:SNIFF_CHARS] or b"\n\n" in data or b"\n\r\n" in data:
+    if b"\x00" in data or b"\n\n" in data or b"\n\r\n" in data:
         return None
     if data.count(b"\r") != data.count(b"\r\n"):
         return None
@@ -497,9 +549,15 @@ def _all_text(frame: pl.DataFrame) -> pl.DataFrame:
         col = pl.col(name)
         if dtype.is_float():
             # Whole numbers stored as floats must not become "900123456.0" (a NIT with a dot).
+            # A value no integer holds (NaN, inf, 1e20) keeps its own text, so a quarantined
+            # row shows what the file held, not an empty field.
             col = (
                 pl.when(col == col.round(0))
-                .then(col.cast(pl.Int64, strict=False).cast(pl.String))
+                .then(
+                    pl.coalesce(
+                        col.cast(pl.Int64, strict=False).cast(pl.String), col.cast(pl.String)
+                    )
+                )
                 .otherwise(col.cast(pl.String))
             )
         elif dtype == pl.Date:

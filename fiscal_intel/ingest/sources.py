@@ -33,6 +33,10 @@ class Column:
     choices: tuple[str, ...] = ()  # allowed values of an enum, compared lower-cased
     min_value: float | None = None
     max_value: float | None = None
+    # Said after a min/max reason, e.g. where the range comes from ("first_tax_year ...").
+    range_note: str = ""
+    # A negative value is a reversal, loaded only when the source's mapping declares reversals.
+    reversible: bool = False
 
     @property
     def sql_type(self) -> str:
@@ -59,6 +63,9 @@ class Source:
     optional_source: bool = False
     extra: dict[str, str] = field(default_factory=dict)
     rules: tuple[RowRule, ...] = ()
+    # The column naming one record (a receipt, a return): repeated within one file with other
+    # values, both rows are quarantined.
+    row_id: str | None = None
 
     @property
     def required_columns(self) -> list[str]:
@@ -137,6 +144,7 @@ SOURCES: dict[str, Source] = {
                 _money("balance_due"),
             ),
             "annual ICA returns, corrections included",
+            row_id="declaration_id",
         ),
         Source(
             "payments",
@@ -145,9 +153,16 @@ SOURCES: dict[str, Source] = {
                 Column("nit", "nit"),
                 Column("tax_year", "int", **_YEAR),
                 Column("paid_on", "date"),
-                Column("amount", "money"),
+                Column(
+                    "amount",
+                    "money",
+                    min_value=0,
+                    reversible=True,
+                    range_note="a reversal: declare reversals = true in the payments mapping",
+                ),
             ),
             "money received at the bank or treasury",
+            row_id="payment_id",
         ),
         Source(
             "withholdings",
