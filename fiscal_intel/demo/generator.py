@@ -1669,6 +1669,8 @@ def generate(
     last_year: int = 2024,
     municipality: str = "05615",
     world: str = "rionegro",
+    past_campaign: bool = True,
+    campaign_effect: float = 1.0,
 ) -> DemoSummary:
     """Write a seeded synthetic municipality to ``landing`` and its planted truth to ``truth_dir``.
 
@@ -1841,6 +1843,16 @@ def generate(
         json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n",
         encoding="utf-8",
     )
+    # A past letter campaign with a random control group (fiscal_intel.demo.campaign); its
+    # register goes to truth_dir/campaign_register.csv for the demo to import.
+    from fiscal_intel.demo.campaign import plant_campaign
+
+    for name in ("campaign_register.csv", "campaign_truth.csv", "campaign_manifest.json"):
+        (truth_dir / name).unlink(missing_ok=True)
+    if past_campaign:
+        plant_campaign(landing, truth_dir, seed=seed, last_year=last_year, effect=campaign_effect)
+    elif (landing / "actions").is_dir():
+        shutil.rmtree(landing / "actions")
     return DemoSummary(
         landing=landing, truth_dir=truth_dir, taxpayers=taxpayers, seed=seed, rows=rows
     )
