@@ -33,6 +33,10 @@ DESCRIPTIONS = {
 }
 
 
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _literal(path: Path) -> str:
     # ATTACH takes no parameters: the path goes in as a string literal, quotes doubled.
     return "'" + str(path).replace("'", "''") + "'"
@@ -86,7 +90,9 @@ def _copy(
     for table in LEADERSHIP_MARTS:
         select = published_columns(con, source, table, rounding_cop)
         con.execute(
-            f"create table {target}.marts.{table} as select {select} from {source}.marts.{table}"
+            # The catalog is named after the file: quoted, since "05615.duckdb" gives 05615.
+            f"create table {target}.marts.{table} as select {select} "
+            f"from {_identifier(source)}.marts.{table}"
         )
         comment = DESCRIPTIONS[table].replace("'", "''")
         con.execute(f"comment on table {target}.marts.{table} is '{comment}'")
