@@ -148,7 +148,9 @@ create or replace macro fi_nit_suffix_body(x) as (
 
 create or replace macro fi_nit_suffix_dv(x) as (
     case
-        when fi_nit_dv_given(x) is not null then fi_nit_dv_given(x)
+        -- no DV without a NIT body (`0-0`), as the Python parser says
+        when fi_nit_dv_given(x) is not null and fi_nit_body(x) is not null
+            then fi_nit_dv_given(x)
         when length(fi_nit_body(x)) >= 2 then cast(right(fi_nit_body(x), 1) as integer)
     end
 );
