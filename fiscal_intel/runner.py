@@ -254,6 +254,9 @@ def write_run_log(settings: Settings, record: RunRecord) -> None:
         with build_resources(settings)["warehouse"].get_connection() as con:
             con.execute("create schema if not exists ops")
             run_sql(con, "ops/run_log")
+            from fiscal_intel.catalogue import comment_sql_table
+
+            comment_sql_table(con, "ops/run_log")
             tables = {
                 f"{s}.{t}"
                 for s, t in con.execute(

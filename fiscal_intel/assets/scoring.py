@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from fiscal_intel.assets.factory import described, table_metadata
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.model import (
     FEATURES,
@@ -399,8 +400,10 @@ def risk_models(
                 list(record.values()),
             )
         con.commit()
+        table = table_metadata(con, "scoring", "risk_models", described(context))
     return dg.MaterializeResult(
         metadata={
+            **table,
             **{f"{r['program']}_version": r["model_version"] for r in records},
             **{f"{r['program']}_train_rows": dg.MetadataValue.int(r["train_rows"])
                for r in records},
@@ -433,11 +436,13 @@ def scores_asset(program: str) -> dg.AssetsDefinition:
             )
             con.unregister("_scores")
             con.commit()
+            table = table_metadata(con, "scoring", f"{program}_scores", described(context))
         context.log.info(
             f"{program}: scored {scores.height} open cases with model {model.version}"
         )
         return dg.MaterializeResult(
             metadata={
+                **table,
                 "model_version": model.version,
                 "train_rows": dg.MetadataValue.int(model.train_rows),
                 "positives": dg.MetadataValue.int(model.positives),
