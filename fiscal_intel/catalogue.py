@@ -380,6 +380,15 @@ COLUMNS: dict[str, dict[str, str]] = {
         "adjusted": "the audit assessed tax",
         "rank_then": "the case's order on the cut-off's list",
     },
+    "features.registry_profile": {
+        "local_registrations": "chamber registrations of the NIT in this municipality",
+        "active": "a local registration is active on the as-of date",
+        "assets_smmlv": "registered assets in monthly minimum wages (size_band's measure)",
+    },
+    "features.third_party_income": {
+        "agents": "reteICA agents that reported the NIT that year",
+        "periods": "bimesters with a report",
+    },
     "evaluation.truth": {"true_gap": "true tax gap of the case in the ground-truth file (COP)"},
     "staging.as_of_date": {
         "as_of_source": "where the as-of date came from (setting or data)",

@@ -182,7 +182,11 @@ def _run_stages(
 ) -> None:
     resources = build_resources(settings)
     definitions = _assets_and_checks()
-    with dg.DagsterInstance.ephemeral() as instance:
+    from fiscal_intel import instance as dagster_instance
+
+    # Recorded in the persistent instance (DAGSTER_HOME, else data/dagster_home), so the UI
+    # shows the history of command-line runs.
+    with dagster_instance.persistent_instance(settings.warehouse) as instance:
         for stage in stages:
             if stage == "staging":  # its checks are the first to need GX
                 from fiscal_intel.validation.gx import preload_in_background
