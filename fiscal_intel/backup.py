@@ -7,11 +7,16 @@ log into the file, so it is a complete database that DuckDB opens as is.
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import duckdb
 
 from fiscal_intel.locking import warehouse_lock
+
+
+def _say(line: str) -> None:
+    print(f"fiscal-intel: {line}", file=sys.stderr, flush=True)
 
 
 def backup_warehouse(warehouse: str | Path, out: str | Path, *, timeout: float) -> int:
@@ -23,7 +28,7 @@ def backup_warehouse(warehouse: str | Path, out: str | Path, *, timeout: float) 
         raise ValueError("the backup must not overwrite the warehouse itself")
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
-    with warehouse_lock(source, timeout=timeout):
+    with warehouse_lock(source, timeout=timeout, on_wait=_say):
         with duckdb.connect(str(source)) as con:
             con.execute("checkpoint")
         shutil.copyfile(source, partial)

@@ -15,6 +15,10 @@ from pathlib import Path
 from fiscal_intel.settings import Settings, SettingsError, load_settings
 
 
+def _say(line: str) -> None:
+    print(f"fiscal-intel: {line}", file=sys.stderr, flush=True)
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(
         getattr(args, "config", None),
@@ -271,7 +275,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not settings.warehouse_path.is_file():
         print(f"fiscal-intel: warehouse {settings.warehouse} does not exist", file=sys.stderr)
         return 1
-    performance = evaluate(settings)
+    from fiscal_intel.locking import warehouse_lock
+    from fiscal_intel.published import publish
+
+    # A writer like a run: it waits for one, and publishes its mart for readers when done.
+    with warehouse_lock(settings.warehouse, timeout=settings.lock_timeout, on_wait=_say):
+        performance = evaluate(settings)
+        publish(settings.warehouse)
     for line in summary_lines(performance):
         print(line)
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -25,9 +26,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from fiscal_intel.published import reading
 from fiscal_intel.scoring.reason_texts import LANGUAGES, number, stored
 from fiscal_intel.sqlfiles import frame
-from fiscal_intel.warehouse import connect_warehouse
 
 COLUMNS = [
     "program",
@@ -198,11 +199,10 @@ def check_lang(lang: str) -> None:
         raise ValueError(f"--lang {lang}: use one of {', '.join(LANGUAGES)}")
 
 
-def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    """The warehouse opened for reading: the one place the exports and the case file open it."""
-    if not warehouse.is_file():
-        raise FileNotFoundError(f"warehouse {warehouse} does not exist: run fiscal-intel first")
-    return connect_warehouse(warehouse, read_only=True)
+def connect(warehouse: Path) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """The warehouse opened for reading, the one place the exports and the case file open it:
+    the published copy a finished run left (fiscal_intel.published), never in a run's way."""
+    return reading(warehouse)
 
 
 def _has_column(con: duckdb.DuckDBPyConnection, schema: str, table: str, column: str) -> bool:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import duckdb
 
+from fiscal_intel.published import published_path, reading
 from fiscal_intel.scoring.reason_texts import money, number, stored
 from fiscal_intel.settings import Settings
-from fiscal_intel.warehouse import connect_warehouse
 
 # The list lines of the summary, per language.
 LIST_LINES = {
@@ -70,7 +70,7 @@ def list_lines(con: duckdb.DuckDBPyConnection, lang: str = "es", top: int = 10) 
 
 def print_summary(settings: Settings, top: int = 10) -> None:
     lang = settings.report_language if settings.report_language in LIST_LINES else "es"
-    with connect_warehouse(settings.warehouse, read_only=True) as con:
+    with reading(settings.warehouse) as con:  # the published copy, as every reader
         as_of, source = con.execute(
             "select as_of, as_of_source from staging.as_of_date"
         ).fetchall()[0]
@@ -90,8 +90,9 @@ def print_summary(settings: Settings, top: int = 10) -> None:
         for line in list_lines(con, lang, top):
             print(line)
     print(
-        "\nMarts (read-only while no run is going):\n"
-        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{settings.warehouse}', "
+        "\nMarts (BI tools open the published copy, never the warehouse a run writes):\n"
+        f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect("
+        f"'{published_path(settings.warehouse)}', "
         "read_only=True).sql('from marts.revenue_monthly'))\"\n"
         f"{LIST_LINES[lang]['command']}\n"
         "Dagster UI: .venv/bin/dagster dev -w workspace.yaml"

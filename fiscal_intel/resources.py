@@ -20,7 +20,8 @@ class WarehouseResource(DuckDBResource):
 
     A CLI run holds the warehouse lock for its whole length; a run launched by the Dagster
     daemon (sensor, schedule, UI) takes it per connection, so the two never meet as two DuckDB
-    writers: one waits for the other instead of failing on DuckDB's file lock.
+    writers: one waits for the other instead of failing on DuckDB's file lock. Readers never
+    open this file: they open the copy each run publishes (``fiscal_intel.published``).
     """
 
     lock_timeout: float = 3600.0

@@ -2,7 +2,9 @@
 
 Each stage (an asset group) is one in-process Dagster run over the same definitions, so a stage
 can be timed and reported, and a failed blocking check stops the stages after it with its reason.
-The whole run holds the warehouse's writer lock and ends by writing a row to ``ops.run_log``.
+The whole run holds the warehouse's writer lock. It writes its ``ops.run_log`` row first, as
+``running`` (and marks ``died`` the rows of runs that were killed), updates it when it ends, and
+on success publishes the read-only copy that readers open (``fiscal_intel.published``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import duckdb
 from fiscal_intel.jobs import STAGES
 from fiscal_intel.locking import warehouse_lock
 from fiscal_intel.partitions import ALL_TAX_YEARS
+from fiscal_intel.published import partial_path, publication_interrupted, publish
 from fiscal_intel.resources import build_resources
+from fiscal_intel.run_marker import write_marker
 from fiscal_intel.settings import Settings
 from fiscal_intel.sqlfiles import run_sql
 
@@ -150,6 +154,7 @@ def run_pipeline(
     """
     with warehouse_lock(settings.warehouse, timeout=settings.lock_timeout, on_wait=on_wait):
         record = RunRecord(str(uuid.uuid4()), datetime.now())
+        begin_run_log(settings, record)
         try:
             _run_stages(settings, stages, record, on_stage, log_level)
             record.status = "success"
@@ -169,8 +174,65 @@ def run_pipeline(
             record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            if record.status in PUBLISHED and set(stages) >= set(STAGES):
+                # Left behind if we die before the copy takes its name: the next run copies again.
+                partial_path(settings.warehouse).touch()
             write_run_log(settings, record)
+            if record.status in PUBLISHED and set(stages) >= set(STAGES):
+                _publish(settings, record)
+            write_marker(settings.warehouse, record.run_id, record.started_at, record.status,
+                         record.failed_stage)
     return record.stages
+
+
+# A run that built every table (``incomplete``: every table, from the readable files) is
+# published; a failed or killed one is not, so readers never see a half-built warehouse. Nor is
+# a run of some stages only (tests, benchmarks): it may finish what a killed run left half done.
+PUBLISHED = ("success", "incomplete")
+
+
+def _publish(settings: Settings, record: RunRecord) -> None:
+    try:
+        publish(settings.warehouse)
+    except (OSError, duckdb.Error) as exc:
+        record.status = "failed"
+        record.message = f"could not publish the read-only copy for readers: {exc}"
+        write_run_log(settings, record)
+        raise PipelineError(record.message) from exc
+
+
+def begin_run_log(settings: Settings, record: RunRecord) -> None:
+    """Before any stage: mark ``died`` the runs that never finished (we hold the lock, so their
+    process is gone), finish a publication a killed run left half-copied, and write this run's
+    row as ``running`` (plus the marker ``status`` reads while the warehouse is busy)."""
+    write_marker(settings.warehouse, record.run_id, record.started_at, "running", None)
+    warehouse = build_resources(settings)["warehouse"]
+    try:
+        with warehouse.get_connection() as con:
+            con.execute("create schema if not exists ops")
+            run_sql(con, "ops/run_log")
+            con.execute(
+                "update ops.run_log set status = 'died', message = coalesce(message, "
+                "'the run ended without finishing (killed, or the machine stopped)') "
+                "where status = 'running'"
+            )
+            latest = con.execute(
+                "select status from ops.run_log order by started_at desc limit 1"
+            ).fetchall()
+        if publication_interrupted(settings.warehouse) and latest and latest[0][0] in PUBLISHED:
+            try:
+                publish(settings.warehouse)  # the last run finished but died while copying
+            except OSError as exc:  # this run publishes again at its end
+                print(f"fiscal-intel: could not finish the last publication: {exc}",
+                      file=sys.stderr)  # fmt: skip
+        with warehouse.get_connection() as con:
+            con.execute(
+                "insert into ops.run_log (run_id, started_at, status, landing) "
+                "values (?, ?, 'running', ?)",
+                [record.run_id, record.started_at, str(settings.landing)],
+            )
+    except duckdb.Error as exc:
+        print(f"fiscal-intel: could not write ops.run_log: {exc}", file=sys.stderr)
 
 
 def _run_stages(
@@ -188,6 +250,7 @@ def _run_stages(
     # shows the history of command-line runs.
     with dagster_instance.persistent_instance(settings.warehouse) as instance:
         for stage in stages:
+            write_marker(settings.warehouse, record.run_id, record.started_at, "running", stage)
             if stage == "staging":  # its checks are the first to need GX
                 from fiscal_intel.validation.gx import preload_in_background
 
@@ -281,6 +344,9 @@ def write_run_log(settings: Settings, record: RunRecord) -> None:
                     0
                 ]
             checks_failed = [line for s in record.stages for line in s.checks_failed]
+            # The row written as `running` at the start is replaced by the finished one.
+            con.execute("begin transaction")
+            con.execute("delete from ops.run_log where run_id = ?", [record.run_id])
             con.execute(
                 "insert into ops.run_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -302,6 +368,7 @@ def write_run_log(settings: Settings, record: RunRecord) -> None:
                     json.dumps(facts["tables"]),
                 ],
             )
+            con.execute("commit")
     except duckdb.Error as exc:
         print(f"fiscal-intel: could not write ops.run_log: {exc}", file=sys.stderr)
 
@@ -338,7 +405,10 @@ def peak_rss_bytes() -> int:
     hwm = _vm_hwm_bytes()
     if hwm is not None:
         return hwm
-    import resource  # Unix only, like the warehouse lock
+    try:
+        import resource  # POSIX only: elsewhere there is no process watermark to read
+    except ImportError:
+        return 0
 
     # ru_maxrss is in KiB on Linux, in bytes on macOS.
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -382,7 +452,7 @@ def process_seconds() -> float | None:
         with open("/proc/uptime", encoding="ascii") as uptime:
             up = float(uptime.read().split()[0])
         return max(up - int(after_name[19]) / os.sysconf("SC_CLK_TCK"), 0.0)
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError, IndexError, AttributeError):  # not Linux: no /proc, no sysconf
         return None
 
 

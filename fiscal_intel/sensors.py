@@ -101,12 +101,19 @@ def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> Non
     if status == "failed":
         record.failed_stage = run.job_name
         record.message = _failure_reason(events)
-    write_run_log(load_settings(), record)
+    settings = load_settings()
+    write_run_log(settings, record)
+    if status == "success":  # what readers and BI tools open (fiscal_intel.published)
+        from fiscal_intel.published import publish
+
+        publish(settings.warehouse, timeout=settings.lock_timeout)
 
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    # Running by default: it only records (and publishes) runs someone else launched; it never
+    # requests one, so opening the UI still starts nothing.
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records every successful run of this code location in ops.run_log.",
 )
 def run_log_on_success(context: dg.RunStatusSensorContext) -> None:
@@ -115,7 +122,9 @@ def run_log_on_success(context: dg.RunStatusSensorContext) -> None:
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.FAILURE,
-    default_status=dg.DefaultSensorStatus.STOPPED,
+    # Running by default: it only records (and publishes) runs someone else launched; it never
+    # requests one, so opening the UI still starts nothing.
+    default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records every failed run of this code location in ops.run_log, with why.",
 )
 def run_log_on_failure(context: dg.RunStatusSensorContext) -> None:

@@ -5,6 +5,7 @@ its closed row supersedes it whatever the file order, and then it is a label."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
@@ -93,9 +94,15 @@ def test_the_closed_row_supersedes_the_open_one_whatever_the_order(
     first, second = ("a", "b") if closed_first else ("b", "a")
     _audits(folder, f"{first}_cerrados.csv", closed_rows)
     _audits(folder, f"{second}_abiertos.csv", open_rows)
+    # Files load in the order of their modification time (then name): date the closed export
+    # before or after the open one, so both load orders really happen.
+    older, newer = (("cerrados", "abiertos") if closed_first else ("abiertos", "cerrados"))
+    for offset, kind in ((0, older), (60, newer)):
+        (path,) = folder.glob(f"*_{kind}.csv")
+        os.utime(path, (1_700_000_000 + offset, 1_700_000_000 + offset))
     load_source(wh, SOURCES["audits"], folder)
     order = [r[0] for r in wh.execute("select file from ops.load_log order by batch_id").fetchall()]
-    assert order[0].startswith("a_")  # the files really were loaded in both orders
+    assert order[0].endswith(f"_{older}.csv")  # the files really were loaded in both orders
     assert _stage(wh).rows() == [
         ("K-1", "closed", dt.date(2024, 3, 1), "adjusted", 1_500_000.0),
         ("K-2", "open", None, None, None),

@@ -35,14 +35,20 @@ def test_cli_runs_are_in_the_persistent_instance(demo_run) -> None:
     assert len({r.tags["fiscal_intel/run_id"] for r in runs}) == 1
 
 
-def test_sensors_and_schedules_start_stopped() -> None:
+def test_nothing_that_launches_runs_starts_by_itself() -> None:
+    """Every schedule and every sensor that can request a run starts STOPPED; only the run-log
+    recorders (run-status sensors: they react to finished runs, never request one) run."""
     from fiscal_intel.definitions import defs
 
     sensors = list(defs.sensors or [])
     schedules = list(defs.schedules or [])
-    assert sensors and schedules
-    assert all(s.default_status == dg.DefaultSensorStatus.STOPPED for s in sensors)
+    assert schedules
     assert all(s.default_status == dg.DefaultScheduleStatus.STOPPED for s in schedules)
+    running = {s.name for s in sensors if s.default_status == dg.DefaultSensorStatus.RUNNING}
+    assert running == {"run_log_on_success", "run_log_on_failure"}
+    assert all(isinstance(s, dg.RunStatusSensorDefinition) for s in sensors if s.name in running)
+    landing = next(s for s in sensors if s.name == "landing_files_sensor")
+    assert landing.default_status == dg.DefaultSensorStatus.STOPPED
 
 
 def test_run_log_sensor_leaves_cli_runs_to_the_cli(monkeypatch) -> None:

@@ -11,6 +11,7 @@ import duckdb
 
 from fiscal_intel.catalogue import LEADERSHIP_TITLES_ES, comment_table
 from fiscal_intel.leadership import IDENTIFYING_COLUMNS, LEADERSHIP_MARTS
+from fiscal_intel.published import readable
 
 # Figures of type double that are ratios, not pesos: rounded to 4 decimals rather than to the
 # rounding base (the CPI inflation is public, rounding it changes nothing).
@@ -127,8 +128,9 @@ def export_leadership_file(
         raise ValueError("--out must be a new file, not the warehouse itself")
     tmp = _temporary(out)
     try:
-        with duckdb.connect(str(tmp)) as con:
-            con.execute(f"attach {_literal(warehouse)} as warehouse (read_only)")
+        # The published copy: never in a run's way.
+        with readable(warehouse) as source, duckdb.connect(str(tmp)) as con:
+            con.execute(f"attach {_literal(source)} as warehouse (read_only)")
             _check_marts(con, "warehouse")
             target = con.execute("select current_database()").fetchall()[0][0]
             rows = _copy(con, "warehouse", target, rounding_cop)

@@ -102,9 +102,8 @@ TEXT = {
         "siguientes (intervalo 80 %)",
         "monthly_forecast_note": "Los meses pronosticados de cada año, con lo ya recaudado, "
         "suman el pronóstico anual. El intervalo sale de los errores del modelo en los dos "
-        "últimos años; en la serie real de Rionegro cubrió el 72 % de los meses, no el 80 %, "
-        "porque el calendario de pagos cambia (diciembre pasó de ~10 % a 25-39 % del año en "
-        "2018).",
+        "últimos años, así que cubre menos del 80 % de los meses cuando el calendario de pagos "
+        "cambia (en Rionegro, diciembre pasó de ~10 % a 25-39 % del año en 2018).",
         "partial": "{year} (parcial)",
         "note_open_filing": "Año gravable {year}: el plazo venció el {deadline}, hace {months} "
         "meses. La mayoría de las declaraciones que faltan llegan tarde, no son omisiones: la "
@@ -218,9 +217,8 @@ TEXT = {
         "the next 12 (80% interval)",
         "monthly_forecast_note": "The forecast months of each year, with what it has already "
         "collected, add up to the yearly forecast. The interval comes from the model's errors "
-        "over the last two years; on Rionegro's real series it held 72% of the months, not 80%, "
-        "because the payment calendar moves (December went from ~10% to 25-39% of the year in "
-        "2018).",
+        "over the last two years, so it holds fewer than 80% of the months when the payment "
+        "calendar moves (in Rionegro, December went from ~10% to 25-39% of the year in 2018).",
         "partial": "{year} (partial)",
         "note_open_filing": "Tax year {year}: the deadline was {deadline}, {months} months ago. "
         "Most missing returns are late, not omitted: that year's filing rate will still rise.",

@@ -31,6 +31,7 @@ from fiscal_intel.leadership.charts import (
     column_chart,
 )
 from fiscal_intel.leadership.i18n import LANGUAGES, SECTIONS, TEXT, Formats
+from fiscal_intel.published import reading
 
 CSS = """
 :root { color-scheme: light; }
@@ -691,7 +692,7 @@ def report_file(
     """Render the report from a warehouse (or an exported leadership file) into ``out``."""
     if not Path(warehouse).is_file():
         raise FileNotFoundError(f"warehouse {warehouse} does not exist: run fiscal-intel first")
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with reading(warehouse) as con:  # the published copy: never in a run's way
         html = render_report(
             con, language=language, municipality=municipality,
             min_cell_taxpayers=min_cell_taxpayers, rounding_cop=rounding_cop,

@@ -1,5 +1,6 @@
 -- One row per pipeline run: what it loaded, which checks failed, which models scored, and the
--- size of what it built. Written at the end of every CLI run, successful or not.
+-- size of what it built. A CLI run inserts its row as 'running' before its first stage and
+-- replaces it when it ends, successful or not; the next run marks 'died' a row left 'running'.
 create table if not exists ops.run_log (
     run_id varchar,
     started_at timestamp,
