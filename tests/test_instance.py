@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from fiscal_intel.instance import DAGSTER_YAML, dagster_home, ensure_dagster_home
+from fiscal_intel.instance import WalSqliteEventLogStorage, dagster_home, ensure_dagster_home
 
 
 def test_dagster_home_defaults_beside_the_warehouse(tmp_path, monkeypatch) -> None:
@@ -18,7 +18,9 @@ def test_dagster_home_defaults_beside_the_warehouse(tmp_path, monkeypatch) -> No
 
 def test_dagster_home_is_created_with_a_config_that_is_never_rewritten(tmp_path) -> None:
     home = ensure_dagster_home(tmp_path / "home")
-    assert (home / "dagster.yaml").read_text() == DAGSTER_YAML
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert isinstance(instance.event_log_storage, WalSqliteEventLogStorage)
+    assert (home / "history" / "runs" / "index.db").is_file()
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
     ensure_dagster_home(home)
     assert "enabled: true" in (home / "dagster.yaml").read_text()
