@@ -65,3 +65,18 @@ def test_run_log_sensor_leaves_cli_runs_to_the_cli(monkeypatch) -> None:
     run = SimpleNamespace(tags={"fiscal_intel/run_id": "abc"}, run_id="r1", job_name="staging")
     _record_finished_run(SimpleNamespace(dagster_run=run), "success")
     assert written == []
+
+
+def test_dg_check_defs_loads_the_code_location() -> None:
+    """`dg check defs` (dagster-dg-cli, [tool.dg] in pyproject.toml) validates the definitions."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    dg_cli = Path(sys.executable).parent / "dg"
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [str(dg_cli), "check", "defs"], cwd=root, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All definitions loaded successfully" in done.stdout + done.stderr
