@@ -65,7 +65,8 @@ import numpy as np
 import polars as pl
 
 from fiscal_intel.ingest.sources import SOURCES
-from fiscal_intel.scoring.model import CLASSIFIERS, FEATURES, _params
+from fiscal_intel.scoring.model import CLASSIFIERS, _params
+from fiscal_intel.scoring.programs import PROGRAMS
 
 landing, db = Path(sys.argv[1]), sys.argv[2]
 times = {}
@@ -204,7 +205,7 @@ with timed("core_sql"):
     con.execute("checkpoint")
 
 rng = np.random.default_rng(7)
-WIDTH = {p: len(FEATURES[p]) for p in ("omiso", "inexacto")}
+WIDTH = {p: len(s.features) for p, s in PROGRAMS.items()}
 
 
 def synthetic(rows, width):

@@ -47,22 +47,18 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
-from fiscal_intel.assets.scoring import (  # noqa: E402
-    rank_candidates,
-    stored_model,
-    train_program,
-    training_data,
-)
 from fiscal_intel.demo import generate  # noqa: E402
 from fiscal_intel.demo.messy import MANIFEST, generate_messy  # noqa: E402
 from fiscal_intel.resources import build_resources  # noqa: E402
 from fiscal_intel.runner import run_pipeline  # noqa: E402
+from fiscal_intel.scoring.ranking import rank_candidates, stored_model  # noqa: E402
+from fiscal_intel.scoring.training import train_program, training_data  # noqa: E402
 from fiscal_intel.settings import load_settings  # noqa: E402
 from fiscal_intel.sqlfiles import frame, scalar  # noqa: E402
 
 OUT = ROOT / "stability_results.json"
 TOPS = (10, 50, 100)
-PROGRAMS = ("omiso", "inexacto")
+PROGRAMS = ("omiso", "inexacto")  # the order of the stored results
 
 Case = tuple[str, int]
 

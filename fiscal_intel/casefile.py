@@ -156,6 +156,15 @@ COLUMN_LABELS = {
 }  # fmt: skip
 
 
+# The action chosen for the case (fiscal_intel.actions) and its expected net yield.
+ACTION_WORDS = {
+    "es": {"action": "Acción recomendada",
+           "expected_net": "Rendimiento neto esperado de la acción (COP)"},
+    "en": {"action": "Recommended action",
+           "expected_net": "Expected net yield of the action (COP)"},
+}  # fmt: skip
+
+
 def _columns(names: list[str], kinds: list[str] | None, lang: str, w: dict) -> list:
     labels = {**COLUMN_LABELS[lang], "agent_name": w["agent_name"], "status": w["status"]}
     kinds = kinds or ["auto"] * len(names)
@@ -298,6 +307,14 @@ def case_sheets(con: duckdb.DuckDBPyConnection, case: Case, lang: str) -> list[S
             (w["all_reasons"], render(case.reasons, lang) if case.reasons else r["reasons"]),
         ]
         summary_kinds += ["int", "prob", "money", "money", "date", "text", "long"]
+        if r.get("action"):
+            from fiscal_intel.actions.texts import NAMES
+
+            summary += [
+                (ACTION_WORDS[lang]["action"], NAMES[lang].get(r["action"], r["action"])),
+                (ACTION_WORDS[lang]["expected_net"], r.get("expected_net")),
+            ]
+            summary_kinds += ["text", "money"]
     sheets = [
         Sheet(
             w["summary"],

@@ -194,13 +194,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return _messy_demo(args, settings, truth)
     print(f"fiscal-intel demo: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
     start = time.perf_counter()
-    summary = generate(landing, truth, taxpayers=args.taxpayers, seed=args.seed)
+    summary = generate(
+        landing, truth, taxpayers=args.taxpayers, seed=args.seed, world=args.world
+    )
     generate_seconds = time.perf_counter() - start
     rows = ", ".join(f"{k} {v:,}" for k, v in summary.rows.items())
     print(f"  wrote {rows}; ground truth in {truth}")
+    _import_demo_campaign(settings, truth)
     return _run(
         settings, verbose=args.verbose, profile=args.profile, generate_seconds=generate_seconds
     )
+
+
+def _import_demo_campaign(settings: Settings, truth: Path) -> None:
+    """The demo's past campaign register into ``ops``, as an office imports a trial it ran."""
+    register = truth / "campaign_register.csv"
+    if register.is_file():
+        import duckdb
+
+        from fiscal_intel.actions.campaign import import_register
+
+        settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(settings.warehouse_path)) as con:
+            import_register(con, register)
 
 
 def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:
@@ -263,6 +279,33 @@ def cmd_case(args: argparse.Namespace) -> int:
     rank = f", rank {case.ranking['rank']}" if case.ranking else ", not in the list"
     print(f"fiscal-intel: wrote the {case.program} case file of {case.nit} {case.tax_year}{rank} "
           f"to {args.out}")
+    return 0
+
+
+def cmd_campaign(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from fiscal_intel.actions.campaign import draw_campaign, write_merge_file
+    from fiscal_intel.locking import warehouse_lock
+
+    settings = _settings(args)
+    if not settings.warehouse_path.is_file():
+        raise FileNotFoundError(
+            f"warehouse {settings.warehouse} does not exist: run fiscal-intel first"
+        )
+    size = args.size if args.size is not None else settings.letters_per_campaign
+    with (
+        warehouse_lock(settings.warehouse, timeout=settings.lock_timeout),
+        duckdb.connect(str(settings.warehouse)) as con,
+    ):
+        campaign = draw_campaign(
+            con, program=args.program, action=args.action, size=size,
+            control_share=args.control_share, seed=args.seed, target=args.target,
+        )
+        n = write_merge_file(con, campaign.campaign_id, Path(args.out))
+    how = "drew" if campaign.new else "found (same arguments, same draw)"
+    print(f"fiscal-intel: {how} campaign {campaign.campaign_id}: {campaign.treatment} treatment, "
+          f"{campaign.control} control; wrote {n} treatment cases to {args.out}")
     return 0
 
 
@@ -432,6 +475,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.01,
         help="with --messy: share of rows corrupted (default 0.01; junk rows are always added)",
     )
+    demo.add_argument(
+        "--world",
+        default="rionegro",
+        choices=("rionegro", "llanura"),
+        help="the municipality's assumptions (fiscal_intel/demo/worlds.py): rionegro, the "
+        "original demo (default), or llanura: heavy size tails, cash sectors, contractors "
+        "registered elsewhere, fragmented businesses, a new evasion form, audits of the largest",
+    )
     demo.add_argument("--as-of", help=argparse.SUPPRESS)
     demo.add_argument(
         "--profile",
@@ -472,6 +523,24 @@ def build_parser() -> argparse.ArgumentParser:
     case.add_argument("--out", required=True, help="FILE.xlsx or FILE.html")
     case.add_argument("--lang", choices=("es", "en"), default="es", help="language (default es)")
     case.set_defaults(func=cmd_case)
+    campaign = sub.add_parser(
+        "campaign", help="draw a campaign with a random control group and its mail-merge file"
+    )
+    campaign.add_argument("--warehouse", help="DuckDB file (default data/warehouse.duckdb)")
+    campaign.add_argument("--program", choices=("omiso", "inexacto"), required=True)
+    campaign.add_argument(
+        "--action", choices=("carta", "emplazamiento", "requerimiento"), required=True
+    )
+    campaign.add_argument("--size", type=int, help="cases (default: letters_per_campaign)")
+    campaign.add_argument("--control-share", type=float, default=0.2, help="default 0.2")
+    campaign.add_argument("--seed", type=int, default=1, help="default 1")
+    campaign.add_argument(
+        "--target", choices=("expected", "uplift"), default="expected",
+        help="pick by expected recovery (default) or by uplift x amount learnt from past "
+        "measured campaigns",
+    )
+    campaign.add_argument("--out", required=True, help="FILE.xlsx (treatment group only)")
+    campaign.set_defaults(func=cmd_campaign)
     evaluate = sub.add_parser(
         "evaluate", help="score the lists against a ground-truth file (marts.model_performance)"
     )

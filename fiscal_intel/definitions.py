@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from fiscal_intel.assets.actions import action_assets
 from fiscal_intel.assets.checks import asset_checks
 from fiscal_intel.assets.entities import entity_assets
 from fiscal_intel.assets.evaluation import evaluation_assets
@@ -28,6 +29,7 @@ all_assets = [
     *scoring_assets,
     *mart_assets,
     *evaluation_assets,
+    *action_assets,
 ]
 
 defs = dg.Definitions(

@@ -53,6 +53,8 @@ SHOWN = [
     "predicted_amount",
     "statute_expires_on",
     "reasons",
+    "action",
+    "expected_net",
     "program",
 ]
 
@@ -69,6 +71,8 @@ HEADERS = {
         "predicted_amount": "Valor estimado si hay hallazgo (COP)",
         "statute_expires_on": "Vence la firmeza",
         "reasons": "Motivos",
+        "action": "Acción recomendada",
+        "expected_net": "Rendimiento neto esperado de la acción (COP)",
     },
     "en": {
         "inspector": "Inspector",
@@ -82,6 +86,8 @@ HEADERS = {
         "predicted_amount": "Amount if adjusted (COP)",
         "statute_expires_on": "Statute expires on",
         "reasons": "Reasons",
+        "action": "Recommended action",
+        "expected_net": "Expected net yield of the action (COP)",
     },
 }
 
@@ -99,12 +105,16 @@ KINDS = {
     "predicted_amount": "money",
     "statute_expires_on": "date",
     "reasons": "wrap",
+    "action": "text",
+    "expected_net": "money",
 }
 
 WORDS = {
     "es": {
         "omiso": "Omisos",
         "inexacto": "Inexactos",
+        "action_sheets": {"fiscalizacion": "Fiscalización", "requerimiento": "Requerimiento",
+                          "emplazamiento": "Emplazamiento", "carta": "Carta"},
         "inspector_sheet": "Inspector {n}",
         "about": "Acerca de",
         "about_header": ("Dato", "Valor"),
@@ -149,6 +159,8 @@ WORDS = {
     "en": {
         "omiso": "Non-filers",
         "inexacto": "Under-reporters",
+        "action_sheets": {"fiscalizacion": "Field audit", "requerimiento": "Request",
+                          "emplazamiento": "Demand to file", "carta": "Letter"},
         "inspector_sheet": "Inspector {n}",
         "about": "About",
         "about_header": ("Item", "Value"),
@@ -226,6 +238,8 @@ def audit_list(warehouse: Path, program: str, top: int) -> pl.DataFrame:
             if _has_column(con, "marts", "audit_ranking", "reason_codes")
             else "null::varchar as reason_codes"
         )
+        if _has_column(con, "marts", "audit_ranking", "action"):
+            codes += ", action, expected_net"
         return frame(
             con,
             f"select {', '.join(COLUMNS)}, predicted_amount, {codes} from marts.audit_ranking "
@@ -476,6 +490,23 @@ def about_rows(
     ]
 
 
+def action_sheets(
+    cases: pl.DataFrame, keys: list[str], columns: list, lang: str
+) -> list[Sheet]:
+    """One sheet per recommended action present in ``cases`` (audits first, letters last), each
+    in rank order, with the action's name shown in the inspector's language."""
+    if "action_code" not in cases.columns:
+        return []
+    from fiscal_intel.actions.choice import ACTIONS
+
+    return [
+        Sheet(WORDS[lang]["action_sheets"][a], columns,
+              cases.filter(pl.col("action_code") == a).select(keys).iter_rows())
+        for a in ACTIONS
+        if cases.filter(pl.col("action_code") == a).height
+    ]  # fmt: skip
+
+
 def about_sheet(rows: list[tuple[str, str]], lang: str) -> Sheet:
     a, b = WORDS[lang]["about_header"]
     return Sheet(WORDS[lang]["about"], [("item", a, "text"), ("value", b, "long")], rows)
@@ -515,6 +546,13 @@ def export_audit_list(
     else:
         cases = audit_list(warehouse, program, top)
     cases = localized_reasons(cases, lang)
+    if "action" in cases.columns:
+        from fiscal_intel.actions.texts import NAMES
+
+        cases = cases.with_columns(
+            action_code=pl.col("action"),
+            action=pl.col("action").replace_strict(NAMES[lang], default=None),
+        )
     keys = [c for c in SHOWN if c in cases.columns]
     columns = [(c, HEADERS[lang][c], KINDS[c]) for c in keys]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -532,6 +570,7 @@ def export_audit_list(
         ]
     else:
         sheets = [Sheet(WORDS[lang][program], columns, cases.select(keys).iter_rows())]
+        sheets += action_sheets(cases, keys, columns, lang)
     with connect(warehouse) as con:
         about = about_rows(
             con, program, lang, municipality=municipality, cases=cases.height, split=split

@@ -10,6 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from fiscal_intel.published import published_path, reading
+from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.scoring.reason_texts import money, number, stored
 from fiscal_intel.settings import Settings
 
@@ -41,7 +42,7 @@ def list_lines(con: duckdb.DuckDBPyConnection, lang: str = "es", top: int = 10) 
         "and table_name = 'audit_ranking' and column_name = 'reason_codes'"
     ).fetchall()[0][0]
     lines = []
-    for program in ("omiso", "inexacto"):
+    for program in PROGRAMS:
         total, cases = con.execute(
             "select sum(expected_recovery), count(*) from marts.audit_ranking where program = ?",
             [program],

@@ -73,6 +73,16 @@ class FiscalSettings(dg.ConfigurableResource):
     report_language: str = "es"
     mappings: str = ""
     continue_past_unreadable: bool = False
+    inspector_hour_cost: float = 60_000.0
+    hours_per_audit: float = 40.0
+    hours_per_request: float = 3.0
+    audits_per_year: int = 300
+    requests_per_year: int = 2_000
+    letter_cost: float = 8_000.0
+    letters_per_campaign: int = 2_000
+    prior_yield_requerimiento: float = 0.35
+    prior_yield_emplazamiento: float = 0.30
+    prior_yield_carta: float = 0.05
     max_quarantine_share: float = 0.20
     first_tax_year: int = 2010
     last_tax_year: int = 2035
@@ -96,6 +106,8 @@ class FiscalSettings(dg.ConfigurableResource):
             "dominance_p_percent": self.dominance_p_percent,
             "secrecy_rounding_cop": self.secrecy_rounding_cop,
             "audit_capacity": self.audit_capacity,
+            "letter_cost": self.letter_cost,
+            "request_cost": self.hours_per_request * self.inspector_hour_cost,
         }
 
 

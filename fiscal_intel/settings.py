@@ -83,6 +83,20 @@ class Settings:
     # DuckDB's memory for one query (beyond it, it spills to <warehouse>.tmp/); the models and
     # polars frames live beside it in the same process, so the whole run stays near twice this.
     duckdb_memory_limit: str = "4GB"
+    # Actions (README "Actions and campaigns"): what the office can do in a year and what each
+    # action costs. An audit and a request cost inspector hours; a letter costs its mailing.
+    inspector_hour_cost: float = 60_000.0
+    hours_per_audit: float = 40.0
+    hours_per_request: float = 3.0
+    audits_per_year: int = 300
+    requests_per_year: int = 2_000
+    letter_cost: float = 8_000.0
+    letters_per_campaign: int = 2_000
+    # Share of an audit's expected money each cheaper action brings in, until the office's own
+    # campaigns have measured it (priors, cited in the README).
+    prior_yield_requerimiento: float = 0.35
+    prior_yield_emplazamiento: float = 0.30
+    prior_yield_carta: float = 0.05
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

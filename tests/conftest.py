@@ -31,7 +31,8 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
 
     root = tmp_path_factory.mktemp("demo")
     landing, truth = root / "landing", root / "truth"
-    generate(landing, truth, taxpayers=1_000, seed=7)
+    # the base world (no planted campaign): tests/test_actions.py has its own with one
+    generate(landing, truth, taxpayers=1_000, seed=7, past_campaign=False)
     settings = load_settings(landing=str(landing), warehouse=str(root / "warehouse.duckdb"))
     stages = run_pipeline(settings)
     return {"root": root, "landing": landing, "truth": truth, "settings": settings,

@@ -37,6 +37,17 @@ EXPECTED_ASSETS = {
                              "revenue_forecast", "revenue_forecast_monthly")),
     "exports/leadership_warehouse",
     "exports/leadership_report",
+    # actions and campaigns (fiscal_intel.actions)
+    "landing/actions",
+    "raw/actions",
+    "staging/stg_actions",
+    "ops/campaigns",
+    "ops/campaign_assignments",
+    "marts/campaign_outcomes",
+    "marts/campaign_effects",
+    "marts/campaign_segments",
+    "marts/calibration",
+    "scoring/case_actions",
 }
 
 
@@ -50,7 +61,7 @@ def test_every_staged_table_has_a_blocking_gx_check() -> None:
     graph = defs.resolve_asset_graph()
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     for table in ("taxpayers", "declarations", "payments", "withholdings", "commerce_registry",
-                  "audits", "ciiu_rates"):
+                  "audits", "ciiu_rates", "actions"):
         assert (f"staging/stg_{table}", "expectations") in checks
     assert ("staging/stg_declarations", "one_current_return") in checks
     assert ("staging/stg_declarations", "filer_known") in checks

@@ -16,7 +16,9 @@ import openpyxl
 import pytest
 
 from fiscal_intel.cli import main
+from fiscal_intel.scoring import phrases as phrases_module
 from fiscal_intel.scoring import reasons as reasons_module
+from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.scoring.reason_texts import (
     FAMILY_NAMES,
     TEXT,
@@ -27,7 +29,6 @@ from fiscal_intel.scoring.reason_texts import (
     stored,
 )
 from fiscal_intel.scoring.reasons import (
-    FAMILIES,
     closing,
     late_filing,
     loads,
@@ -50,7 +51,9 @@ ROWS = [
      "later_filings": 1, "in_rues_local": True, "rues_active": True,
      "renewals_after_last_filing": 2, "in_rit": True, "rit_active": True, "employees": 3,
      "total_assets": 5e8, "asset_implied_income": 9e8, "nearest_declared_income": 3e8,
-     "size_band": "small", "peer_group": "class 4711", "asset_peer_group": "division 47"},
+     "size_band": "small", "peer_group": "class 4711", "asset_peer_group": "division 47",
+     "registry_percentile": 0.04, "registry_evidence_tax": 3e6, "linked_nits": 2,
+     "group_shortfall_tax": 5e6, "contractor_tax": 2e6},
     {"tax_year": 2022, "third_party_base_adjacent": 5e6, "outside_share_vs_own": -0.2,
      "income_change_yoy": 0.5, "gross_income": 10e6, "past_clean_audits": 1,
      "prior_filings": 1, "in_rues_local": True, "in_rit": True, "employees": 1},
@@ -60,11 +63,13 @@ ROWS = [
 
 def _used_keys() -> set[str]:
     """Every catalogue key the reason logic can emit, read from its source."""
-    source = Path(reasons_module.__file__).read_text(encoding="utf-8")
+    source = "".join(
+        Path(m.__file__).read_text(encoding="utf-8") for m in (reasons_module, phrases_module)
+    )
     keys = set(re.findall(r'"((?:inexacto|omiso|general)\.[a-z_.]+)"', source))
     # family codes (Reason("general.expected", ...)) are not phrases, unless also used as one
     keys -= set(re.findall(r'Reason\(\s*"([^"]+)"', source))
-    keys |= set(re.findall(r'_p\(\s*"([^"]+)"', source))
+    keys |= set(re.findall(r'phrase\(\s*"([^"]+)"', source))
     keys |= {f"{p}.{k}" for p in ("omiso", "inexacto") for k in ("expected", "statute")}
     return keys
 
@@ -72,7 +77,7 @@ def _used_keys() -> set[str]:
 def test_every_reason_family_has_spanish_and_english_text() -> None:
     used = _used_keys()
     emitted = set()
-    for program, families in FAMILIES.items():
+    for program, families in ((p, s.families) for p, s in PROGRAMS.items()):
         for name, (function, _) in families.items():
             for row in ROWS:
                 for key, figures in function(row):
@@ -111,7 +116,7 @@ def test_colombian_number_formats_and_legal_references() -> None:
     )
     assert "ET art. 717" in render(closing("omiso", 1e6, dt.date(2030, 4, 30)))
     assert "ET art. 715" in render([late_filing({"tax_year": 2024}, 0.8)])
-    late = FAMILIES["inexacto"]["late"][0]({"days_late": 40})
+    late = PROGRAMS["inexacto"].families["late"][0]({"days_late": 40})
     assert "ET art. 641" in render([reasons_module.Reason("inexacto.late", late)])
     # below the explained top: no reason_codes, the fixed sentence still in either language
     tail = render(not_explained(1000))
@@ -145,7 +150,9 @@ def test_workbook_an_inspector_can_work_in(demo_run, tmp_path: Path) -> None:
     out = tmp_path / "inexactos.xlsx"
     _audit_list(demo_run["warehouse"], out, "--top", "30")
     wb = openpyxl.load_workbook(out)
-    assert wb.sheetnames == ["Inexactos", "Acerca de"]
+    # the whole list, then one sheet per recommended action present, then "Acerca de"
+    assert wb.sheetnames[0] == "Inexactos" and wb.sheetnames[-1] == "Acerca de"
+    assert set(wb.sheetnames[1:-1]) <= {"Fiscalización", "Requerimiento", "Carta"}
     ws = wb["Inexactos"]
     headers = [c.value for c in ws[1]]
     assert headers[:4] == ["Posición", "NIT", "Razón social", "Año gravable"]
@@ -180,7 +187,7 @@ def test_workbook_an_inspector_can_work_in(demo_run, tmp_path: Path) -> None:
     english = tmp_path / "inexacto_en.xlsx"
     _audit_list(demo_run["warehouse"], english, "--top", "5", "--lang", "en")
     wb = openpyxl.load_workbook(english)
-    assert wb.sheetnames == ["Under-reporters", "About"]
+    assert wb.sheetnames[0] == "Under-reporters" and wb.sheetnames[-1] == "About"
     assert [c.value for c in wb.active[1]][:3] == ["Rank", "NIT", "Legal name"]
     assert "expected assessment if adjusted" in wb.active["I2"].value
 

@@ -15,10 +15,10 @@ from dataclasses import replace
 import duckdb
 import pytest
 
-from fiscal_intel.assets.scoring import rank_candidates, stored_model
 from fiscal_intel.cli import main
 from fiscal_intel.demo.messy import MANIFEST, generate_messy
 from fiscal_intel.runner import run_pipeline
+from fiscal_intel.scoring.ranking import rank_candidates, stored_model
 from fiscal_intel.settings import load_settings
 from fiscal_intel.sqlfiles import frame
 

@@ -244,7 +244,11 @@ def test_a_tax_year_outside_the_partitions_is_quarantined_at_load(tmp_path: Path
     (landing / "payments" / "old.csv").write_text(
         "payment_id,nit,tax_year,paid_on,amount\nP-OLD,900111222,2005,2006-03-01,1000\n"
     )
-    settings = load_settings(landing=str(landing), warehouse=str(tmp_path / "w.duckdb"))
+    # old.csv is one bad row (100 % quarantined), which the quarantine-share gate would stop
+    # first: this test is about where the row goes.
+    settings = load_settings(
+        landing=str(landing), warehouse=str(tmp_path / "w.duckdb"), max_quarantine_share=1.0
+    )
     run_pipeline(settings, stages=("ref", "raw", "staging"))
     with duckdb.connect(settings.warehouse, read_only=True) as con:
         assert con.execute(

@@ -583,7 +583,7 @@ def test_empty_landing_and_files_in_its_root(tmp_path: Path, capsys) -> None:
     assert code == 1
     assert err == (f"fiscal-intel: landing folder {landing} holds no file in any source "
                    "subfolder (taxpayers/, declarations/, payments/, withholdings/, "
-                   "commerce_registry/, audits/, ciiu_rates/)")
+                   "commerce_registry/, audits/, actions/, ciiu_rates/)")
     (landing / "pagos.csv").write_text("payment_id\n")
     code, err = _err(capsys, ["run", "--landing", str(landing), "--warehouse",
                               str(tmp_path / "w.duckdb")])

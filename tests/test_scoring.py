@@ -4,25 +4,24 @@ the backtest cut-off; and on the demo run, the ranking rules the inspectors rely
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
-from fiscal_intel.assets.scoring import near_equal
 from fiscal_intel.export import assign_inspectors
-from fiscal_intel.scoring import model as scoring_model
 from fiscal_intel.scoring.evaluation import backtest_cutoff
 from fiscal_intel.scoring.model import (
-    AMOUNT_ONLY,
-    FEATURES,
     contributions,
     predict_probability,
     train,
     train_classifiers,
 )
-from fiscal_intel.scoring.reasons import FAMILIES, explain
+from fiscal_intel.scoring.programs import PROGRAMS
+from fiscal_intel.scoring.ranking import near_equal
+from fiscal_intel.scoring.reasons import explain
 
 
 def test_near_equal_keeps_two_significant_figures() -> None:
@@ -37,7 +36,7 @@ def test_backtest_cutoff_goes_back_whole_months() -> None:
 
 
 def _features(program: str) -> list[str]:
-    return [m for _, members in FAMILIES[program].values() for m in members]
+    return [m for _, members in PROGRAMS[program].families.values() for m in members]
 
 
 def test_inexacto_reasons_are_inspector_sentences_with_numbers() -> None:
@@ -115,7 +114,7 @@ def _omiso_audits(n: int, seed: int) -> pl.DataFrame:
     """Synthetic closed omiso audits: every feature noise, the label driven by staff and by the
     size of the last return (nearest_declared_tax), as among audits staff picked."""
     rng = np.random.default_rng(seed)
-    columns = {f: rng.normal(size=n) for f in FEATURES["omiso"]}
+    columns = {f: rng.normal(size=n) for f in PROGRAMS["omiso"].feature_list}
     columns["employees"] = rng.integers(0, 50, n).astype(float)
     columns["nearest_declared_tax"] = rng.lognormal(16, 2, n)
     logit = 0.1 * columns["employees"] - 2.5 + 1.5 * (np.log(columns["nearest_declared_tax"]) - 16)
@@ -132,9 +131,9 @@ def _omiso_audits(n: int, seed: int) -> pl.DataFrame:
 
 def test_omiso_classifiers_never_split_on_the_amount_only_features(monkeypatch) -> None:
     audits = _omiso_audits(600, seed=3)
-    features = FEATURES["omiso"]
-    amount_only = [features.index(f) for f in AMOUNT_ONLY["omiso"]]
-    assert "nearest_declared_tax" in AMOUNT_ONLY["omiso"]
+    features = PROGRAMS["omiso"].feature_list
+    amount_only = [features.index(f) for f in PROGRAMS["omiso"].amount_only]
+    assert "nearest_declared_tax" in PROGRAMS["omiso"].amount_only
     boosters = train_classifiers("omiso", audits, seed=1, threads=1, rounds=30)
     for b in boosters:
         assert b.feature_importance("split")[amount_only].sum() == 0
@@ -143,7 +142,7 @@ def test_omiso_classifiers_never_split_on_the_amount_only_features(monkeypatch) 
     assert np.abs(contributions(model, audits.head(50))[:, amount_only]).sum() == 0
     # the same data, every feature open to the classifiers: the size of the last return is
     # what they would lean on
-    monkeypatch.setitem(scoring_model.AMOUNT_ONLY, "omiso", frozenset())
+    monkeypatch.setitem(PROGRAMS, "omiso", replace(PROGRAMS["omiso"], amount_only=frozenset()))
     (open_booster, *_) = train_classifiers("omiso", audits, seed=1, threads=1, rounds=30)
     assert open_booster.feature_importance("split")[features.index("nearest_declared_tax")] > 0
 

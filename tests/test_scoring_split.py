@@ -13,13 +13,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fiscal_intel.assets.scoring import (
-    AMOUNT,
-    amount_rows,
-    late_filing_rows,
-    near_equal,
-    stored_model,
-)
 from fiscal_intel.definitions import defs
 from fiscal_intel.resources import build_resources
 from fiscal_intel.scoring import model as model_module
@@ -34,6 +27,9 @@ from fiscal_intel.scoring.model import (
     sample_key,
     train,
 )
+from fiscal_intel.scoring.programs import PROGRAMS
+from fiscal_intel.scoring.ranking import near_equal, stored_model
+from fiscal_intel.scoring.training import amount_rows, late_filing_rows
 from fiscal_intel.sqlfiles import frame
 
 RISK_MODELS = "scoring/risk_models"
@@ -67,7 +63,7 @@ def test_a_stored_model_scores_exactly_as_the_trained_one(demo_run, monkeypatch)
         }
         scores = frame(con, "select * from scoring.inexacto_scores")
     training = features.filter(pl.col("label_adjusted").is_not_null())
-    spec = replace(AMOUNT["inexacto"], members=3)
+    spec = replace(PROGRAMS["inexacto"].amount, members=3)
     model = train("inexacto", training, seed=3, threads=1, rounds=40, amount=spec)
     again = model_from_record(model_record(model, None))
     candidates = features.filter(pl.col("is_candidate"))
@@ -99,7 +95,7 @@ def test_members_trained_side_by_side_are_the_ones_trained_one_by_one(
         training = frame(
             con, "select * from features.inexacto_features where label_adjusted is not null"
         )
-    spec = replace(AMOUNT["inexacto"], members=3)
+    spec = replace(PROGRAMS["inexacto"].amount, members=3)
     alone, side_by_side = (
         train("inexacto", training, seed=5, threads=t, rounds=30, amount=spec) for t in (1, 2)
     )
@@ -158,7 +154,7 @@ def test_scoring_without_a_stored_model_fails_saying_how_to_train(demo_run, tmp_
 
 
 def test_amount_rows_are_sampled_in_the_warehouse_as_in_python(demo_run) -> None:
-    spec = replace(AMOUNT["omiso"], max_rows=777)
+    spec = replace(PROGRAMS["omiso"].amount, max_rows=777)
     with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
         in_sql = amount_rows(con, "omiso", spec)
         everything = frame(con, "select * from features.omiso_features where declared_tax > 0")

@@ -14,13 +14,6 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.assets.factory import described, sql_asset, table_metadata, upstream_keys
-from fiscal_intel.assets.scoring import (
-    PROGRAMS,
-    TrainingData,
-    rank_candidates,
-    train_program,
-    training_data,
-)
 from fiscal_intel.lineage import sql_lineage
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.evaluation import (
@@ -31,6 +24,9 @@ from fiscal_intel.scoring.evaluation import (
     held_out_audits,
     truth_frame,
 )
+from fiscal_intel.scoring.programs import PROGRAMS
+from fiscal_intel.scoring.ranking import rank_candidates
+from fiscal_intel.scoring.training import TrainingData, train_program, training_data
 from fiscal_intel.sqlfiles import frame, install_macros, run_sql, scalar
 
 

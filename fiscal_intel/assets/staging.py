@@ -15,6 +15,7 @@ STAGED_TABLES = [
     "stg_commerce_registry",
     "stg_audits",
     "stg_ciiu_rates",
+    "stg_actions",
 ]
 
 # Rows that belong to one tax year: rebuilt per year (delete-then-insert), see partitions.py.

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from fiscal_intel.demo.worlds import WORLDS, World
 from fiscal_intel.ingest.nit import WEIGHTS
 
 # ----------------------------------------------------------------------------------------------
@@ -626,10 +627,14 @@ class _Calendar:
         return date(year + 1, *FILING_DEADLINE_MONTH_DAY)
 
 
-def _build_world(ref: SimpleNamespace, cal: _Calendar, n_rit: int, seed: int) -> SimpleNamespace:
+def _build_world(
+    ref: SimpleNamespace, cal: _Calendar, n_rit: int, seed: int, world: World | None = None
+) -> SimpleNamespace:
     """Draw every entity of the municipality once: who they are, how they live and cheat."""
+    world = world or World()
     rng = np.random.default_rng([seed, 1])
-    n_unreg = max(2, round(UNREGISTERED_SHARE * n_rit))
+    n_contract = round(world.contractor_share * n_rit)
+    n_unreg = max(2, round(UNREGISTERED_SHARE * n_rit)) + n_contract
     n = n_rit + n_unreg
     is_rit = np.arange(n) < n_rit
     years = np.array(cal.years)
@@ -751,10 +756,93 @@ def _build_world(ref: SimpleNamespace, cal: _Calendar, n_rit: int, seed: int) ->
     sup_f = rng.uniform(0.2, 0.8, n)
     agent_iva = rng.random(n) < 0.20  # agents that report the base with VAT included
 
+    contractor = np.zeros(n, bool)
+    group = np.full(n, -1, np.int64)
+    if not world.is_default:
+        # The world's own assumptions, on their own random stream (see demo/worlds.py).
+        r2 = np.random.default_rng([seed, 40])
+        contractor[n - n_contract :] = True
+        if world.tail_df:
+            shock = world.tail_scale * np.clip(r2.standard_t(world.tail_df, n), -3.0, 8.0)
+            shock = np.where((band >= 1) & ~is_agent, shock, 0.0)
+            inc_log += shock[:, None]
+            log_base += shock
+        cash = (
+            np.isin(ref.division[cls], world.cash_divisions) & ~juridica & is_rit & ~is_agent
+        )
+        # Contractors: operating all period, paid here by the largest agents, no local record.
+        c = np.flatnonzero(contractor)
+        juridica[c] = r2.random(c.size) < 0.7
+        band[c] = 1 + (r2.random(c.size) < 0.25)
+        new_base = (
+            np.log(np.array(BAND_MEDIAN_COP))[band[c]]
+            + np.log(ref.income[cls[c]])
+            + 0.6 * r2.standard_normal(c.size)
+        )
+        inc_log[c] += (new_base - log_base[c])[:, None]
+        log_base[c] = new_base
+        dormant_year[c] = _NO_YEAR
+        end[c] = _NEVER
+        cash &= ~contractor
+        # Fragmented businesses: groups of 2-4 cash-sector natural persons, one business.
+        pool = np.flatnonzero(cash)
+        pool = pool[r2.permutation(pool.size)][: round(world.fragment_share * pool.size)]
+        sizes = r2.integers(2, 5, max(1, pool.size // 3))
+        sizes = sizes[np.cumsum(sizes) <= pool.size]
+        members = pool[: sizes.sum()]
+        gid, rank, first = _segments(sizes)
+        leader = members[first][gid]
+        group[members] = gid
+        share = r2.gamma(2.0, size=members.size)
+        share /= np.bincount(gid, share)[gid]
+        whole = inc_log[leader] + np.log(sizes[gid])[:, None]  # the business is k pieces big
+        inc_log[members] = whole + np.log(share)[:, None]
+        cls[members] = cls[leader]
+        start[members] = start[leader] + np.where(rank > 0, r2.integers(0, 90, members.size), 0)
+        start_year = _year_of(start)
+        end[members] = np.maximum(end[leader], start[members] + 30)
+        dormant_year[members] = dormant_year[leader]
+        # Who cheats: cash evaders hide income; every fragment hides part of its share.
+        cheat = cash & (r2.random(n) < world.cash_evader_p)
+        cheat[members] = True
+        kind = np.where(cash, np.where(cheat, 1, 0), kind)
+        hide = r2.uniform(*world.cash_hide, n)
+        hide[members] = r2.uniform(0.4, 0.7, members.size)
+        hide_s = np.where(cash, 1.0 - hide, hide_s)
+        # No third party pays a cash business; the contractors' agents are the largest three.
+        drop = cash[pair_sup] | contractor[pair_sup]
+        top = agents[np.argsort(-log_base[agents], kind="stable")][:3]
+        k = 1 + (r2.random(c.size) < 0.5)
+        new_sup = np.repeat(c, k)
+        new_agent = top[r2.integers(0, top.size, new_sup.size)]
+        key = np.unique(
+            np.concatenate([pair_sup[~drop] * n + pair_agent[~drop], new_sup * n + new_agent])
+        )
+        pair_sup, pair_agent = key // n, key % n
+        pair_share = r2.gamma(1.5, size=pair_sup.size)
+        pair_share /= np.bincount(pair_sup, pair_share, minlength=n)[pair_sup]
+        supplier = np.zeros(n, bool)
+        supplier[pair_sup] = True
+        sup_f[c] = r2.uniform(0.5, 0.95, c.size)
+
     nit = _draw_nits(rng, juridica, start_year)
     name, org = _names(rng, juridica, ref.section[cls], start_year)
+    if (group >= 0).any():
+        # The pieces of one business share the leader's surnames (the name root).
+        first_of = {}
+        names = name.to_list()
+        for i in np.flatnonzero(group >= 0):
+            g = int(group[i])
+            if g not in first_of:
+                first_of[g] = " ".join(names[i].split()[-2:])
+            else:
+                names[i] = " ".join([*names[i].split()[:-2], first_of[g]])
+        name = pl.Series(name.name, names)
 
     return SimpleNamespace(
+        world=world,
+        contractor=contractor,
+        group=group,
         n=n,
         n_rit=n_rit,
         is_rit=is_rit,
@@ -850,6 +938,7 @@ def _registries(
 
     # --- RUES: establishments in this municipality ---------------------------------------
     has_rues = ~w.is_rit | w.is_agent | (rng.random(n) < np.where(w.juridica, 0.93, 0.55))
+    has_rues &= ~w.contractor  # registered in another municipality: no local record
     last_op = np.minimum(end_year, w.dormant_year - 1)
     ref_year = np.clip(last_op, cal.first_year, cal.last_year) - cal.first_year
     ref_income = np.exp(w.inc_log[np.arange(n), ref_year])
@@ -1177,12 +1266,16 @@ def _payments(
 
 
 def _select_audits(
-    rng: np.random.Generator, eligible: np.ndarray, score: np.ndarray, n_audits: int
+    rng: np.random.Generator,
+    eligible: np.ndarray,
+    score: np.ndarray,
+    n_audits: int,
+    random_share: float = RANDOM_AUDIT_SHARE,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Random-control sample plus staff (risk) picks; returns positions and is-random flags."""
     cand = np.flatnonzero(eligible)
     n_audits = min(n_audits, cand.size)
-    n_random = 0 if n_audits < 3 else max(1, round(RANDOM_AUDIT_SHARE * n_audits))
+    n_random = 0 if n_audits < 3 else max(1, round(random_share * n_audits))
     rand = rng.choice(cand, n_random, replace=False) if n_random else np.zeros(0, np.int64)
     rest = cand[~np.isin(cand, rand)]
     risk = rest[_gumbel_top(rng, score[rest], n_audits - n_random)]
@@ -1342,6 +1435,14 @@ def _simulate_year(
     # What they declare.
     kind = np.where(rng.random(nf) < P_EVADE_IN_YEAR, w.kind[ent], 0)
     g_t, o_t, d_t = gross_t[f], out_t[f], ded_t[f]
+    spread = w.world.spread_p
+    if spread and year > cal.last_year - len(spread):
+        # The new form (demo/worlds.py): honest small filers start claiming exempt income.
+        r3 = np.random.default_rng([seed, 41, year])
+        small = ~w.juridica[ent] | (w.band[ent] <= 1)
+        p = spread[year - (cal.last_year - len(spread)) - 1]
+        kind = np.where((kind == 0) & small & (r3.random(nf) < p), len(EVASION_KINDS), kind)
+        exempt = _r1000(r3.uniform(0.25, 0.55, nf) * g_t)
     s = np.clip(w.hide_s[ent] + rng.normal(0.0, 0.05, nf), 0.2, 0.95)
     mo = np.clip(w.out_m[ent] + rng.normal(0.0, 0.05, nf), 0.1, 0.85)
     dd = np.clip(w.ded_d[ent] + rng.normal(0.0, 0.05, nf), 0.1, 0.8)
@@ -1351,6 +1452,10 @@ def _simulate_year(
     d_d = np.minimum(np.where(hid, _r1000(d_t * s), d_t), g_d - o_d)
     o_d = np.where(kind == 2, np.minimum(_r1000(o_t + mo * g_t), g_d - d_d), o_d)
     d_d = np.where(kind == 3, np.minimum(np.maximum(d_t, _r1000(dd * g_t)), g_d - o_d), d_d)
+    if spread and year > cal.last_year - len(spread):
+        d_d = np.where(
+            kind == len(EVASION_KINDS), np.minimum(np.maximum(d_t, exempt), g_d - o_d), d_d
+        )
     cls_d = np.where(kind == 4, w.lower_cls[ent], w.decl_cls[ent])
     rate_d = ref.rate10[cls_d]
     decl = _form(g_d, o_d, d_d, rate_d, sign[f], blank[f])
@@ -1442,8 +1547,8 @@ def _simulate_year(
             "declared_tax": np.concatenate([decl["total_tax"], np.zeros(o.size, np.int64)])[order],
             "true_gap": np.concatenate([gap_f, true["total_tax"][o]])[order],
             "kind": _labels(
-                EVASION_KINDS + OMISO_KINDS,
-                np.concatenate([kind, len(EVASION_KINDS) + omiso_kind])[order],
+                EVASION_KINDS + ("spread_exempt",) * bool(spread) + OMISO_KINDS,
+                np.concatenate([kind, len(EVASION_KINDS) + bool(spread) + omiso_kind])[order],
             ),
         },
     )
@@ -1459,7 +1564,7 @@ def _simulate_year(
         gross_safe = g_d + 1e6
         assets_f = w.assets[ent]
         score_f = (
-            0.5 * np.log(gross_safe)
+            w.world.audit_size_inexacto * np.log(gross_safe)
             + 1.6 * (wh_base[f] > g_d)
             + 0.8 * (o_d > 0.35 * g_d)
             + 0.6 * (d_d > 0.30 * g_d)
@@ -1469,7 +1574,9 @@ def _simulate_year(
             + rng.normal(0.0, 0.8, nf)
         )
         n_inex = round(AUDIT_RATE_INEXACTO * nf * maturity)
-        picked, is_rand = _select_audits(rng, lo_f <= open_hi, score_f, n_inex)
+        picked, is_rand = _select_audits(
+            rng, lo_f <= open_hi, score_f, n_inex, w.world.random_audit_share
+        )
         audits.append(
             _audit_frame(
                 rng,
@@ -1485,7 +1592,7 @@ def _simulate_year(
         )
         eo = act[o]
         score_o = (
-            0.35 * np.log(w.assets[eo] + 1e6)
+            w.world.audit_size_omiso * np.log(w.assets[eo] + 1e6)
             + 0.9 * (w.renewal[eo] >= year)
             + 1.2 * (wh_base[o] > 0)
             + 0.5 * (w.employees[eo] >= 3)
@@ -1493,7 +1600,9 @@ def _simulate_year(
             + rng.normal(0.0, 0.8, o.size)
         )
         n_om = round(AUDIT_RATE_OMISO * o.size * maturity)
-        picked, is_rand = _select_audits(rng, np.ones(o.size, bool), score_o, n_om)
+        picked, is_rand = _select_audits(
+            rng, np.ones(o.size, bool), score_o, n_om, w.world.random_audit_share
+        )
         audits.append(
             _audit_frame(
                 rng,
@@ -1559,6 +1668,9 @@ def generate(
     first_year: int = 2018,
     last_year: int = 2024,
     municipality: str = "05615",
+    world: str = "rionegro",
+    past_campaign: bool = True,
+    campaign_effect: float = 1.0,
 ) -> DemoSummary:
     """Write a seeded synthetic municipality to ``landing`` and its planted truth to ``truth_dir``.
 
@@ -1566,8 +1678,11 @@ def generate(
     withholding agents, establishments elsewhere, audits) scales with it. Only the six source
     folders under ``landing`` and the two truth files are replaced; ``landing/ciiu_rates`` is never
     written, so the pipeline's default tariff (the true one here) applies. The same arguments
-    always give byte-identical files.
+    always give byte-identical files. ``world`` names the assumptions (``demo/worlds.py``): the
+    default ``rionegro`` is the original demo, ``llanura`` a municipality unlike it.
     """
+    if world not in WORLDS:
+        raise ValueError(f"unknown world {world!r}: one of {', '.join(WORLDS)}")
     if taxpayers < 50:
         raise ValueError("taxpayers must be at least 50")
     if seed < 0:
@@ -1581,7 +1696,8 @@ def generate(
 
     ref = _reference()
     cal = _Calendar(first_year, last_year)
-    world = _build_world(ref, cal, taxpayers, seed)
+    spec = WORLDS[world]
+    world = _build_world(ref, cal, taxpayers, seed, spec)
     rit, rues = _registries(ref, cal, world, seed, municipality)
 
     rows: dict[str, int] = {s: 0 for s in LANDING_SOURCES}
@@ -1659,6 +1775,7 @@ def generate(
             "first_year": first_year,
             "last_year": last_year,
             "municipality": municipality,
+            **({} if spec.is_default else {"world": spec.name}),
         },
         "date_range": {
             "period_start": date(first_year, 1, 1).isoformat(),
@@ -1682,6 +1799,15 @@ def generate(
             "unregistered_operating": int((unreg & (world.dormant_year > last_year)).sum()),
             "unregistered_dormant": int((unreg & (world.dormant_year <= last_year)).sum()),
             "withholding_agents": int(world.is_agent.sum()),
+            **(
+                {}
+                if spec.is_default
+                else {
+                    "contractors_registered_elsewhere": int(world.contractor.sum()),
+                    "fragmented_businesses": int(world.group.max() + 1),
+                    "fragment_nits": int((world.group >= 0).sum()),
+                }
+            ),
             "suppliers_with_withholding": int(world.supplier.sum()),
             "evader_firms_that_filed_by_kind": {
                 EVASION_KINDS[i]: int(evader_kinds[i]) for i in range(1, len(EVASION_KINDS))
@@ -1717,6 +1843,16 @@ def generate(
         json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n",
         encoding="utf-8",
     )
+    # A past letter campaign with a random control group (fiscal_intel.demo.campaign); its
+    # register goes to truth_dir/campaign_register.csv for the demo to import.
+    from fiscal_intel.demo.campaign import plant_campaign
+
+    for name in ("campaign_register.csv", "campaign_truth.csv", "campaign_manifest.json"):
+        (truth_dir / name).unlink(missing_ok=True)
+    if past_campaign:
+        plant_campaign(landing, truth_dir, seed=seed, last_year=last_year, effect=campaign_effect)
+    elif (landing / "actions").is_dir():
+        shutil.rmtree(landing / "actions")
     return DemoSummary(
         landing=landing, truth_dir=truth_dir, taxpayers=taxpayers, seed=seed, rows=rows
     )

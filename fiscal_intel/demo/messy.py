@@ -550,6 +550,7 @@ def generate_messy(
         first_year=first_year,
         last_year=last_year,
         municipality=municipality,
+        past_campaign=False,  # the messy export is the base world's six sources
     )
     rng = np.random.default_rng([seed, 1_000_003])
     written: list[dict] = []

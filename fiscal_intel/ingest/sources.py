@@ -219,6 +219,23 @@ SOURCES: dict[str, Source] = {
             rules=_CASE_RULES,
         ),
         Source(
+            "actions",
+            (
+                Column("action_id", "text"),
+                Column("nit", "nit"),
+                Column("tax_year", "int", **_YEAR),
+                Column("program", "enum", choices=("omiso", "inexacto")),
+                Column(
+                    "action", "enum", choices=("carta", "emplazamiento", "requerimiento")
+                ),
+                Column("sent_on", "date"),
+                Column("campaign_id", "text", optional=True, nullable=True),
+                Column("channel", "text", optional=True, nullable=True),
+            ),
+            "demands to file, requests and letters actually sent",
+            optional_source=True,
+        ),
+        Source(
             "ciiu_rates",
             (
                 Column("ciiu", "ciiu"),

@@ -25,9 +25,9 @@ from typing import TypeVar
 import duckdb
 import polars as pl
 
+from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.sqlfiles import frame, run_sql
 
-PROGRAMS = ("omiso", "inexacto")
 # The feature tables, in build order (helpers first); the backtest rebuilds all of them.
 FEATURE_TABLES = (
     "registry_profile",

@@ -7,8 +7,8 @@ Expected recovery = P(an audit finds tax due) × E[assessed amount | it does], p
   hundred labels. For omiso, activity evidence may only raise it (monotone constraints): more
   reteICA payments, staff or renewals never make a business less likely to be operating, and
   a registry far smaller than the income it last declared never makes it more likely. The omiso
-  classifiers do not see how big the business is (``AMOUNT_ONLY``): size sets the amount, not
-  whether a dormant shell owes anything.
+  classifiers do not see how big the business is (``ProgramSpec.amount_only``): size sets the
+  amount, not whether a dormant shell owes anything.
 - The amount comes from a LightGBM regression on a log scale. For inexacto it learns assessed /
   potential tax on adjusted audits, so a few hundred cases generalise across firms a thousand
   times apart in size. For omiso it learns the tax that filers declared: an operating non-filer
@@ -36,185 +36,10 @@ import lightgbm as lgb
 import numpy as np
 import polars as pl
 
-FEATURES: dict[str, list[str]] = {
-    "omiso": [
-        "is_juridica",
-        "in_rit",
-        "rit_active",
-        "years_registered",
-        "in_rues_local",
-        "rues_active",
-        "renewal_lag",
-        "total_assets",
-        "employees",
-        "branches_elsewhere",
-        "third_party_base",
-        "third_party_agents",
-        "third_party_periods",
-        "third_party_base_adjacent",
-        "prior_filings",
-        "later_filings",
-        "filed_prev_year",
-        "filed_next_year",
-        "years_since_last_filing",
-        "nearest_declared_tax",
-        "nearest_declared_income",
-        "assets_to_declared_income",
-        "declared_income_per_employee",
-        "renewals_after_last_filing",
-        "assets_vs_declared_income",
-        "staff_vs_declared_income",
-        "staff_vs_assets",
-        "asset_implied_income",
-        "employee_implied_income",
-        "asset_implied_tax",
-        "employee_implied_tax",
-        "past_adjusted_audits",
-        "past_clean_audits",
-        "activity_rate",
-        "third_party_implied_tax",
-    ],
-    "inexacto": [
-        "is_juridica",
-        "gross_income",
-        "local_income",
-        "third_party_base",
-        "third_party_agents",
-        "third_party_ratio",
-        "third_party_excess",
-        "third_party_excess_tax",
-        "income_vs_peers",
-        "peer_percentile",
-        "income_per_asset_vs_peers",
-        "outside_share",
-        "outside_share_vs_peers",
-        "outside_percentile",
-        "outside_share_vs_own",
-        "branches_elsewhere",
-        "deductions_share",
-        "deductions_share_vs_peers",
-        "deductions_percentile",
-        "deductions_share_vs_own",
-        "outside_excess_tax",
-        "deductions_excess_tax",
-        "income_change_yoy",
-        "income_vs_own",
-        "outside_share_change_yoy",
-        "deductions_share_change_yoy",
-        "declared_rate",
-        "registry_rate",
-        "rate_gap",
-        "rate_drop_vs_own",
-        "activity_mismatch",
-        "chamber_rate_gap",
-        "confirmed_rate_gap",
-        "rate_gap_tax",
-        "total_assets",
-        "assets_to_income",
-        "employees",
-        "income_per_employee",
-        "income_per_employee_vs_peers",
-        "effective_rate",
-        "days_late",
-        "corrections",
-        "credited_to_tax",
-        "paid_share",
-        "other_returns",
-        "past_adjusted_audits",
-        "past_clean_audits",
-        "outside_share_vs_adjusted_years",
-        "deductions_share_vs_adjusted_years",
-        "rate_vs_adjusted_years",
-        "income_vs_adjusted_years",
-        "declared_tax",
-        "potential_tax",
-        "suspected_gap_tax",
-        "suspected_gap_ratio",
-        "asset_shortfall_tax",
-    ],
-}
+from fiscal_intel.scoring.programs import PROGRAMS
+from fiscal_intel.scoring.spec import AmountSpec
 
-# Evidence whose direction is known, as monotone constraints (+1: can only raise the probability
-# of a finding, -1: can only lower it), so a few hundred labels cannot learn the opposite by
-# chance. omiso: activity evidence can only make it likelier an obliged business was operating.
-# inexacto: a filer found under-reporting in other years is likelier to under-report again, and
-# less so the more this year's return departs from the returns found under-reported (more income
-# declared, a higher rate, less income outside, fewer deductions).
-MONOTONE: dict[str, dict[str, int]] = {
-    "omiso": dict.fromkeys(
-        (
-            "rit_active",
-            "rues_active",
-            "renewal_lag",
-            "total_assets",
-            "employees",
-            "third_party_base",
-            "third_party_agents",
-            "third_party_periods",
-            "third_party_base_adjacent",
-            "third_party_implied_tax",
-            "later_filings",
-            "filed_prev_year",
-            "filed_next_year",
-            "renewals_after_last_filing",
-            "assets_vs_declared_income",
-            "staff_vs_declared_income",
-        ),
-        1,
-    ),
-    "inexacto": {
-        "past_adjusted_audits": 1,
-        "past_clean_audits": -1,
-        "outside_share_vs_adjusted_years": 1,
-        "deductions_share_vs_adjusted_years": 1,
-        "income_vs_adjusted_years": -1,
-        "rate_vs_adjusted_years": -1,
-    },
-}
-
-# Features only the amount model uses: how big a business is says how much it would owe, not
-# whether it was operating. Staff rarely audit the former filers whose registry now looks like a
-# shell's, so the few such audits cannot teach a classifier that a large declared history with a
-# shell's assets means nothing is owed; left to the classifiers, the scale features carried these
-# cases' size into the probability. Development seeds 11-20 and 42, omiso precision@100 (mean,
-# worst seed): 0.896 / 0.60 before; 0.941 / 0.90 with these amount-only; 0.958 / 0.93 with these
-# amount-only and the registry-against-declared-income features (assets_vs_declared_income,
-# staff_vs_declared_income) in the classifiers. On seed 15, 40 of the top 100 were such shells
-# before, 2 after.
-AMOUNT_ONLY: dict[str, frozenset[str]] = {
-    "omiso": frozenset(
-        (
-            "nearest_declared_tax",
-            "nearest_declared_income",
-            "assets_to_declared_income",
-            "declared_income_per_employee",
-            "asset_implied_income",
-            "employee_implied_income",
-            "asset_implied_tax",
-            "employee_implied_tax",
-            "third_party_implied_tax",
-            "staff_vs_assets",
-        )
-    ),
-    "inexacto": frozenset(),
-}
-
-# The filing-history features of an omiso case and their values when there is no history: the
-# omiso amount model also learns from every filer with these hidden (see the module docstring).
-OMISO_HISTORY: dict[str, float | None] = {
-    "prior_filings": 0,
-    "later_filings": 0,
-    "filed_prev_year": 0,
-    "filed_next_year": 0,
-    "years_since_last_filing": None,
-    "nearest_declared_tax": None,
-    "nearest_declared_income": None,
-    "assets_to_declared_income": None,
-    "declared_income_per_employee": None,
-    "renewals_after_last_filing": None,
-    "assets_vs_declared_income": None,
-    "staff_vs_declared_income": None,
-}
+__all__ = ["AmountSpec", "ProgramModel", "predict", "train"]
 
 # A return not filed a few weeks after its deadline is most often a late one, not an omission:
 # every year some regular filers file months late. Closed omiso audits cannot teach this (by
@@ -229,11 +54,7 @@ OMISO_HISTORY: dict[str, float | None] = {
 # 0.968 / 0.901 without, 0.970 / 0.928 with it; the open year holds 60-80 % of the best top
 # 100's gap, and before this its operating non-filers got a median probability of 0.2-0.3
 # where 85 % of them owed tax.
-LATE_FILING_PROGRAMS: frozenset[str] = frozenset({"omiso"})
-LATE_FILING_BLIND: tuple[tuple[str, float | None], ...] = (
-    ("later_filings", 0),
-    ("filed_next_year", 0),
-)
+# Programs with this part declare what to hide on the past rows (``ProgramSpec.late_filing_blind``).
 # At most this many past (NIT, year) rows teach q (``hash_sample``), with one classifier: tens of
 # thousands of labels that need no audit rank as steadily alone as three half-feature models do
 # on a few hundred (development seeds 42, 1-5, omiso precision / recovery@100: 0.977 / 0.936
@@ -252,30 +73,6 @@ CLASSIFIERS = 3
 MIN_AMOUNT_ROWS = 30
 # Fewer closed audits than this, or only one outcome, and the probability is the hit rate.
 MIN_TRAIN_ROWS = 20
-
-
-@dataclass(frozen=True)
-class AmountSpec:
-    """What the amount model learns from.
-
-    ``rows`` picks its training rows (``"audits"``: adjusted audits; ``"all"``: every row of the
-    feature table with a positive target), ``target`` the column it predicts, and ``base`` an
-    optional column the target is divided by: learning assessed / potential tax instead of the
-    raw amount lets a few hundred audits generalise across firms a thousand times apart in size.
-    ``blind`` names features to hide on a second copy of the training rows (value to put
-    instead), so the model also learns to predict without them.
-    """
-
-    rows: str = "audits"
-    target: str = "label_amount"
-    base: str | None = None
-    blind: tuple[tuple[str, float | None], ...] = ()
-    # At most this many rows (before the blind copy), a hash sample (``hash_sample``): a
-    # log-scale amount learnt from tens of thousands of filers does not improve with millions,
-    # while its training time grows with every row.
-    max_rows: int | None = None
-    # Regressions averaged on the log scale, each with its own seed (see scoring.AMOUNT).
-    members: int = 1
 
 
 @dataclass
@@ -297,7 +94,7 @@ class ProgramModel:
     trained_to: object = None
     params: dict = field(default_factory=dict)
     # P(the return is simply late) for cases whose filing window is still open (omiso only;
-    # see LATE_FILING_PROGRAMS); empty: no such adjustment.
+    # see ProgramSpec.late_filing); empty: no such adjustment.
     late_classifiers: list[lgb.Booster] = field(default_factory=list)
     late_rows: int = 0
     # A content hash of the boosters and settings (``model_version``): the same data and
@@ -313,6 +110,11 @@ class ProgramModel:
             h.update(
                 f"{self.base_rate:.12g}/{self.median_log_amount:.12g}/{self.amount}".encode()
             )
+            if "evidence_hit_rate" in self.params:
+                h.update(
+                    f"/{self.params['evidence_hit_rate']:.12g}"
+                    f"/{self.params['evidence_amount_ratio']:.12g}".encode()
+                )
             self.version = h.hexdigest()[:12]
 
     def importance(self) -> dict[str, float]:
@@ -415,25 +217,26 @@ def train_classifiers(
     seed: int,
     threads: int,
     rounds: int,
-    label: str = "label_adjusted",
+    label: str | None = None,
     members: int = CLASSIFIERS,
 ) -> list[lgb.Booster]:
     """The program's classifiers on ``training`` (sorted, ``label`` present): closed audits,
     or for the late-filing probability, past years' rows labelled by ``filed``. Several
     ``members`` each see half the features (a few hundred labels rank steadier averaged); one
     member sees them all."""
-    features = FEATURES[program]
-    y = training[label].cast(pl.Int8).to_numpy()
+    spec = PROGRAMS[program]
+    features = spec.feature_list
+    y = training[label or spec.labels.adjusted].cast(pl.Int8).to_numpy()
     if len(y) < MIN_TRAIN_ROWS or not 0 < y.sum() < len(y):
         return []
-    monotone = MONOTONE[program]
+    monotone = spec.monotone
     member_params = []
     for i in range(members):
         params = _params(seed + i, threads, "binary", len(y), rounds)
         params["feature_fraction"] = 0.5 if members > 1 else 0.9
         if monotone:
             params["monotone_constraints"] = [monotone.get(f, 0) for f in features]
-        amount_only = AMOUNT_ONLY[program]
+        amount_only = spec.amount_only
         if amount_only:
             # zero split gain: the classifier never splits on them, columns stay aligned
             params["feature_contri"] = [0.0 if f in amount_only else 1.0 for f in features]
@@ -467,6 +270,10 @@ def hash_sample(frame: pl.DataFrame, max_rows: int | None) -> pl.DataFrame:
     return frame[kept]
 
 
+# The amount model of a call that names none: assessed amounts of the adjusted audits.
+_AUDIT_AMOUNT = AmountSpec()
+
+
 def train(
     program: str,
     training: pl.DataFrame,
@@ -474,23 +281,25 @@ def train(
     seed: int,
     threads: int,
     rounds: int,
-    amount: AmountSpec = AmountSpec(),
+    amount: AmountSpec = _AUDIT_AMOUNT,
     all_rows: pl.DataFrame | None = None,
     late_rows: pl.DataFrame | None = None,
 ) -> ProgramModel:
     """Fit the program's classifiers on closed audits and its amount model as ``amount`` says
     (``all_rows``: the rows an ``amount.rows == "all"`` model learns from; only those with a
-    positive target are used, ``amount.max_rows`` of them at most), and for programs in
-    LATE_FILING_PROGRAMS the late-filing classifiers on ``late_rows`` (past years' rows still
-    without a return at the open year's age, with ``filed``)."""
-    features = FEATURES[program]
+    positive target are used, ``amount.max_rows`` of them at most), and for programs with a
+    late-filing part (``ProgramSpec.late_filing``) the late-filing classifiers on ``late_rows``
+    (past years' rows still without a return at the open year's age, with ``filed``)."""
+    spec = PROGRAMS[program]
+    features = spec.feature_list
     training = training.sort(["nit", "tax_year"])  # row order must not depend on the scan
-    y = training["label_adjusted"].cast(pl.Int8).to_numpy()
-    is_random = (training["audit_selection"] == "random").to_numpy()
+    labels = spec.labels
+    y = training[labels.adjusted].cast(pl.Int8).to_numpy()
+    is_random = (training[labels.selection] == "random").to_numpy()
     base_rate = float(y.mean()) if len(y) else 0.0
     classifiers = train_classifiers(program, training, seed=seed, threads=threads, rounds=rounds)
 
-    source = training.filter(pl.col("label_adjusted")) if amount.rows == "audits" else all_rows
+    source = training.filter(pl.col(labels.adjusted)) if amount.rows == "audits" else all_rows
     if source is None:
         raise ValueError(f"{program}: amount rows '{amount.rows}' need all_rows")
     source = source.filter(pl.col(amount.target) > 0).sort(["nit", "tax_year"])
@@ -515,16 +324,24 @@ def train(
 
     late_classifiers: list[lgb.Booster] = []
     late_count = 0
-    if program in LATE_FILING_PROGRAMS and late_rows is not None:
+    if spec.late_filing_blind is not None and late_rows is not None:
         late = _blinded(hash_sample(late_rows.sort(["nit", "tax_year"]), LATE_FILING_MAX_ROWS),
-                        LATE_FILING_BLIND)
+                        spec.late_filing_blind)
         late_count = late.height
         late_classifiers = train_classifiers(
             program, late, seed=seed, threads=threads, rounds=rounds, label="filed",
             members=LATE_FILING_MEMBERS,
         )
 
-    closed = training["audit_closed_on"]
+    closed = training[labels.closed_on]
+    evidence = {}
+    if spec.evidence is not None and spec.evidence in training.columns:
+        evidence = evidence_hit_rate(
+            training[spec.evidence].to_numpy(),
+            y,
+            is_random,
+            training[labels.amount].cast(pl.Float64).to_numpy(),
+        )
     return ProgramModel(
         program=program,
         features=features,
@@ -545,10 +362,45 @@ def train(
             "seed": seed,
             "classifiers": len(classifiers),
             "amount_models": len(amount_models),
+            **evidence,
         },
         late_classifiers=late_classifiers,
         late_rows=late_count,
     )
+
+
+# A random audit counts this many times a staff-picked one when the evidence's hit rate is
+# learnt: it is an unbiased draw, staff's picks are aimed at the largest filers.
+RANDOM_AUDIT_WEIGHT = 5.0
+# Fewer adjusted audits showing the evidence than this and its tax is taken at face value.
+MIN_EVIDENCE_AMOUNTS = 5
+
+
+def evidence_hit_rate(
+    evidence: np.ndarray, adjusted: np.ndarray, is_random: np.ndarray, amount: np.ndarray
+) -> dict[str, float | int]:
+    """How far the label-free evidence (``ProgramSpec.evidence`` > 0) can be trusted, from the
+    closed audits that show it: its hit rate (random audits weighted ``RANDOM_AUDIT_WEIGHT``
+    times, Laplace-smoothed: with no audit showing it, an even bet) and the median assessed
+    amount per peso of evidence tax on the adjusted ones (1 below ``MIN_EVIDENCE_AMOUNTS``)."""
+    tax = np.nan_to_num(np.asarray(evidence, dtype=np.float64))
+    has = tax > 0
+    rand = np.asarray(is_random, dtype=bool)
+    hit = np.asarray(adjusted, dtype=bool)
+    weight = np.where(rand, RANDOM_AUDIT_WEIGHT, 1.0)
+    shown = float((weight * has).sum())
+    hits = float((weight * (has & hit)).sum())
+    paid = has & hit
+    ratio = 1.0
+    if paid.sum() >= MIN_EVIDENCE_AMOUNTS:
+        ratio = float(np.clip(np.median(np.nan_to_num(amount[paid]) / tax[paid]), 0.05, 1.0))
+    return {
+        "evidence_hit_rate": round((hits + 1) / (shown + 2), 6),
+        "evidence_amount_ratio": round(ratio, 6),
+        "evidence_audits": int(has.sum()),
+        "evidence_random_audits": int((has & rand).sum()),
+        "evidence_random_hits": int((has & rand & hit).sum()),
+    }
 
 
 # Below this many rows a prediction runs on one thread: OpenMP start-up costs more than it saves.
@@ -591,7 +443,7 @@ def predict_probability(
 ) -> np.ndarray:
     """P(an audit of the case finds tax due), per row of ``frame``: the audit-trained
     probability p, and where the filing window is still open q + (1 - q) * p (see
-    LATE_FILING_PROGRAMS)."""
+    ProgramSpec.late_filing)."""
     x = matrix(frame, model.features) if x is None else x
     if not model.classifiers:
         p = np.full(frame.height, model.base_rate)
@@ -681,7 +533,8 @@ def model_from_record(record: dict) -> ProgramModel:
     program = record["program"]
     features = json.loads(record["features"])
     stored_late = record.get("late_filing_classifier")
-    if features != FEATURES[program] or (program in LATE_FILING_PROGRAMS and stored_late is None):
+    spec = PROGRAMS[program]
+    if features != spec.feature_list or (spec.late_filing and stored_late is None):
         raise ValueError(
             f"the stored {program} model ({record['model_version']}) was trained on other "
             "features (or parts) than this version computes: retrain it (job "

@@ -19,7 +19,7 @@ import string
 from collections.abc import Sequence
 from datetime import date
 
-from fiscal_intel.scoring.reasons import Reason
+from fiscal_intel.scoring.phrases import Reason
 
 LANGUAGES = ("es", "en")
 
@@ -32,6 +32,10 @@ TEXT: dict[str, dict[str, str]] = {
         "inexacto.peers": "ingresos declarados {gross_income:cop}, {income_vs_peers:rel} la mediana de los declarantes de {peer_group:group} ({peer_median_income:cop})",
         "inexacto.peers.percentile": ", percentil {peer_percentile:centile} de sus pares",
         "inexacto.asset_peers": "ingresos {income_per_asset_vs_peers:rel} los de pares de {group:group}{size_band:band} con activos similares: declaró {gross_income:cop} con activos registrados de {total_assets:cop}, cuando sus pares generan {peer_income_per_asset:d2} pesos por cada peso de activos",
+        "inexacto.registry": "por cada peso de activos registrados declara menos que el {registry_percentile:centile} % de sus pares de {group:group}{size_band:band}: ingresos de {gross_income:cop} con activos de {total_assets:cop} y {employees:n} empleado(s) en el registro mercantil",
+        "inexacto.registry.missing": "lo que sus activos y empleados indican que falta equivale a {registry_evidence_tax:cop} de impuesto",
+        "inexacto.linked": "parece un mismo negocio con otro(s) {linked_nits:n} NIT (mismos apellidos y actividad, inscritos con pocos meses de diferencia): según los activos registrados del grupo, faltan {group_shortfall_tax:cop} de impuesto",
+        "inexacto.linked.none": "ningún otro NIT parece el mismo negocio",
         "inexacto.employees": "{employees:n} empleados registrados: ingresos por empleado {income_per_employee:cop} frente a {peer_income_per_employee:cop} de los declarantes de {peer_group:group}",
         "inexacto.outside": "{outside_share:pct} de los ingresos declarados como obtenidos fuera del municipio (pares de la sección {ciiu_section}{size_band:band}: {peer_outside_share:pct})",
         "inexacto.outside.more_than_own": ", {outside_share_vs_own:pct} más que en sus otras declaraciones",
@@ -61,6 +65,8 @@ TEXT: dict[str, dict[str, str]] = {
         "omiso.third_party.adjacent": "agentes de reteICA le reportaron pagos por {third_party_base_adjacent:cop} en un año vecino a {tax_year:y}",
         "omiso.third_party.none": "ningún agente de reteICA le reportó pagos en {tax_year:y} ni en los años vecinos",
         "omiso.third_party": "{third_party_agents:n} agente(s) de reteICA le reportaron pagos por {third_party_base:cop} en {tax_year:y} ({third_party_periods:n} bimestres), pero no declaró",
+        "omiso.contractor": "sin inscripción en el RIT, sin matrícula mercantil local y sin ninguna declaración, agentes de reteICA le pagaron {third_party_base:cop} en {tax_year:y} por actividades en el municipio: está obligado a declarar aquí (impuesto estimado {contractor_tax:cop})",
+        "omiso.contractor.none": "inscrito o con declaraciones en el municipio: no es un contratista de otro municipio",
         "omiso.history.never": "nunca ha presentado declaración de ICA en el municipio",
         "omiso.history.prior_later": "presentó {prior_filings:n} declaración(es) de años anteriores y {later_filings:n} de años posteriores",
         "omiso.history.prior": "presentó {prior_filings:n} declaración(es) de años anteriores",
@@ -101,6 +107,10 @@ TEXT: dict[str, dict[str, str]] = {
         "inexacto.peers": "declared income {gross_income:cop} is {income_vs_peers:rel} the median of {peer_group:group} filers ({peer_median_income:cop})",
         "inexacto.peers.percentile": ", percentile {peer_percentile:centile} of its peers",
         "inexacto.asset_peers": "income {income_per_asset_vs_peers:rel} peers in {group:group}{size_band:band} with similar assets: declared {gross_income:cop} on registered assets of {total_assets:cop}, where peers earn {peer_income_per_asset:d2} pesos per peso of assets",
+        "inexacto.registry": "per peso of registered assets it declares less than {registry_percentile:centile} % of its peers in {group:group}{size_band:band}: income of {gross_income:cop} on assets of {total_assets:cop} and {employees:n} employee(s) in the commerce registry",
+        "inexacto.registry.missing": "what its assets and staff say is missing comes to {registry_evidence_tax:cop} of tax",
+        "inexacto.linked": "looks like one business with {linked_nits:n} other NIT(s) (same surnames and activity, registered months apart): the group's registered assets say {group_shortfall_tax:cop} of tax is missing",
+        "inexacto.linked.none": "no other NIT looks like the same business",
         "inexacto.employees": "{employees:n} employees registered: income per employee {income_per_employee:cop} against {peer_income_per_employee:cop} for {peer_group:group} filers",
         "inexacto.outside": "{outside_share:pct} of income declared as earned outside the municipality (peers in section {ciiu_section}{size_band:band}: {peer_outside_share:pct})",
         "inexacto.outside.more_than_own": ", {outside_share_vs_own:pct} more than in its other returns",
@@ -129,6 +139,8 @@ TEXT: dict[str, dict[str, str]] = {
         "omiso.third_party.adjacent": "reteICA agents reported paying it {third_party_base_adjacent:cop} in a year next to {tax_year:y}",
         "omiso.third_party.none": "no reteICA agent reported paying it in {tax_year:y} or the years around it",
         "omiso.third_party": "{third_party_agents:n} reteICA agent(s) reported paying it {third_party_base:cop} in {tax_year:y} ({third_party_periods:n} bimesters), yet no return",
+        "omiso.contractor": "no RIT registration, no local chamber record and no return ever, yet reteICA agents paid it {third_party_base:cop} in {tax_year:y} for work in the municipality: it must file here (estimated tax {contractor_tax:cop})",
+        "omiso.contractor.none": "registered or filing in the municipality: not a contractor from elsewhere",
         "omiso.history.never": "never filed an ICA return here",
         "omiso.history.prior_later": "filed {prior_filings:n} return(s) for earlier years and {later_filings:n} for later years",
         "omiso.history.prior": "filed {prior_filings:n} return(s) for earlier years",
@@ -169,6 +181,8 @@ FAMILY_NAMES: dict[str, dict[str, str]] = {
         "inexacto.third_party": "Información de terceros (reteICA)",
         "inexacto.peers": "Ingresos frente a pares",
         "inexacto.asset_peers": "Ingresos frente a activos de pares",
+        "inexacto.registry": "Registro mercantil frente a pares (sin etiquetas)",
+        "inexacto.linked": "NIT vinculados, un negocio fragmentado (sin etiquetas)",
         "inexacto.employees": "Ingresos por empleado",
         "inexacto.outside": "Ingresos fuera del municipio",
         "inexacto.deductions": "Deducciones",
@@ -183,6 +197,7 @@ FAMILY_NAMES: dict[str, dict[str, str]] = {
         "inexacto.past_audits": "Auditorías anteriores",
         "inexacto.entity": "Tipo de contribuyente",
         "omiso.third_party": "Información de terceros (reteICA)",
+        "omiso.contractor": "Contratista de otro municipio (sin etiquetas)",
         "omiso.history": "Historial de declaraciones",
         "omiso.registry": "Registro mercantil",
         "omiso.rit": "Registro de información tributaria (RIT)",
@@ -201,6 +216,8 @@ FAMILY_NAMES: dict[str, dict[str, str]] = {
         "inexacto.third_party": "Third-party evidence (reteICA)",
         "inexacto.peers": "Income against peers",
         "inexacto.asset_peers": "Income against peers' assets",
+        "inexacto.registry": "Commerce registry against peers (label-free)",
+        "inexacto.linked": "Linked NITs, one business split (label-free)",
         "inexacto.employees": "Income per employee",
         "inexacto.outside": "Income outside the municipality",
         "inexacto.deductions": "Deductions",
@@ -215,6 +232,7 @@ FAMILY_NAMES: dict[str, dict[str, str]] = {
         "inexacto.past_audits": "Past audits",
         "inexacto.entity": "Taxpayer type",
         "omiso.third_party": "Third-party evidence (reteICA)",
+        "omiso.contractor": "Contractor from elsewhere (label-free)",
         "omiso.history": "Filing history",
         "omiso.registry": "Chamber of commerce registry",
         "omiso.rit": "Municipal tax registry (RIT)",

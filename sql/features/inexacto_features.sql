@@ -54,7 +54,18 @@ select
     ) as outside_percentile,
     percent_rank() over (
         partition by tax_year, ciiu_section, size_band order by deductions_share
-    ) as deductions_percentile
+    ) as deductions_percentile,
+    -- declared income per peso of registered assets among the same division and registry size
+    -- band (label-free: where this return's yield stands among its peers, 0 = lowest)
+    case
+        when log_income_per_asset is not null
+            then
+                percent_rank() over (
+                    partition by
+                        tax_year, division, size_band, log_income_per_asset is null
+                    order by log_income_per_asset
+                )
+    end as registry_percentile
 from returns;
 
 -- The same filer's other years known on the as-of date: what is normal for this business.
@@ -271,6 +282,7 @@ peer_levels as (
         pr.outside_percentile,
         zs.peer_deductions_share,
         pr.deductions_percentile,
+        pr.registry_percentile,
         cz.na_class,
         dz.na_division,
         cz.ia_class,
@@ -499,6 +511,7 @@ features as (
         p.peer_income_per_employee,
         (p.gross / nullif(p.employees, 0)) / nullif(p.peer_income_per_employee, 0)
             as income_per_employee_vs_peers,
+        p.registry_percentile,
         p.total_tax / nullif(p.gross, 0) * 1000 as effective_rate,
         datediff('day', p.filing_deadline, p.first_filed_on) as days_late,
         p.filings - 1 as corrections,
@@ -542,28 +555,108 @@ features as (
     left join audit_labels as l on p.nit = l.nit and p.tax_year = l.tax_year
     left join any_audit as aa on p.nit = aa.nit and p.tax_year = aa.tax_year
     cross join as_of as a
+),
+
+-- Natural-person NITs that look like one business split to declare little (issue #20): the
+-- same surnames (the last two words of the RIT name), the same activity, registered in the RIT
+-- within 120 days of each other. Scored as a group below.
+linked as (
+    select
+        nit,
+        name_root || '/' || ciiu as link_key,
+        count(*) over (partition by name_root, ciiu) as group_nits
+    from (
+        select
+            nit,
+            ciiu,
+            registered_on,
+            list_aggregate(string_split(trim(legal_name), ' ')[-2:], 'string_agg', ' ')
+                as name_root
+        from rit_known
+        where taxpayer_type = 'natural' and ciiu is not null
+    ) as named
+    qualify
+        count(*) over (partition by name_root, ciiu) between 2 and 6
+        and datediff(
+            'day',
+            min(registered_on) over (partition by name_root, ciiu),
+            max(registered_on) over (partition by name_root, ciiu)
+        ) <= 120
+),
+
+-- The group's declared income against what its registered assets bring at the peers' yield.
+linked_totals as (
+    select
+        f.tax_year,
+        k.link_key,
+        sum(f.gross_income) as group_income,
+        sum(f.peer_income_per_asset * f.total_assets) as group_asset_income
+    from features as f
+    inner join linked as k on f.nit = k.nit
+    group by f.tax_year, k.link_key
 )
 
 select
-    *,
+    f.*,
+    coalesce(k.group_nits - 1, 0) as linked_nits,
+    fi_ica_with_avisos(
+        greatest(lt.group_asset_income - lt.group_income, 0), f.declared_rate
+    ) as group_shortfall_tax,
     -- What the data-matching checks together say is missing, in tax: the sum an inspector
     -- would try to assess first, and its size against the tax declared.
-    coalesce(third_party_excess_tax, 0)
-    + coalesce(outside_excess_tax, 0)
-    + coalesce(deductions_excess_tax, 0)
-    + coalesce(rate_gap_tax, 0) as suspected_gap_tax,
+    coalesce(f.third_party_excess_tax, 0)
+    + coalesce(f.outside_excess_tax, 0)
+    + coalesce(f.deductions_excess_tax, 0)
+    + coalesce(f.rate_gap_tax, 0) as suspected_gap_tax,
     (
-        coalesce(third_party_excess_tax, 0)
-        + coalesce(outside_excess_tax, 0)
-        + coalesce(deductions_excess_tax, 0)
-        + coalesce(rate_gap_tax, 0)
-    ) / nullif(declared_tax, 0) as suspected_gap_ratio,
+        coalesce(f.third_party_excess_tax, 0)
+        + coalesce(f.outside_excess_tax, 0)
+        + coalesce(f.deductions_excess_tax, 0)
+        + coalesce(f.rate_gap_tax, 0)
+    ) / nullif(f.declared_tax, 0) as suspected_gap_ratio,
     -- the income the registered assets would bring at the asset peers' yield, and the tax
     -- on what is missing from it
     fi_ica_with_avisos(
-        greatest(peer_income_per_asset * total_assets - gross_income, 0), declared_rate
-    ) as asset_shortfall_tax
-from features;
+        greatest(f.peer_income_per_asset * f.total_assets - f.gross_income, 0), f.declared_rate
+    ) as asset_shortfall_tax,
+    -- the same with the staff the registry shows, at the peers' income per employee
+    fi_ica_with_avisos(
+        greatest(f.peer_income_per_employee * f.employees - f.gross_income, 0), f.declared_rate
+    ) as employee_shortfall_tax,
+    -- Evidence scored without labels (issue #20): a return whose income per peso of assets is
+    -- in the lowest quarter of its division and size band, the tax on what the registry says is
+    -- missing (with staff on record, only what assets and staff both say: the smaller); for a
+    -- piece of a linked group, at least its share of what the group's registry says is missing.
+    greatest(
+        case
+            when f.registry_percentile <= 0.25
+                then least(
+                    fi_ica_with_avisos(
+                        greatest(f.peer_income_per_asset * f.total_assets - f.gross_income, 0),
+                        f.declared_rate
+                    ),
+                    coalesce(
+                        fi_ica_with_avisos(
+                            greatest(
+                                f.peer_income_per_employee * nullif(f.employees, 0)
+                                - f.gross_income,
+                                0
+                            ),
+                            f.declared_rate
+                        ),
+                        1e300
+                    )
+                )
+            else 0
+        end,
+        fi_ica_with_avisos(
+            greatest(lt.group_asset_income - lt.group_income, 0), f.declared_rate
+        ) / k.group_nits,
+        0
+    ) as registry_evidence_tax
+from features as f
+left join linked as k on f.nit = k.nit
+left join linked_totals as lt on f.tax_year = lt.tax_year and k.link_key = lt.link_key;
 
 drop table returns;
 

@@ -332,6 +332,24 @@ select
     coalesce(ah.past_clean_audits, 0) as past_clean_audits,
     rt.rate_per_mil as activity_rate,
     fi_ica_with_avisos(coalesce(w.base_amount, 0), rt.rate_per_mil) as third_party_implied_tax,
+    -- The contractor rule, scored without labels (issue #20): reteICA agents paid this NIT for
+    -- work here while it has no RIT registration, no local chamber record and no return for
+    -- any year. Being paid here is operating here, an obligation to file (Ley 14 de 1983 art.
+    -- 32); the tax on what was paid, at the rate the agents withheld at when the activity is
+    -- unknown.
+    case
+        when
+            t.nit is null
+            and coalesce(g.local_registrations, 0) = 0
+            and coalesce(h.prior_filings, 0) + coalesce(h.later_filings, 0) = 0
+            and coalesce(w.base_amount, 0) > 0
+            then
+                fi_ica_with_avisos(
+                    w.base_amount,
+                    coalesce(rt.rate_per_mil, w.withheld_amount / w.base_amount * 1000)
+                )
+        else 0
+    end as contractor_tax,
     -- The rule an analyst applies without a model (the baseline it must beat): registered
     -- assets times the activity's rate.
     coalesce(g.total_assets, 0) * coalesce(rt.rate_per_mil, 0) / 1000 as rule_score,

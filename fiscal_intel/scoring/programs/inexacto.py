@@ -1,0 +1,182 @@
+"""inexacto: a filed ICA return that under-declares (ET art. 647-648).
+
+The case is a (NIT, tax year) of ``features.inexacto_features`` with a return; an audit finds
+tax due when the return declared too little income, too much outside the municipality, too many
+deductions or too low a rate. Everything its model, amount and reasons need is in
+:data:`INEXACTO` (see :class:`fiscal_intel.scoring.spec.ProgramSpec`).
+"""
+
+from fiscal_intel.scoring import phrases
+from fiscal_intel.scoring.spec import AmountSpec, ProgramSpec
+
+FEATURES = (
+    "is_juridica",
+    "gross_income",
+    "local_income",
+    "third_party_base",
+    "third_party_agents",
+    "third_party_ratio",
+    "third_party_excess",
+    "third_party_excess_tax",
+    "income_vs_peers",
+    "peer_percentile",
+    "income_per_asset_vs_peers",
+    "outside_share",
+    "outside_share_vs_peers",
+    "outside_percentile",
+    "outside_share_vs_own",
+    "branches_elsewhere",
+    "deductions_share",
+    "deductions_share_vs_peers",
+    "deductions_percentile",
+    "deductions_share_vs_own",
+    "outside_excess_tax",
+    "deductions_excess_tax",
+    "income_change_yoy",
+    "income_vs_own",
+    "outside_share_change_yoy",
+    "deductions_share_change_yoy",
+    "declared_rate",
+    "registry_rate",
+    "rate_gap",
+    "rate_drop_vs_own",
+    "activity_mismatch",
+    "chamber_rate_gap",
+    "confirmed_rate_gap",
+    "rate_gap_tax",
+    "total_assets",
+    "assets_to_income",
+    "employees",
+    "income_per_employee",
+    "income_per_employee_vs_peers",
+    "effective_rate",
+    "days_late",
+    "corrections",
+    "credited_to_tax",
+    "paid_share",
+    "other_returns",
+    "past_adjusted_audits",
+    "past_clean_audits",
+    "outside_share_vs_adjusted_years",
+    "deductions_share_vs_adjusted_years",
+    "rate_vs_adjusted_years",
+    "income_vs_adjusted_years",
+    "declared_tax",
+    "potential_tax",
+    "suspected_gap_tax",
+    "suspected_gap_ratio",
+    "asset_shortfall_tax",
+    "employee_shortfall_tax",
+    "registry_evidence_tax",
+    "linked_nits",
+    "group_shortfall_tax",
+)
+
+# Evidence whose direction is known, as monotone constraints (+1: can only raise the probability
+# of a finding, -1: can only lower it), so a few hundred labels cannot learn the opposite by
+# chance: a filer found under-reporting in other years is likelier to under-report again, and
+# less so the more this year's return departs from the returns found under-reported (more income
+# declared, a higher rate, less income outside, fewer deductions).
+MONOTONE = {
+    "past_adjusted_audits": 1,
+    "registry_evidence_tax": 1,
+    "past_clean_audits": -1,
+    "outside_share_vs_adjusted_years": 1,
+    "deductions_share_vs_adjusted_years": 1,
+    "income_vs_adjusted_years": -1,
+    "rate_vs_adjusted_years": -1,
+}
+
+# Amount: assessed tax / potential tax of the adjusted audits (see ``AmountSpec``); one
+# regression (five moved the list no less, and cost five predictions per case).
+AMOUNT = AmountSpec(rows="audits", target="label_amount", base="potential_tax")
+
+INEXACTO = ProgramSpec(
+    name="inexacto",
+    features=FEATURES,
+    monotone=MONOTONE,
+    amount_only=frozenset(),
+    families={
+        "third_party": (
+            phrases.third_party,
+            (
+                "third_party_base",
+                "third_party_agents",
+                "third_party_ratio",
+                "third_party_excess",
+                "third_party_excess_tax",
+                "local_income",
+            ),
+        ),
+        "peers": (phrases.income_peers, ("income_vs_peers", "peer_percentile")),
+        "asset_peers": (phrases.asset_peers, ("income_per_asset_vs_peers", "asset_shortfall_tax")),
+        "employees": (
+            phrases.employees,
+            ("employees", "income_per_employee", "income_per_employee_vs_peers"),
+        ),
+        "outside": (
+            phrases.outside,
+            (
+                "outside_share",
+                "outside_share_vs_peers",
+                "outside_percentile",
+                "outside_share_vs_own",
+                "outside_share_change_yoy",
+                "outside_excess_tax",
+                "branches_elsewhere",
+            ),
+        ),
+        "deductions": (
+            phrases.deductions,
+            (
+                "deductions_share",
+                "deductions_share_vs_peers",
+                "deductions_percentile",
+                "deductions_share_vs_own",
+                "deductions_share_change_yoy",
+                "deductions_excess_tax",
+            ),
+        ),
+        "rate": (
+            phrases.activity_rate,
+            (
+                "declared_rate",
+                "registry_rate",
+                "rate_gap",
+                "rate_drop_vs_own",
+                "activity_mismatch",
+                "chamber_rate_gap",
+                "confirmed_rate_gap",
+                "rate_gap_tax",
+            ),
+        ),
+        "yoy": (phrases.yoy, ("income_change_yoy", "income_vs_own", "other_returns")),
+        "assets": (phrases.assets, ("total_assets", "assets_to_income")),
+        "suspected": (phrases.suspected, ("suspected_gap_tax", "suspected_gap_ratio")),
+        "size": (phrases.size, ("gross_income", "effective_rate", "declared_tax", "potential_tax")),
+        "late": (phrases.late, ("days_late",)),
+        "corrections": (phrases.corrections, ("corrections",)),
+        "paid": (phrases.paid, ("paid_share", "credited_to_tax")),
+        "past_audits": (
+            phrases.past_audits,
+            (
+                "past_adjusted_audits",
+                "past_clean_audits",
+                "outside_share_vs_adjusted_years",
+                "deductions_share_vs_adjusted_years",
+                "rate_vs_adjusted_years",
+                "income_vs_adjusted_years",
+            ),
+        ),
+        "registry": (
+            phrases.registry,
+            # registry_percentile (read by the phrase) is not a model feature: a percent rank moves
+            # with every peer row lost to quarantine, and reordered the top 10 of the messy demo
+            ("employee_shortfall_tax", "registry_evidence_tax"),
+        ),
+        "linked": (phrases.linked, ("linked_nits", "group_shortfall_tax")),
+        "entity": (phrases.entity, ("is_juridica",)),
+    },
+    amount=AMOUNT,
+    # registry evidence is soft (peers, not records): the model weighs it, it does not override
+)

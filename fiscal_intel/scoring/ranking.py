@@ -1,0 +1,235 @@
+"""Ranking a program's open cases: score every candidate with the stored model, order them by
+expected money (ties: the sooner statute expiry), explain the top in the reasons.
+
+The ``scoring/<program>_scores`` assets and the backtest both rank through this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from fiscal_intel.scoring.model import (
+    ProgramModel,
+    contributions,
+    late_filing_probability,
+    model_from_record,
+    predict,
+)
+from fiscal_intel.scoring.phrases import Reason
+from fiscal_intel.scoring.programs import PROGRAMS
+from fiscal_intel.scoring.reason_texts import render
+from fiscal_intel.scoring.reasons import (
+    dumps,
+    explain_reasons,
+    late_filing,
+    no_model,
+    not_explained,
+)
+from fiscal_intel.sqlfiles import frame, scalar
+
+# What a score row carries besides the model's features; the other feature-table columns are
+# read only for the explained top of the list.
+SCORE_KEYS = ("nit", "tax_year", "statute_expires_on", "size_band", "ciiu_section")
+
+
+class MissingModel(LookupError):
+    """No usable stored model for a program: train one first."""
+
+
+class RankSettings(Protocol):
+    """The settings ranking reads (``FiscalSettings`` has them)."""
+
+    num_threads: int
+    explain_top: int
+
+
+def near_equal(values: np.ndarray) -> np.ndarray:
+    """Values rounded to two significant figures.
+
+    An expected recovery is an estimate good to a few per cent at best; rounding it makes cases
+    within that margin equal, so the sooner statute expiry decides their order.
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    ok = np.isfinite(v) & (v != 0)
+    exponent = np.zeros(len(v), dtype=np.int64)
+    exponent[ok] = np.floor(np.log10(np.abs(v[ok]))).astype(np.int64) - 1
+    # Multiply or divide by an exact power of ten (10**k is exact up to k = 22), never by its
+    # inverse, so the result is the double nearest the two-figure decimal: 0.00012, not
+    # 0.00011999…, exactly what the decimal text gives.
+    power = 10.0 ** np.minimum(np.abs(exponent), 22)
+    small = exponent < 0
+    with np.errstate(invalid="ignore"):
+        scaled = np.where(small, v * power, v / power)
+        digits = np.round(scaled)
+        out = np.where(small, digits / power, digits * power)
+    # The few values the arithmetic cannot settle go through the decimal text: within float
+    # error of a .5 tie, log10 off by one near a power of ten, zero, NaN, extreme exponents.
+    hard = (
+        ~ok
+        | (np.abs(exponent) > 22)
+        | (np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6)
+        | (np.abs(digits) >= 100)
+        | (np.abs(digits) < 10)
+    )
+    out[hard] = [float(f"{x:.2g}") for x in v[hard]]
+    return out.reshape(np.shape(values))
+
+
+def rank_candidates(
+    model: ProgramModel,
+    candidates: pl.DataFrame,
+    *,
+    threads: int = 1,
+    keep: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """``candidates`` with risk_score, predicted_amount and expected_recovery, best first;
+    only the ``keep`` columns of ``candidates`` (all when None) are carried through the sort."""
+    p, amount = predict(model, candidates, threads=threads)
+    # Label-free evidence (ProgramSpec.evidence): where its tax times its hit rate on the random
+    # audits is worth more than the model's expectation, the case is ranked on the evidence.
+    evidence = PROGRAMS[model.program].evidence
+    rate = model.params.get("evidence_hit_rate")
+    by_evidence = np.zeros(len(p), dtype=bool)
+    if evidence is not None and rate is not None and evidence in candidates.columns:
+        tax = np.nan_to_num(candidates[evidence].cast(pl.Float64).to_numpy())
+        tax = tax * model.params.get("evidence_amount_ratio", 1.0)
+        by_evidence = rate * tax > p * amount
+        p = np.where(by_evidence, rate, p)
+        amount = np.where(by_evidence, tax, amount)
+    if keep is not None:
+        candidates = candidates.select(keep)
+    return candidates.with_columns(
+        risk_score=pl.Series(p),
+        predicted_amount=pl.Series(amount),
+        expected_recovery=pl.Series(near_equal(p * amount)),
+        by_evidence=pl.Series(by_evidence),
+    ).sort(
+        ["expected_recovery", "statute_expires_on", "nit", "tax_year"],
+        descending=[True, False, False, False],
+    )
+
+
+def reasons_for(
+    model: ProgramModel, top: pl.DataFrame, total: int, explain_top: int
+) -> tuple[list[str], list[str | None]]:
+    """Reasons for the ``total`` ranked cases, ``top`` (full feature rows) explained: the
+    Spanish texts and the structured reasons (JSON, for ``reason_codes``)."""
+    program = model.program
+    if not model.classifiers:
+        structured = [no_model(program, model.train_rows, model.positives)] * top.height
+    else:
+        structured = explain_reasons(
+            program,
+            model.features,
+            contributions(model, top),
+            top.to_dicts(),
+            predicted_amount=top["predicted_amount"].to_numpy(),
+        )
+    spec = PROGRAMS[program]
+    family = spec.evidence_family
+    if family is not None and "by_evidence" in top.columns:
+        # ranked on the label-free evidence: that reason first
+        code = f"{program}.{family}"
+        write = spec.families[family][0]
+        rows = top.to_dicts()
+        structured = [
+            [Reason(code, write(row)), *[r for r in reasons if r.family != code]]
+            if flag
+            else reasons
+            for row, flag, reasons in zip(
+                rows, top["by_evidence"].to_list(), structured, strict=True
+            )
+        ]
+    late = late_filing_probability(model, top)
+    if late is not None:
+        is_open = top["late_filing_open"].fill_null(False).to_list()
+        rows = top.select("tax_year", "filing_deadline").to_dicts()
+        structured = [
+            [late_filing(row, q), *reasons] if open_ else reasons
+            for row, q, open_, reasons in zip(rows, late, is_open, structured, strict=True)
+        ]
+    # The unexplained tail (1.8M rows at 1M taxpayers) shares one text, rendered once, and has
+    # no reason_codes (null): 1.8M copies of its JSON cost ~400 MB of peak memory at that size.
+    tail = total - top.height
+    return (
+        [render(r) for r in structured] + [render(not_explained(explain_top))] * tail,
+        [dumps(r) for r in structured] + [None] * tail,
+    )
+
+
+def stored_model(con: duckdb.DuckDBPyConnection, program: str) -> ProgramModel:
+    """The program's model as scoring/risk_models stored it; :class:`MissingModel` when there is
+    none or it cannot be used (scoring never trains behind the schedule's back: a missing model
+    is a deployment error)."""
+    exists = scalar(
+        con,
+        "select count(*) from information_schema.columns where table_schema = 'scoring' "
+        "and table_name = 'risk_models' and column_name = 'amount_spec'",
+    )
+    rows = (
+        frame(con, "select * from scoring.risk_models where program = $program",
+              {"program": program})
+        if exists
+        else pl.DataFrame()
+    )
+    if rows.height == 0:
+        raise MissingModel(
+            
+                f"no stored {program} model in scoring.risk_models: train one first (job "
+                "yearly_model_retrain, asset scoring/risk_models, or `fiscal-intel run`)"
+            
+        )
+    try:
+        return model_from_record(rows.row(0, named=True))
+    except ValueError as exc:
+        raise MissingModel(str(exc)) from exc
+
+
+def score_program(
+    con: duckdb.DuckDBPyConnection, model: ProgramModel, settings: RankSettings
+) -> pl.DataFrame:
+    """Every open case of the program ranked by ``model``, the top explained, as score rows."""
+    program = model.program
+    table = f"features.{program}_features"
+    columns = dict.fromkeys([*SCORE_KEYS, *model.features])
+    if model.amount.base:
+        columns[model.amount.base] = None
+    if model.late_classifiers:
+        columns["late_filing_open"] = None
+    candidates = frame(con, f"select {', '.join(columns)} from {table} where is_candidate")
+    # The feature columns are not needed past the prediction: sorting 1.8M rows with them
+    # moved ~60 columns for nothing.
+    scored = rank_candidates(model, candidates, threads=settings.num_threads, keep=SCORE_KEYS)
+    del candidates
+    head = scored.head(settings.explain_top).select(
+        "nit", "tax_year", "risk_score", "predicted_amount", "expected_recovery", "by_evidence"
+    )
+    con.register("_top", head.with_row_index("_position"))
+    try:
+        top = frame(
+            con,
+            f"select f.*, t.risk_score, t.predicted_amount, t.expected_recovery, t.by_evidence "
+            f"from _top as t join {table} as f using (nit, tax_year) order by t._position",
+        )
+    finally:
+        con.unregister("_top")
+    reasons, codes = reasons_for(model, top, scored.height, settings.explain_top)
+    return scored.select(
+        pl.lit(program).alias("program"),
+        "nit",
+        "tax_year",
+        "risk_score",
+        "predicted_amount",
+        "expected_recovery",
+        "statute_expires_on",
+        pl.Series("reasons", reasons, dtype=pl.Utf8),
+        pl.Series("reason_codes", codes, dtype=pl.Utf8),
+        pl.lit(model.version).alias("model_version"),
+        "size_band",
+        "ciiu_section",
+    )

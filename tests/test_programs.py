@@ -1,0 +1,53 @@
+"""One spec per scoring program: every feature is explained by a reason family, every family,
+constraint and amount-only name is a feature, and every feature is a column of the program's
+feature table."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import duckdb
+
+from fiscal_intel.scoring import phrases
+from fiscal_intel.scoring.programs import PROGRAMS
+from fiscal_intel.scoring.reason_texts import FAMILY_NAMES
+
+
+def test_every_program_spec_is_consistent() -> None:
+    assert list(PROGRAMS) == ["omiso", "inexacto"]
+    for name, spec in PROGRAMS.items():
+        assert spec.name == name
+        assert spec.problems() == [], spec.problems()
+        for family in spec.families:
+            for lang in ("es", "en"):
+                assert f"{name}.{family}" in FAMILY_NAMES[lang], (lang, name, family)
+
+
+def test_a_feature_without_a_family_or_a_family_without_its_feature_fails() -> None:
+    spec = PROGRAMS["inexacto"]
+    orphan = replace(spec, features=(*spec.features, "new_signal"))
+    assert orphan.problems() == ["inexacto: feature 'new_signal' has no reason family"]
+    families = dict(spec.families)
+    families["new"] = (phrases.entity, ("missing_column",))
+    dangling = replace(spec, families=families)
+    assert dangling.problems() == ["inexacto.new: names 'missing_column', not a feature"]
+    bad_constraint = replace(spec, monotone={**spec.monotone, "gone": 1})
+    assert bad_constraint.problems() == ["inexacto.monotone: 'gone' is not a feature"]
+    twice = replace(spec, features=(*spec.features, spec.features[0]))
+    assert twice.problems() == [f"inexacto: listed twice: {spec.features[0]}"]
+
+
+def test_every_feature_is_a_column_of_its_table(demo_run) -> None:
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        for name, spec in PROGRAMS.items():
+            columns = {
+                r[0]
+                for r in con.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = 'features' and table_name = $t",
+                    {"t": f"{name}_features"},
+                ).fetchall()
+            }
+            assert set(spec.features) <= columns, set(spec.features) - columns
+            labels = spec.labels
+            assert {labels.adjusted, labels.amount, labels.closed_on, labels.selection} <= columns
