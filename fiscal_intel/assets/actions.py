@@ -132,7 +132,9 @@ def case_action_frame(
     kinds={"duckdb", "python"},
 )
 def case_actions(
-    context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
+    context,  # noqa: ANN001 - unannotated: this module's annotations are strings
+    warehouse: DuckDBResource,
+    settings: FiscalSettings,
 ) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         chosen, used = case_action_frame(con, settings)
