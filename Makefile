@@ -7,7 +7,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := .venv
 export GX_ANALYTICS_ENABLED := False
 
-.PHONY: setup demo test lint browser ui bench clean
+.PHONY: setup demo test lint browser redis ui bench clean
 
 $(UV):
 	$(PYTHON) -m venv .uv
@@ -33,7 +33,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: lint browser
+# The Celery test (issue #19) starts a local Redis broker: Debian's redis-server, installed once
+# the same way (idempotent; root or sudo). Without it that test fails under CI=true.
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+test: lint browser redis
 	.venv/bin/pytest -q
 
 ui: setup

@@ -176,7 +176,71 @@ def _write_profile(
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    return _run(_settings(args), verbose=args.verbose, profile=args.profile)
+    from fiscal_intel.department.landing import is_department_landing
+
+    settings = _settings(args)
+    if getattr(args, "warehouse_dir", None) or is_department_landing(settings.landing_path):
+        return _run_department(args, settings)
+    return _run(settings, verbose=args.verbose, profile=args.profile)
+
+
+def _run_department(args: argparse.Namespace, settings: Settings) -> int:
+    """``run --warehouse-dir``: every municipality of a department landing; exit 1 naming each
+    municipality that failed, 2 for bad arguments."""
+    import time
+
+    from fiscal_intel.department.landing import is_department_landing
+    from fiscal_intel.department.runner import DepartmentError, run_department
+
+    if not args.warehouse_dir:
+        print(
+            f"fiscal-intel: {settings.landing} is a department landing (one subfolder per DANE "
+            "code): give --warehouse-dir DIR for one warehouse per municipality",
+            file=sys.stderr,
+        )
+        return 2
+    if not is_department_landing(settings.landing_path):
+        print(
+            f"fiscal-intel: --warehouse-dir needs a department landing: {settings.landing} has no "
+            "subfolder named by a 5-digit DANE code (a single municipality takes --warehouse)",
+            file=sys.stderr,
+        )
+        return 2
+    if args.workers < 1:
+        print("fiscal-intel: --workers must be at least 1", file=sys.stderr)
+        return 2
+
+    def progress(result) -> None:
+        reason = f"  {result.message}" if result.message else ""
+        print(f"  {result.code} {result.status:<10} {result.seconds:6.1f} s{reason}", flush=True)
+
+    print(
+        f"fiscal-intel: {settings.landing} -> {args.warehouse_dir} ({args.workers} worker(s))",
+        flush=True,
+    )
+    start = time.perf_counter()
+    try:
+        results = run_department(
+            settings,
+            Path(args.warehouse_dir),
+            workers=args.workers,
+            only=args.municipality,
+            on_result=progress,
+            log_level="DEBUG" if args.verbose else "CRITICAL",
+        )
+    except DepartmentError as exc:
+        print(f"fiscal-intel: {exc}", file=sys.stderr)
+        return 2
+    ok = [r for r in results if r.status == "success"]
+    print(
+        f"fiscal-intel: {len(ok)} of {len(results)} municipalities built in "
+        f"{time.perf_counter() - start:.1f} s; department view in "
+        f"{Path(args.warehouse_dir) / 'department.duckdb'}"
+    )
+    bad = [r for r in results if r.status != "success"]
+    for r in bad:
+        print(f"fiscal-intel: municipality {r.code} {r.status}: {r.message}", file=sys.stderr)
+    return 1 if bad else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -190,6 +254,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = dataclasses.replace(settings, min_list_share=min(settings.min_list_share, 1e-9))
     landing = settings.landing_path
     truth = landing.parent / "truth"
+    if getattr(args, "municipalities", None):
+        return _department_demo(args, settings, truth)
     if args.messy:
         return _messy_demo(args, settings, truth)
     print(f"fiscal-intel demo: {args.taxpayers} taxpayers, seed {args.seed} -> {landing}")
@@ -204,6 +270,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(
         settings, verbose=args.verbose, profile=args.profile, generate_seconds=generate_seconds
     )
+
+
+def _department_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:
+    """``demo --municipalities N``: a generated department (the city of --taxpayers and N - 1
+    municipalities of 300-3,000), then ``run --warehouse-dir``."""
+    from fiscal_intel.demo.department import department_plan, generate_department
+
+    try:
+        plan = department_plan(args.municipalities, city_taxpayers=args.taxpayers, seed=args.seed)
+    except ValueError as exc:
+        print(f"fiscal-intel: {exc}", file=sys.stderr)
+        return 2
+    sizes = ", ".join(f"{code} {n:,}" for code, n, _ in plan)
+    print(f"fiscal-intel demo: department of {len(plan)} ({sizes}) -> {settings.landing}")
+    generate_department(settings.landing_path, truth, plan)
+    args.warehouse_dir = args.warehouse_dir or str(settings.landing_path.parent / "warehouses")
+    args.municipality = None
+    return _run_department(args, settings)
 
 
 def _import_demo_campaign(settings: Settings, truth: Path) -> None:
@@ -457,6 +541,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang", dest="summary_lang", choices=("es", "en"),
         help="language of the summary's list lines (default es)",
     )
+    # A department landing (one subfolder per DANE code): one warehouse per municipality.
+    run.add_argument(
+        "--warehouse-dir",
+        help="department: folder of <code>.duckdb per municipality plus department.duckdb",
+    )
+    run.add_argument(
+        "--workers", type=int, default=1, help="department: municipalities run in parallel"
+    )
+    run.add_argument(
+        "--municipality", nargs="+", action="extend", metavar="CODE",
+        help="department: run only these DANE codes (default: every subfolder)",
+    )
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="write a synthetic municipality, then run on it")
@@ -483,6 +579,13 @@ def build_parser() -> argparse.ArgumentParser:
         "original demo (default), or llanura: heavy size tails, cash sectors, contractors "
         "registered elsewhere, fragmented businesses, a new evasion form, audits of the largest",
     )
+    demo.add_argument(
+        "--municipalities", type=int, metavar="N",
+        help="a department: the city of --taxpayers and N - 1 small municipalities, each in its "
+        "DANE-code subfolder, run into --warehouse-dir (default: warehouses/ beside the landing)",
+    )
+    demo.add_argument("--warehouse-dir", help=argparse.SUPPRESS)
+    demo.add_argument("--workers", type=int, default=1, help="with --municipalities: in parallel")
     demo.add_argument("--as-of", help=argparse.SUPPRESS)
     demo.add_argument(
         "--profile",

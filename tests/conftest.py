@@ -37,3 +37,37 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     stages = run_pipeline(settings)
     return {"root": root, "landing": landing, "truth": truth, "settings": settings,
             "stages": stages, "warehouse": Path(settings.warehouse)}
+
+
+# Issue #19: a tiny department (three municipalities of ~200-300 taxpayers, plus a fourth with an
+# unreadable file and a folder that is no DANE code), run once with 2 workers, for the department
+# tests and the Celery test (which must equal it, table for table).
+DEPARTMENT_GOOD = ("05615", "05002", "05021")
+DEPARTMENT_BROKEN = "05030"
+
+
+@pytest.fixture(scope="session")
+def department(tmp_path_factory: pytest.TempPathFactory):
+    import shutil
+
+    from fiscal_intel.cli import main
+    from fiscal_intel.demo.department import generate_department
+
+    root = tmp_path_factory.mktemp("department")
+    landing = root / "landing"
+    generate_department(landing, root / "truth", [("05615", 300, 1), ("05002", 200, 2),
+                                                  ("05021", 200, 3)])  # fmt: skip
+    shutil.copytree(landing / "05002", landing / DEPARTMENT_BROKEN)
+    (landing / DEPARTMENT_BROKEN / "taxpayers" / "broken.xlsx").write_bytes(b"not a workbook")
+    (landing / "99999" / "taxpayers").mkdir(parents=True)
+    import contextlib
+    import io
+
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(
+            ["run", "--landing", str(landing), "--warehouse-dir", str(root / "wh"),
+             "--workers", "2"]
+        )  # fmt: skip
+    return {"root": root, "landing": landing, "wh": root / "wh", "exit": code,
+            "stderr": err.getvalue()}  # fmt: skip

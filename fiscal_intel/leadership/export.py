@@ -18,6 +18,10 @@ from fiscal_intel.published import readable
 RATIO = re.compile(r"rate|growth|share|error_pct|inflation")
 
 
+def _identifier(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
 def _literal(path: Path) -> str:
     # ATTACH takes no parameters: the path goes in as a string literal, quotes doubled.
     return "'" + str(path).replace("'", "''") + "'"
@@ -71,7 +75,9 @@ def _copy(
     for table in LEADERSHIP_MARTS:
         select = published_columns(con, source, table, rounding_cop)
         con.execute(
-            f"create table {target}.marts.{table} as select {select} from {source}.marts.{table}"
+            # The catalog is named after the file: quoted, since "05615.duckdb" gives 05615.
+            f"create table {target}.marts.{table} as select {select} "
+            f"from {_identifier(source)}.marts.{table}"
         )
         # Spanish titles for the readers of the shared file; column texts from the catalogue.
         comment_table(con, "marts", table, LEADERSHIP_TITLES_ES[table], catalog=target)

@@ -1,0 +1,136 @@
+"""One municipality's run on Dagster's Celery executor: each step goes to a Celery worker.
+
+The same assets and checks as the in-process run, stage by stage (a failed blocking check stops
+the stages after it, as in ``fiscal_intel.runner``), one Dagster job per stage with the Celery
+executor. The municipality's settings travel in the run config (the resources are configured at
+launch), so one set of workers serves every municipality of a department. The instance must be
+persistent and shared with the workers (a ``DAGSTER_HOME`` on a shared disk; Postgres in a
+deployment, see ``deploy/dagster-postgres.yaml``). Workers start with
+``celery -A dagster_celery.app worker`` and a ``dagster_celery_config`` module naming the broker.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime
+
+import dagster as dg
+from dagster_celery import celery_executor
+
+from fiscal_intel.jobs import STAGES
+
+MODULE = __name__
+
+
+def _definitions() -> dg.Definitions:
+    from fiscal_intel.assets.checks import asset_checks
+    from fiscal_intel.definitions import all_assets
+    from fiscal_intel.resources import FiscalSettings, WarehouseResource
+
+    return dg.Definitions(
+        assets=all_assets,
+        asset_checks=asset_checks,
+        jobs=[
+            dg.define_asset_job(f"stage_{stage}", selection=dg.AssetSelection.groups(stage))
+            for stage in STAGES
+        ],
+        resources={
+            "warehouse": WarehouseResource.configure_at_launch(),
+            "settings": FiscalSettings.configure_at_launch(),
+        },
+        executor=celery_executor,
+    )
+
+
+defs = _definitions()
+
+
+def run_config(settings, broker: str, backend: str, log_level: str = "CRITICAL") -> dict:
+    """The run config carrying one municipality's settings to the workers."""
+    from fiscal_intel.resources import FiscalSettings
+
+    return {
+        "resources": {
+            "warehouse": {
+                "config": {
+                    "database": str(settings.warehouse),
+                    "lock_timeout": settings.lock_timeout,
+                    "connection_config": {"memory_limit": settings.duckdb_memory_limit},
+                }
+            },
+            "settings": {
+                "config": {name: getattr(settings, name) for name in FiscalSettings.model_fields}
+            },
+        },
+        "execution": {"config": {"broker": broker, "backend": backend}},
+        "loggers": {"console": {"config": {"log_level": log_level}}},
+    }
+
+
+def run_pipeline_celery(
+    settings, instance: dg.DagsterInstance, *, broker: str, backend: str
+) -> list:
+    """Materialise every stage of one municipality through the Celery workers; raise
+    ``PipelineError`` on the first failure, as ``run_pipeline`` does. The workers take the
+    warehouse lock per connection, so this process holds none."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from fiscal_intel.partitions import ALL_TAX_YEARS
+    from fiscal_intel.run_marker import write_marker
+    from fiscal_intel.runner import (
+        PARTITIONED_STAGES,
+        PUBLISHED,
+        PipelineError,
+        RunRecord,
+        _check_outcomes,
+        _failure_reason,
+        _publish,
+        begin_run_log,
+        stage_result_of,
+        write_run_log,
+    )
+
+    repo = ReconstructableRepository.for_module(MODULE, "defs")
+    config = run_config(settings, broker, backend)
+    record = RunRecord(str(uuid.uuid4()), datetime.now())
+    begin_run_log(settings, record)  # as run_pipeline does: the run's row, then its stages
+    try:
+        for stage in STAGES:
+            start = time.perf_counter()
+            with dg.execute_job(
+                repo.get_reconstructable_job(f"stage_{stage}"),
+                instance=instance,
+                run_config=config,
+                raise_on_error=False,
+                tags={
+                    "fiscal_intel/stage": stage,
+                    "fiscal_intel/run_id": record.run_id,
+                    "fiscal_intel/municipality": settings.municipality,
+                    **(ALL_TAX_YEARS if stage in PARTITIONED_STAGES else {}),
+                },
+            ) as result:
+                events = [
+                    e.dagster_event for e in instance.all_logs(result.run_id) if e.dagster_event
+                ]
+                success = result.success
+            stage_result = stage_result_of(stage, time.perf_counter() - start, events)
+            record.stages.append(stage_result)
+            _, blocking, _ = _check_outcomes(events)
+            if blocking or not success:
+                record.failed_stage = stage
+                reason = blocking[0] if blocking else _failure_reason(events)
+                raise PipelineError(f"stage {stage}: {reason}")
+        record.status = "success"
+    except BaseException as exc:
+        record.status, record.message = "failed", str(exc)
+        raise
+    finally:
+        write_run_log(settings, record)
+        if record.status in PUBLISHED:
+            _publish(settings, record)  # the read-only copy readers open, as in process
+        write_marker(
+            settings.warehouse, record.run_id, record.started_at, record.status,
+            record.failed_stage,
+        )  # fmt: skip
+    return record.stages

@@ -1,0 +1,209 @@
+"""Run every municipality of a department landing, each into its own warehouse file.
+
+Each municipality is one pipeline run (``fiscal_intel.runner.run_pipeline``) on settings that
+differ only in landing, warehouse, municipality code and leadership folder. With ``workers`` > 1
+the runs go to a pool of worker processes: each worker pays the fixed costs (interpreter,
+Dagster, Great Expectations, LightGBM imports) once and then runs municipality after
+municipality. Every municipality has its own DuckDB file, so workers never contend for a writer
+lock; a municipality that fails is named in the result and never stops the others.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, replace
+from multiprocessing import get_context
+from pathlib import Path
+
+from fiscal_intel.department.landing import (
+    landing_size,
+    municipality_folders,
+    municipality_name,
+    unknown_codes,
+)
+from fiscal_intel.settings import Settings
+
+DEPARTMENT_FILE = "department.duckdb"
+
+
+@dataclass
+class MunicipalityResult:
+    code: str
+    name: str
+    status: str  # success | incomplete (built, some file unreadable) | failed
+    seconds: float
+    warehouse: str
+    message: str | None = None  # one line: the stage and why (file names, never a row)
+    worker: int = 0  # the process that ran it (fixed costs are paid once per process)
+
+
+class DepartmentError(ValueError):
+    """The department landing or the municipalities asked for cannot be run (bad arguments)."""
+
+
+def municipality_settings(
+    settings: Settings, code: str, landing: Path, warehouse_dir: Path
+) -> Settings:
+    """The settings of one municipality's run inside a department."""
+    return replace(
+        settings,
+        landing=str(landing),
+        warehouse=str(Path(warehouse_dir) / f"{code}.duckdb"),
+        municipality=code,
+        # Each municipality's leadership file and report in its own folder (they share a dir).
+        leadership_dir=str(Path(warehouse_dir) / "leadership" / code),
+    )
+
+
+def plan(landing: Path, only: list[str] | None = None) -> tuple[dict[str, Path], list[str]]:
+    """The municipalities to run (code -> landing folder) and the folders refused (unknown code).
+
+    Raises :class:`DepartmentError` when a code asked for is not in the landing folder or the
+    landing holds no municipality folder.
+    """
+    folders = municipality_folders(landing)
+    if not folders:
+        raise DepartmentError(
+            f"landing folder {landing} holds no municipality subfolder named by its 5-digit "
+            "DANE code (e.g. 05615/)"
+        )
+    if only:
+        bad = [c for c in only if c not in folders]
+        if bad:
+            raise DepartmentError(
+                f"municipality {', '.join(bad)} has no folder in {landing} "
+                f"(found: {', '.join(folders)})"
+            )
+        folders = {c: folders[c] for c in only}
+    unknown = unknown_codes(list(folders))
+    return {c: p for c, p in folders.items() if c not in unknown}, unknown
+
+
+def run_municipality(
+    settings: Settings, code: str, log_level: str = "CRITICAL"
+) -> MunicipalityResult:
+    """One municipality's whole run; never raises for a failure of its own data."""
+    from fiscal_intel.locking import WarehouseBusy
+    from fiscal_intel.runner import PipelineError, run_pipeline
+
+    start = time.perf_counter()
+    result = MunicipalityResult(
+        code, municipality_name(code), "failed", 0.0, settings.warehouse, worker=os.getpid()
+    )
+    try:
+        from fiscal_intel.cli import landing_problem, warehouse_problem
+
+        problem = landing_problem(settings.landing_path) or warehouse_problem(
+            settings.warehouse_path
+        )
+        if problem:
+            result.message = problem
+            return result
+        stages = run_pipeline(settings, log_level=log_level)
+        from fiscal_intel.assets.raw import unreadable_files
+
+        unreadable = unreadable_files(stages)
+        if unreadable:
+            result.status, result.message = "incomplete", f"stage raw: {unreadable[0]}"
+        else:
+            result.status = "success"
+    except (PipelineError, WarehouseBusy) as exc:
+        result.message = str(exc)
+    except Exception as exc:  # one municipality's surprise must not stop the department
+        result.message = f"{type(exc).__name__}: {exc}"
+    finally:
+        result.seconds = time.perf_counter() - start
+    return result
+
+
+def run_department(
+    settings: Settings,
+    warehouse_dir: Path,
+    *,
+    workers: int = 1,
+    only: list[str] | None = None,
+    on_result: Callable[[MunicipalityResult], None] | None = None,
+    log_level: str = "CRITICAL",
+) -> list[MunicipalityResult]:
+    """Run the municipalities of ``settings.landing`` (a department landing), ``workers`` at a
+    time, then build ``department.duckdb``. Returns one result per municipality, by code."""
+    from fiscal_intel.department.marts import build_department
+
+    landing, warehouse_dir = settings.landing_path, Path(warehouse_dir)
+    folders, unknown = plan(landing, only)
+    warehouse_dir.mkdir(parents=True, exist_ok=True)
+    results = [
+        MunicipalityResult(
+            c, c, "failed", 0.0, "", f"folder {c}/ is not a municipality code in DIVIPOLA"
+        )
+        for c in unknown
+    ]
+    for r in results:
+        if on_result:
+            on_result(r)
+    # Largest first: the long runs start early, the small ones fill the gaps.
+    order = sorted(folders, key=lambda c: (-landing_size(folders[c]), c))
+    jobs = {c: municipality_settings(settings, c, folders[c], warehouse_dir) for c in order}
+    if workers <= 1:
+        for code in order:
+            result = run_municipality(jobs[code], code, log_level)
+            results.append(result)
+            if on_result:
+                on_result(result)
+    else:
+        # spawn, not fork: a forked Dagster/DuckDB process with live threads can deadlock.
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            futures = {pool.submit(run_municipality, jobs[c], c, log_level): c for c in order}
+            for future in as_completed(futures):
+                code = futures[future]
+                try:
+                    result = future.result()
+                except Exception as exc:  # the worker died (killed, out of memory)
+                    result = MunicipalityResult(
+                        code, municipality_name(code), "failed", 0.0, jobs[code].warehouse,
+                        f"worker process failed: {type(exc).__name__}: {exc}",
+                    )  # fmt: skip
+                results.append(result)
+                if on_result:
+                    on_result(result)
+    results.sort(key=lambda r: r.code)
+    # With --municipality, the others keep their place in the department's view from their
+    # last run (their files are not touched).
+    kept = [
+        previous_result(c, warehouse_dir)
+        for c in municipality_folders(landing)
+        if c not in {r.code for r in results} and c not in unknown
+    ]
+    department = build_department(
+        warehouse_dir, sorted(results + [k for k in kept if k], key=lambda r: r.code), settings
+    )
+    if any(r.status in ("success", "incomplete") for r in results):
+        from fiscal_intel.department.report import department_report
+
+        language = settings.report_language if settings.report_language in ("es", "en") else "es"
+        department_report(department, warehouse_dir / "department.html", language)
+    return results
+
+
+def previous_result(code: str, warehouse_dir: Path) -> MunicipalityResult | None:
+    """A municipality not run this time, as its last run left it (None: never built here)."""
+    import duckdb
+
+    from fiscal_intel.published import published_path
+
+    warehouse = Path(warehouse_dir) / f"{code}.duckdb"
+    source = published_path(warehouse)
+    if not source.is_file():
+        return None
+    try:
+        with duckdb.connect(str(source), read_only=True) as con:
+            row = con.execute(
+                "select status from ops.run_log order by started_at desc limit 1"
+            ).fetchall()
+    except duckdb.Error:
+        return None
+    status = row[0][0] if row else "failed"
+    return MunicipalityResult(code, municipality_name(code), status, 0.0, str(source))
