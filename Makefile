@@ -43,7 +43,9 @@ test: lint browser redis
 	.venv/bin/pytest -q
 
 ui: setup
-	.venv/bin/dagster dev -w workspace.yaml
+	@# The instance `fiscal-intel run` records its runs in, so the UI shows their history.
+	mkdir -p $${DAGSTER_HOME:-data/dagster_home}
+	DAGSTER_HOME=$$(realpath $${DAGSTER_HOME:-data/dagster_home}) .venv/bin/dg dev
 
 # Scale benchmark (issue #7): 10k, 100k and 1M taxpayers x 3 runs, the DuckDB floor, the pandas
 # peer and the demo; writes benchmarks/RESULTS.md. Quick look: make bench BENCH_ARGS="--sizes

@@ -244,7 +244,11 @@ def _run_stages(
 ) -> None:
     resources = build_resources(settings)
     definitions = _assets_and_checks()
-    with dg.DagsterInstance.ephemeral() as instance:
+    from fiscal_intel import instance as dagster_instance
+
+    # Recorded in the persistent instance (DAGSTER_HOME, else data/dagster_home), so the UI
+    # shows the history of command-line runs.
+    with dagster_instance.persistent_instance(settings.warehouse) as instance:
         for stage in stages:
             write_marker(settings.warehouse, record.run_id, record.started_at, "running", stage)
             if stage == "staging":  # its checks are the first to need GX
@@ -317,6 +321,9 @@ def write_run_log(settings: Settings, record: RunRecord) -> None:
         with build_resources(settings)["warehouse"].get_connection() as con:
             con.execute("create schema if not exists ops")
             run_sql(con, "ops/run_log")
+            from fiscal_intel.catalogue import comment_sql_table
+
+            comment_sql_table(con, "ops/run_log")
             tables = {
                 f"{s}.{t}"
                 for s, t in con.execute(

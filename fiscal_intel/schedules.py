@@ -6,6 +6,7 @@ from fiscal_intel.jobs import nightly, yearly_retrain
 from fiscal_intel.partitions import ALL_TAX_YEARS
 
 TIMEZONE = "America/Bogota"
+# Both start STOPPED: the deployment turns them on (UI toggle, or `dagster schedule start NAME`).
 
 
 @dg.schedule(
@@ -13,7 +14,7 @@ TIMEZONE = "America/Bogota"
     job=nightly,
     cron_schedule="0 2 * * *",
     execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every night at 02:00: staging, features, scores and marts from what is loaded.",
 )
 def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
@@ -30,7 +31,7 @@ yearly_retrain_schedule = dg.ScheduleDefinition(
     job=yearly_retrain,
     cron_schedule="0 3 15 6 *",
     execution_timezone=TIMEZONE,
-    default_status=dg.DefaultScheduleStatus.RUNNING,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every 15 June at 03:00: retrain both risk models on every closed audit.",
 )
 

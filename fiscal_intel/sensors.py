@@ -37,7 +37,9 @@ def changed_files(seen: dict[str, list[int]], current: dict[str, list[int]]) -> 
 @dg.sensor(
     job=everything,
     minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
+    # Off until the deployment turns it on (UI toggle or `dagster sensor start`): opening the UI
+    # on a landing folder with files must not launch a full run by itself.
+    default_status=dg.DefaultSensorStatus.STOPPED,
     description="Starts a run of the affected sources and everything downstream when files "
     "appear or change in the landing folder (the models are retrained only for new audits).",
 )
@@ -82,6 +84,10 @@ def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> Non
     from fiscal_intel.settings import load_settings
 
     run = context.dagster_run
+    if "fiscal_intel/run_id" in run.tags:
+        # A stage of a command-line run (recorded in the same Dagster instance since runs are
+        # persistent): the command writes its own line for the whole run.
+        return
     events = [
         entry.dagster_event
         for entry in context.instance.all_logs(run.run_id)
@@ -105,6 +111,8 @@ def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> Non
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.SUCCESS,
+    # Running by default: it only records (and publishes) runs someone else launched; it never
+    # requests one, so opening the UI still starts nothing.
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records every successful run of this code location in ops.run_log.",
 )
@@ -114,6 +122,8 @@ def run_log_on_success(context: dg.RunStatusSensorContext) -> None:
 
 @dg.run_status_sensor(
     run_status=dg.DagsterRunStatus.FAILURE,
+    # Running by default: it only records (and publishes) runs someone else launched; it never
+    # requests one, so opening the UI still starts nothing.
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records every failed run of this code location in ops.run_log, with why.",
 )

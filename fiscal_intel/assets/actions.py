@@ -11,7 +11,7 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.actions.choice import Capacities, choose_actions, prior_yields
-from fiscal_intel.assets.factory import sql_asset, sql_file_spec
+from fiscal_intel.assets.factory import described, sql_asset, sql_file_spec, table_metadata
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.sqlfiles import frame, run_sql, scalar
 
@@ -131,7 +131,11 @@ def case_action_frame(
     ),
     kinds={"duckdb", "python"},
 )
-def case_actions(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
+def case_actions(
+    context,  # noqa: ANN001 - unannotated: this module's annotations are strings
+    warehouse: DuckDBResource,
+    settings: FiscalSettings,
+) -> dg.MaterializeResult:
     with warehouse.get_connection() as con:
         chosen, used = case_action_frame(con, settings)
         con.register("_case_actions", chosen.to_arrow())
@@ -142,10 +146,11 @@ def case_actions(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.Mate
             )
         finally:
             con.unregister("_case_actions")
+        table = table_metadata(con, "scoring", "case_actions", described(context))
     counts = chosen.group_by("action").len().sort("action").rows() if chosen.height else []
     return dg.MaterializeResult(
         metadata={
-            "rows": dg.MetadataValue.int(chosen.height),
+            **table,
             "yields": dg.MetadataValue.json(used),
             **{f"cases_{a}": dg.MetadataValue.int(n) for a, n in counts},
         }
@@ -163,8 +168,8 @@ def _register(name: str) -> dg.AssetsDefinition:
         with warehouse.get_connection() as con:
             con.execute("create schema if not exists ops")
             run_sql(con, f"ops/{name}")
-            rows = scalar(con, f"select count(*) from ops.{name}")
-        return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows)})
+            metadata = table_metadata(con, "ops", name, description)
+        return dg.MaterializeResult(metadata=metadata)
 
     return _asset
 

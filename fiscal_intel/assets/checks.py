@@ -9,6 +9,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.assets.staging import STAGED_TABLES
+from fiscal_intel.catalogue import comment_sql_table
 from fiscal_intel.ingest.sources import SOURCES
 from fiscal_intel.partitions import FIRST_TAX_YEAR, LAST_TAX_YEAR
 from fiscal_intel.resources import FiscalSettings
@@ -263,6 +264,7 @@ def audit_lists_outcome(
     from fiscal_intel.assets.scoring import PROGRAMS
 
     run_sql(con, "ops/audit_list_sizes")
+    comment_sql_table(con, "ops/audit_list_sizes")
     passed, observed, detail = run_sql(
         con,
         "checks/audit_lists_not_collapsed",

@@ -13,7 +13,7 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import sql_asset, upstream_keys
+from fiscal_intel.assets.factory import described, sql_asset, table_metadata, upstream_keys
 from fiscal_intel.lineage import sql_lineage
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.evaluation import (
@@ -96,12 +96,14 @@ def backtest(
         con.register("_backtest", rows)
         con.execute("create or replace table scoring.backtest as select * from _backtest")
         con.unregister("_backtest")
+        table = table_metadata(con, "scoring", "backtest", described(context), rows.height)
     random = rows.filter(pl.col("selection") == "random")
     context.log.info(
         f"backtest as of {cutoff}: {rows.height} held-out audits, {random.height} random"
     )
     return dg.MaterializeResult(
         metadata={
+            **table,
             "cutoff": dg.MetadataValue.text(cutoff.isoformat()),
             "held_out_audits": dg.MetadataValue.int(rows.height),
             "random_audits": dg.MetadataValue.int(random.height),
@@ -118,7 +120,9 @@ def backtest(
     ),
     kinds={"duckdb"},
 )
-def truth(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
+def truth(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
+) -> dg.MaterializeResult:
     try:
         given = truth_frame(settings.truth)
     except (FileNotFoundError, ValueError) as exc:
@@ -129,10 +133,10 @@ def truth(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.Materialize
         con.register("_truth_file", given)
         run_sql(con, "evaluation/truth", **settings.sql_params())
         con.unregister("_truth_file")
-        rows = scalar(con, "select count(*) from evaluation.truth")
+        table = table_metadata(con, "evaluation", "truth", described(context))
     return dg.MaterializeResult(
         metadata={
-            "rows": dg.MetadataValue.int(rows),
+            **table,
             "file": dg.MetadataValue.text(settings.truth or "(none)"),
         }
     )

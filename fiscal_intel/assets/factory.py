@@ -9,7 +9,9 @@ import warnings
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from duckdb import DuckDBPyConnection
 
+from fiscal_intel.catalogue import column_text, comment_table
 from fiscal_intel.ingest.sources import SOURCES
 from fiscal_intel.lineage import Table, sql_lineage
 from fiscal_intel.partitions import tax_years
@@ -32,6 +34,33 @@ def upstream_keys(tables: frozenset[Table] | set[Table]) -> list[dg.AssetKey]:
         for key in PRODUCERS.get(table, [dg.AssetKey(list(table))]):
             keys[key] = None
     return list(keys)
+
+
+def table_metadata(
+    con: DuckDBPyConnection,
+    schema: str,
+    table: str,
+    description: str | None,
+    rows: int | None = None,
+) -> dict[str, dg.MetadataValue]:
+    """What a data engineer expects of a warehouse asset, from the table DuckDB built: its
+    ``COMMENT ON`` table and columns (texts from ``fiscal_intel.catalogue``), the Dagster column
+    schema with those texts, and ``dagster/row_count`` (``rows``, else counted)."""
+    columns = comment_table(con, schema, table, description)
+    if rows is None:
+        rows = scalar(con, f"select count(*) from {schema}.{table}")
+    schema_value = dg.TableSchema(
+        columns=[dg.TableColumn(c, t, column_text(schema, table, c)) for c, t in columns]
+    )
+    return {
+        "dagster/column_schema": dg.MetadataValue.table_schema(schema_value),
+        "dagster/row_count": dg.MetadataValue.int(int(rows)),
+    }
+
+
+def described(context: dg.AssetExecutionContext) -> str | None:
+    """The running asset's description (its table's comment)."""
+    return context.assets_def.descriptions_by_key.get(context.asset_key)
 
 
 def sql_file_spec(schema: str, name: str) -> tuple[list[dg.AssetKey], str]:
@@ -68,8 +97,8 @@ def sql_asset(schema: str, name: str, *_ignored: object) -> dg.AssetsDefinition:
             con.execute(f"create schema if not exists {schema}")
             install_macros(con)
             run_sql(con, f"{schema}/{name}", **settings.sql_params())
-            rows = scalar(con, f"select count(*) from {schema}.{name}")
-        return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows)})
+            metadata = table_metadata(con, schema, name, description)
+        return dg.MaterializeResult(metadata=metadata)
 
     return _asset
 
@@ -127,9 +156,11 @@ def partitioned_sql_asset(schema: str, name: str, *_ignored: object) -> dg.Asset
                 f"select count(*) from {schema}.{name} where list_contains($years, tax_year)",
                 {"years": years},
             )
+            metadata = table_metadata(con, schema, name, description)
         return dg.MaterializeResult(
             metadata={
-                "rows": dg.MetadataValue.int(rows),
+                **metadata,
+                "dagster/partition_row_count": dg.MetadataValue.int(rows),
                 "tax_years": dg.MetadataValue.text(f"{years[0]}–{years[-1]}" if years else "-"),
             }
         )

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import sql_asset
+from fiscal_intel.assets.factory import described, sql_asset, table_metadata
 from fiscal_intel.leadership import LEADERSHIP_MARTS
 from fiscal_intel.resources import FiscalSettings
 
@@ -40,7 +40,9 @@ _FORECAST_INPUTS = [("staging", "stg_payments"), ("staging", "as_of_date"), ("re
     "backtests of the model and of the naive forecast (last year × its growth).",
     kinds={"duckdb", "python"},
 )
-def revenue_forecast(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
+def revenue_forecast(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
+) -> dg.MaterializeResult:
     from fiscal_intel.leadership.forecast import backtest_errors, revenue_forecast_frame
     from fiscal_intel.sqlfiles import install_macros
 
@@ -58,8 +60,8 @@ def revenue_forecast(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.
             )
         finally:
             con.unregister("revenue_forecast_frame")
+        metadata = table_metadata(con, "marts", "revenue_forecast", described(context))
     errors = backtest_errors(frame.to_dicts())
-    metadata: dict[str, dg.MetadataValue] = {"rows": dg.MetadataValue.int(frame.height)}
     for (method, horizon), e in errors.items():
         metadata[f"mape_{method}_{horizon}m"] = dg.MetadataValue.float(round(e["mape"], 4))
     return dg.MaterializeResult(metadata=metadata)
@@ -74,7 +76,7 @@ def revenue_forecast(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.
     kinds={"duckdb", "python"},
 )
 def revenue_forecast_monthly(
-    warehouse: DuckDBResource, settings: FiscalSettings
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
 ) -> dg.MaterializeResult:
     from fiscal_intel.leadership.forecast import revenue_forecast_monthly_frame
     from fiscal_intel.sqlfiles import install_macros
@@ -93,7 +95,8 @@ def revenue_forecast_monthly(
             )
         finally:
             con.unregister("revenue_forecast_monthly_frame")
-    return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(frame.height)})
+        metadata = table_metadata(con, "marts", "revenue_forecast_monthly", described(context))
+    return dg.MaterializeResult(metadata=metadata)
 
 
 LEADERSHIP_MART_KEYS = [dg.AssetKey(["marts", name]) for name in LEADERSHIP_MARTS]

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from fiscal_intel.assets.factory import described, table_metadata
+from fiscal_intel.catalogue import comment_sql_table
 from fiscal_intel.ingest.loader import LoadBounds, SourceLoad, load_source
 from fiscal_intel.ingest.mappings import MappingError, load_mapping
 from fiscal_intel.ingest.sources import SOURCES, Source
@@ -72,6 +74,9 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
                 con, source, settings.landing_path / source.name, mapping=mapping, bounds=bounds
             )
             table_rows = scalar(con, f"select count(*) from raw.{source.name}")
+            table = table_metadata(con, "raw", source.name, described(context), table_rows)
+            for bookkeeping in ("ops/load_log", "ops/quarantine"):
+                comment_sql_table(con, bookkeeping)
         for f in result.files:
             if f.status == "loaded":
                 context.log.info(
@@ -88,7 +93,7 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
                 description="; ".join(f"{source.name}/{f.message}" for f in result.failures),
                 metadata=_metadata(result, table_rows),
             )
-        return dg.MaterializeResult(metadata=_metadata(result, table_rows))
+        return dg.MaterializeResult(metadata={**_metadata(result, table_rows), **table})
 
     return _asset
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.sqlfiles import run_sql, scalar
+from fiscal_intel.assets.factory import table_metadata
+from fiscal_intel.sqlfiles import run_sql
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
 
@@ -23,8 +24,8 @@ def _reference_asset(
             con.execute("create schema if not exists ref")
             files = {k: str(REFERENCE_DIR / v) for k, v in more_files.items()}
             run_sql(con, f"ref/{name}", path=str(REFERENCE_DIR / csv_name), **files)
-            rows = scalar(con, f"select count(*) from ref.{name}")
-        return dg.MaterializeResult(metadata={"rows": dg.MetadataValue.int(rows)})
+            metadata = table_metadata(con, "ref", name, description)
+        return dg.MaterializeResult(metadata=metadata)
 
     return _asset
 

@@ -11,6 +11,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
+from fiscal_intel.assets.factory import described, table_metadata
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.model import ProgramModel, model_record
 from fiscal_intel.scoring.programs import PROGRAMS
@@ -59,8 +60,10 @@ def risk_models(
         )
     with warehouse.get_connection() as con:
         store_models(con, records)
+        table = table_metadata(con, "scoring", "risk_models", described(context))
     return dg.MaterializeResult(
         metadata={
+            **table,
             **{f"{r['program']}_version": r["model_version"] for r in records},
             **{f"{r['program']}_train_rows": dg.MetadataValue.int(r["train_rows"])
                for r in records},
@@ -93,11 +96,13 @@ def scores_asset(program: str) -> dg.AssetsDefinition:
             )
             con.unregister("_scores")
             con.commit()
+            table = table_metadata(con, "scoring", f"{program}_scores", described(context))
         context.log.info(
             f"{program}: scored {scores.height} open cases with model {model.version}"
         )
         return dg.MaterializeResult(
             metadata={
+                **table,
                 "model_version": model.version,
                 "train_rows": dg.MetadataValue.int(model.train_rows),
                 "positives": dg.MetadataValue.int(model.positives),

@@ -9,28 +9,13 @@ from pathlib import Path
 
 import duckdb
 
+from fiscal_intel.catalogue import LEADERSHIP_TITLES_ES, comment_table
 from fiscal_intel.leadership import IDENTIFYING_COLUMNS, LEADERSHIP_MARTS
 from fiscal_intel.published import readable
 
 # Figures of type double that are ratios, not pesos: rounded to 4 decimals rather than to the
 # rounding base (the CPI inflation is public, rounding it changes nothing).
 RATIO = re.compile(r"rate|growth|share|error_pct|inflation")
-
-DESCRIPTIONS = {
-    "revenue_monthly": "ICA collected per month of payment and CIIU section (pools: '*').",
-    "revenue_yearly": "Per tax year, CIIU section and comuna: declared, collected, growth "
-    "nominal and real (pools: '*').",
-    "compliance_yearly": "Per tax year: obliged, filers on time and late, non-filers, "
-    "estimated non-filer tax.",
-    "arrears": "Declared but unpaid balances by age and CIIU section (pools: '*').",
-    "audit_yield": "Per year and audit program: cases, findings, tax assessed, enforcement "
-    "revenue; organic growth in the 'total' rows.",
-    "tax_gap": "Tax gap estimated from the random-audit sample, with 95 % intervals.",
-    "revenue_forecast": "Annual collection: actuals, next-year forecasts with 95 % intervals, "
-    "and backtests of the model against the naive forecast.",
-    "revenue_forecast_monthly": "The next 12 months of collection with 80 % and 95 % intervals; "
-    "the months of a year and what it has collected add up to its yearly forecast.",
-}
 
 
 def _identifier(name: str) -> str:
@@ -94,8 +79,8 @@ def _copy(
             f"create table {target}.marts.{table} as select {select} "
             f"from {_identifier(source)}.marts.{table}"
         )
-        comment = DESCRIPTIONS[table].replace("'", "''")
-        con.execute(f"comment on table {target}.marts.{table} is '{comment}'")
+        # Spanish titles for the readers of the shared file; column texts from the catalogue.
+        comment_table(con, "marts", table, LEADERSHIP_TITLES_ES[table], catalog=target)
         rows[table] = con.execute(f"select count(*) from {target}.marts.{table}").fetchall()[0][0]
     return rows
 
