@@ -5,9 +5,11 @@ secrecy; from them come two files for leadership, written beside the warehouse (
 ``leadership_dir`` setting): a DuckDB file holding only those marts and the HTML report.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.assets.factory import described, sql_asset, table_metadata
@@ -32,6 +34,32 @@ mart_assets = [
 _FORECAST_INPUTS = [("staging", "stg_payments"), ("staging", "as_of_date"), ("ref", "cpi_deflator")]
 
 
+def _forecast_table(
+    context: dg.AssetExecutionContext,
+    warehouse: DuckDBResource,
+    settings: FiscalSettings,
+    table: str,
+    build: Callable[..., pl.DataFrame],
+    order_by: str,
+) -> tuple[pl.DataFrame, dict[str, dg.MetadataValue]]:
+    """Build a forecast frame under the secrecy settings and store it as ``marts.<table>``."""
+    from fiscal_intel.sqlfiles import install_macros
+
+    with warehouse.get_connection() as con:
+        con.execute("create schema if not exists marts")
+        install_macros(con)
+        frame = build(con, settings.min_cell_taxpayers, settings.dominance_p_percent)
+        con.register(f"{table}_frame", frame.to_arrow())
+        try:
+            con.execute(
+                f"create or replace table marts.{table} as "
+                f"select * from {table}_frame order by {order_by}"
+            )
+        finally:
+            con.unregister(f"{table}_frame")
+        return frame, table_metadata(con, "marts", table, described(context))
+
+
 @dg.asset(
     key=["marts", "revenue_forecast"],
     group_name="marts",
@@ -44,25 +72,12 @@ def revenue_forecast(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
 ) -> dg.MaterializeResult:
     from fiscal_intel.leadership.forecast import backtest_errors, revenue_forecast_frame
-    from fiscal_intel.sqlfiles import install_macros
 
-    with warehouse.get_connection() as con:
-        con.execute("create schema if not exists marts")
-        install_macros(con)
-        frame = revenue_forecast_frame(
-            con, settings.min_cell_taxpayers, settings.dominance_p_percent
-        )
-        con.register("revenue_forecast_frame", frame.to_arrow())
-        try:
-            con.execute(
-                "create or replace table marts.revenue_forecast as "
-                "select * from revenue_forecast_frame order by kind, target_year, method, origin"
-            )
-        finally:
-            con.unregister("revenue_forecast_frame")
-        metadata = table_metadata(con, "marts", "revenue_forecast", described(context))
-    errors = backtest_errors(frame.to_dicts())
-    for (method, horizon), e in errors.items():
+    frame, metadata = _forecast_table(
+        context, warehouse, settings, "revenue_forecast", revenue_forecast_frame,
+        "kind, target_year, method, origin",
+    )  # fmt: skip
+    for (method, horizon), e in backtest_errors(frame.to_dicts()).items():
         metadata[f"mape_{method}_{horizon}m"] = dg.MetadataValue.float(round(e["mape"], 4))
     return dg.MaterializeResult(metadata=metadata)
 
@@ -79,23 +94,11 @@ def revenue_forecast_monthly(
     context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
 ) -> dg.MaterializeResult:
     from fiscal_intel.leadership.forecast import revenue_forecast_monthly_frame
-    from fiscal_intel.sqlfiles import install_macros
 
-    with warehouse.get_connection() as con:
-        con.execute("create schema if not exists marts")
-        install_macros(con)
-        frame = revenue_forecast_monthly_frame(
-            con, settings.min_cell_taxpayers, settings.dominance_p_percent
-        )
-        con.register("revenue_forecast_monthly_frame", frame.to_arrow())
-        try:
-            con.execute(
-                "create or replace table marts.revenue_forecast_monthly as "
-                "select * from revenue_forecast_monthly_frame order by month"
-            )
-        finally:
-            con.unregister("revenue_forecast_monthly_frame")
-        metadata = table_metadata(con, "marts", "revenue_forecast_monthly", described(context))
+    _, metadata = _forecast_table(
+        context, warehouse, settings, "revenue_forecast_monthly",
+        revenue_forecast_monthly_frame, "month",
+    )  # fmt: skip
     return dg.MaterializeResult(metadata=metadata)
 
 
