@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
+import filelock
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
@@ -106,7 +107,17 @@ def ensure_dagster_home(home: Path) -> Path:
 
 @contextmanager
 def persistent_instance(warehouse: str | Path) -> Iterator[dg.DagsterInstance]:
-    """The instance in :func:`dagster_home` for ``warehouse``, created if missing."""
+    """The instance in :func:`dagster_home` for ``warehouse``, created if missing.
+
+    Opening an instance creates its SQLite schemas and stamps their Alembic version when the
+    folder is new. Two processes doing that at once (a department's municipalities share one
+    folder) leave two version rows, and every later open fails with "Version table
+    'alembic_version' has more than one head present": the opening is serialized by a lock in
+    the folder. Runs themselves share the storage as Dagster allows.
+    """
     home = ensure_dagster_home(dagster_home(warehouse))
-    with dg.DagsterInstance.from_config(str(home)) as instance:
+    lock = filelock.FileLock(str(home / ".open.lock"), thread_local=False)
+    with lock:
+        instance = dg.DagsterInstance.from_config(str(home))
+    with instance:
         yield instance

@@ -80,3 +80,29 @@ def test_dg_check_defs_loads_the_code_location() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "All definitions loaded successfully" in done.stdout + done.stderr
+
+
+def _open_and_list(warehouse: str) -> int:
+    from fiscal_intel.instance import persistent_instance
+
+    with persistent_instance(warehouse) as instance:
+        return len(instance.get_runs())
+
+
+def test_a_new_home_opened_by_several_processes_at_once_stays_usable(tmp_path) -> None:
+    """A department's municipalities start together and share one new folder: each opening
+    creates the SQLite schemas, and two at once left two Alembic version rows that broke every
+    later run ("more than one head present")."""
+    import shutil
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    warehouse = str(tmp_path / "wh" / "05001.duckdb")
+    for attempt in range(2):
+        home = tmp_path / "wh" / "dagster_home"
+        with ProcessPoolExecutor(max_workers=4, mp_context=get_context("spawn")) as pool:
+            # Warm the workers first so their openings coincide.
+            list(pool.map(abs, range(4)))
+            assert list(pool.map(_open_and_list, [warehouse] * 4)) == [0, 0, 0, 0]
+        assert _open_and_list(warehouse) == 0, attempt
+        shutil.rmtree(home)
