@@ -530,15 +530,19 @@ def comment_table(
     """``COMMENT ON`` the table (``description``) and each of its columns with a catalogue text;
     returns the table's ``(column, type)``. Comments go with the table, so a rebuilt table
     (``create or replace``) is commented again by the asset that rebuilt it."""
+    from fiscal_intel.sqlfiles import one_transaction
+
     prefix = f"{_ident(catalog)}." if catalog else ""
     name = f"{prefix}{_ident(schema)}.{_ident(table)}"
-    if description:
-        con.execute(f"comment on table {name} is {_literal(description)}")
     columns = table_columns(con, schema, table, catalog)
-    for column, _ in columns:
-        text = column_text(schema, table, column)
-        if text:
-            con.execute(f"comment on column {name}.{_ident(column)} is {_literal(text)}")
+    # One commit for the table's comments, not one per column (each a write to the file).
+    with one_transaction(con):
+        if description:
+            con.execute(f"comment on table {name} is {_literal(description)}")
+        for column, _ in columns:
+            text = column_text(schema, table, column)
+            if text:
+                con.execute(f"comment on column {name}.{_ident(column)} is {_literal(text)}")
     return columns
 
 
