@@ -12,6 +12,8 @@ from fiscal_intel.ingest.sources import SOURCES
 from fiscal_intel.jobs import TRAINING, everything
 from fiscal_intel.partitions import ALL_TAX_YEARS
 from fiscal_intel.resources import FiscalSettings
+from fiscal_intel.run_events import failure_reason, stage_result_of
+from fiscal_intel.run_log import RunRecord, write_run_log
 
 
 def scan_landing(landing: Path) -> dict[str, list[int]]:
@@ -80,7 +82,6 @@ def landing_files_sensor(
 
 def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> None:
     """Write a run launched by the daemon or the UI into ``ops.run_log``, as CLI runs are."""
-    from fiscal_intel.runner import RunRecord, _failure_reason, stage_result_of, write_run_log
     from fiscal_intel.settings import load_settings
 
     run = context.dagster_run
@@ -100,7 +101,7 @@ def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> Non
     record.status = status
     if status == "failed":
         record.failed_stage = run.job_name
-        record.message = _failure_reason(events)
+        record.message = failure_reason(events)
     settings = load_settings()
     write_run_log(settings, record)
     if status == "success":  # what readers and BI tools open (fiscal_intel.published)
