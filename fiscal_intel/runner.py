@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -25,11 +27,12 @@ from fiscal_intel.locking import warehouse_lock
 from fiscal_intel.partitions import ALL_TAX_YEARS
 from fiscal_intel.profiling import peak_rss_bytes, reset_peak_rss
 from fiscal_intel.published import partial_path, publish
-from fiscal_intel.resources import build_resources
+from fiscal_intel.resources import WarehouseResource, build_resources
 from fiscal_intel.run_events import StageResult, check_outcomes, failure_reason, stage_result_of
 from fiscal_intel.run_log import PUBLISHED, RunRecord, begin_run_log, write_run_log
 from fiscal_intel.run_marker import write_marker
 from fiscal_intel.settings import Settings
+from fiscal_intel.warehouse import SHADOWED
 
 # Stages that hold tax-year-partitioned assets.
 PARTITIONED_STAGES = {"staging"}
@@ -117,7 +120,10 @@ def _run_stages(
 
     # Recorded in the persistent instance (DAGSTER_HOME, else data/dagster_home), so the UI
     # shows the history of command-line runs.
-    with dagster_instance.persistent_instance(settings.warehouse) as instance:
+    with (
+        dagster_instance.persistent_instance(settings.warehouse) as instance,
+        _warehouse_kept_open(resources["warehouse"]),
+    ):
         for stage in stages:
             write_marker(settings.warehouse, record.run_id, record.started_at, "running", stage)
             if stage == "staging":  # its checks are the first to need GX
@@ -156,6 +162,25 @@ def _run_stages(
                 raise PipelineError(f"stage {stage}: {failure_reason(events)}")
             if on_stage:
                 on_stage(stage_result)
+
+
+@contextmanager
+def _warehouse_kept_open(warehouse: WarehouseResource) -> Iterator[None]:
+    """Hold one connection to the warehouse for the stages.
+
+    DuckDB shares an open database between the connections of a process opened with the same
+    settings: each asset's connection then joins it instead of opening the file, reading its
+    catalogue and checkpointing it on close (~0.05 s, 100 times a run; the profile in
+    benchmarks/department_cost.md). Committed work is in the write-ahead log, as before, so a
+    killed run loses nothing more. Closed before the run log and the publication (which opens
+    the file with other settings and checkpoints it). A file attached under another name
+    (``fiscal_intel.warehouse.SHADOWED``) is not shared that way: it is opened per asset.
+    """
+    if Path(warehouse.database).stem.lower() in SHADOWED:
+        yield
+        return
+    with warehouse._connection():  # the resource's own settings, so the assets' joins match
+        yield
 
 
 def _failed_step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
