@@ -25,7 +25,7 @@ import duckdb
 
 from fiscal_intel.jobs import STAGES
 from fiscal_intel.locking import warehouse_lock
-from fiscal_intel.partitions import ALL_TAX_YEARS
+from fiscal_intel.partitions import all_tax_years, with_tax_years
 from fiscal_intel.published import partial_path, publication_interrupted, publish
 from fiscal_intel.resources import build_resources
 from fiscal_intel.run_marker import write_marker
@@ -243,7 +243,7 @@ def _run_stages(
     log_level: str,
 ) -> None:
     resources = build_resources(settings)
-    definitions = _assets_and_checks()
+    definitions = with_tax_years(_assets_and_checks(), settings)  # the run's tax years
     from fiscal_intel import instance as dagster_instance
 
     # Recorded in the persistent instance (DAGSTER_HOME, else data/dagster_home), so the UI
@@ -268,7 +268,7 @@ def _run_stages(
                 tags={
                     "fiscal_intel/stage": stage,
                     "fiscal_intel/run_id": record.run_id,
-                    **(ALL_TAX_YEARS if stage in PARTITIONED_STAGES else {}),
+                    **(all_tax_years(settings) if stage in PARTITIONED_STAGES else {}),
                 },
             )
             events = result.all_events

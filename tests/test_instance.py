@@ -63,7 +63,9 @@ def test_run_log_sensor_leaves_cli_runs_to_the_cli(monkeypatch) -> None:
     written = []
     monkeypatch.setattr(runner, "write_run_log", lambda *a: written.append(a))
     run = SimpleNamespace(tags={"fiscal_intel/run_id": "abc"}, run_id="r1", job_name="staging")
-    _record_finished_run(SimpleNamespace(dagster_run=run), "success")
+    from fiscal_intel.resources import FiscalSettings
+
+    _record_finished_run(SimpleNamespace(dagster_run=run), "success", FiscalSettings())
     assert written == []
 
 

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -48,8 +48,7 @@ def municipality_settings(
     settings: Settings, code: str, landing: Path, warehouse_dir: Path
 ) -> Settings:
     """The settings of one municipality's run inside a department."""
-    return replace(
-        settings,
+    return settings.replace(
         landing=str(landing),
         warehouse=str(Path(warehouse_dir) / f"{code}.duckdb"),
         municipality=code,
