@@ -7,7 +7,7 @@ its unreadable file), and compare each program's list.
 
 A case is *touched* when a quarantined row names its NIT: a registry row (RIT or chamber) touches
 every year of the NIT, any other row (return, payment, withholding, audit) the NIT and tax year it
-names (the manifest's ``touched_cases``; see README "The messy demo"). Touched cases are set aside
+names (the manifest's ``touched_cases``; see docs/messy_demo.md). Touched cases are set aside
 on both lists; what is left should rank alike. Per program and k (10, 50, 100):
 
 - ``overlap``: untouched cases in both top k;

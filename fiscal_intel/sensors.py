@@ -12,6 +12,8 @@ from fiscal_intel.ingest.sources import SOURCES
 from fiscal_intel.jobs import TRAINING, everything
 from fiscal_intel.partitions import all_tax_years
 from fiscal_intel.resources import FiscalSettings
+from fiscal_intel.run_events import failure_reason, stage_result_of
+from fiscal_intel.run_log import RunRecord, write_run_log
 
 
 def scan_landing(landing: Path) -> dict[str, list[int]]:
@@ -83,8 +85,6 @@ def _record_finished_run(
 ) -> None:
     """Write a run launched by the daemon or the UI into ``ops.run_log``, as CLI runs are, in
     the warehouse of the code location's settings (its ``settings`` resource)."""
-    from fiscal_intel.runner import RunRecord, _failure_reason, stage_result_of, write_run_log
-
     run = context.dagster_run
     if "fiscal_intel/run_id" in run.tags:
         # A stage of a command-line run (recorded in the same Dagster instance since runs are
@@ -102,7 +102,7 @@ def _record_finished_run(
     record.status = status
     if status == "failed":
         record.failed_stage = run.job_name
-        record.message = _failure_reason(events)
+        record.message = failure_reason(events)
     run_settings = settings.settings
     write_run_log(run_settings, record)
     if status == "success":  # what readers and BI tools open (fiscal_intel.published)

@@ -11,9 +11,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from fiscal_intel.cli import main
+from fiscal_intel.cli import evaluate, main
 from fiscal_intel.resources import build_resources
-from fiscal_intel.scoring.evaluation import PROGRAMS, evaluate, features_as_of
+from fiscal_intel.scoring.evaluation import PROGRAMS, features_as_of
 from fiscal_intel.sqlfiles import install_macros
 
 

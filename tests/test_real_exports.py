@@ -687,16 +687,16 @@ def test_mostly_quarantined_file_stops_the_run(tmp_path: Path, capsys) -> None:
 
 
 def test_continue_past_the_gate_exits_1_naming_the_file(tmp_path: Path, capsys, monkeypatch):
-    import fiscal_intel.report
+    import fiscal_intel.run_summary
     import fiscal_intel.runner
-    from fiscal_intel.runner import StageResult
+    from fiscal_intel.run_events import StageResult
 
     line = ("check raw/payments:quarantine_share failed: payments/recaudo_malo.csv: 75.0 % of 4 "
             "rows quarantined (max_quarantine_share 20.0 %); most common: paid_on '…' is not a "
             "date (3)")
     monkeypatch.setattr(fiscal_intel.runner, "run_pipeline",
                         lambda *a, **k: [StageResult("raw", 1.0, 7, checks_failed=[line])])
-    monkeypatch.setattr(fiscal_intel.report, "print_summary", lambda *a, **k: None)
+    monkeypatch.setattr(fiscal_intel.run_summary, "print_summary", lambda *a, **k: None)
     code, err = _err(capsys, ["run", "--landing", str(SMALL), "--warehouse",
                               str(tmp_path / "w.duckdb"), "--continue-past-unreadable"])
     assert code == 1

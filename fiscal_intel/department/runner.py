@@ -26,8 +26,6 @@ from fiscal_intel.department.landing import (
 )
 from fiscal_intel.settings import Settings
 
-DEPARTMENT_FILE = "department.duckdb"
-
 
 @dataclass
 class MunicipalityResult:
@@ -93,7 +91,7 @@ def run_municipality(
         code, municipality_name(code), "failed", 0.0, settings.warehouse, worker=os.getpid()
     )
     try:
-        from fiscal_intel.cli import landing_problem, warehouse_problem
+        from fiscal_intel.preflight import landing_problem, warehouse_problem
 
         problem = landing_problem(settings.landing_path) or warehouse_problem(
             settings.warehouse_path
