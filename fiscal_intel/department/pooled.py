@@ -40,6 +40,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import duckdb
 import lightgbm as lgb
@@ -534,27 +535,49 @@ def _store_choice(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
     con.unregister("_choice")
 
 
-def _rebuild_after_scores(settings: Settings, log_level: str) -> str | None:
-    """Rebuild what reads the score tables (case actions, the ranking and the marts after it),
-    through Dagster like every table; None on success, else the failure in one line."""
+@lru_cache(maxsize=1)
+def _after_scores() -> tuple[list, list]:
+    """The definitions that read the score tables (case actions, the ranking and the marts after
+    it) and their checks, found once from the whole graph: a Dagster run of these alone costs a
+    fraction of one over every definition."""
+    import dagster as dg
+
+    from fiscal_intel.definitions import defs
+    from fiscal_intel.runner import _assets_and_checks
+
+    everything = _assets_and_checks()
+    scores = [dg.AssetKey(["scoring", f"{p}_scores"]) for p in PROGRAMS]
+    graph = defs.resolve_asset_graph()
+    keys = (
+        dg.AssetSelection.assets(*scores).downstream() - dg.AssetSelection.assets(*scores)
+    ).resolve(graph)
+    assets = [
+        a for a in everything
+        if isinstance(a, dg.AssetsDefinition) and set(a.keys) & keys
+    ]  # fmt: skip
+    checks = [
+        c for c in everything
+        if isinstance(c, dg.AssetChecksDefinition) and {k.asset_key for k in c.check_keys} & keys
+    ]  # fmt: skip
+    return assets, checks
+
+
+def _rebuild_after_scores(settings: Settings, log_level: str, instance: object) -> str | None:
+    """Rebuild what reads the score tables, through Dagster like every table; None on success,
+    else the failure in one line."""
     import dagster as dg
 
     from fiscal_intel.resources import build_resources
-    from fiscal_intel.runner import _assets_and_checks, _failure_reason
+    from fiscal_intel.runner import _failure_reason
 
-    scores = [dg.AssetKey(["scoring", f"{p}_scores"]) for p in PROGRAMS]
-    selection = dg.AssetSelection.assets(*scores).downstream() - dg.AssetSelection.assets(
-        *scores
+    assets, checks = _after_scores()
+    result = dg.materialize(
+        [*assets, *checks],
+        resources=build_resources(settings),
+        instance=instance,  # type: ignore[arg-type]
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(
-            _assets_and_checks(),
-            selection=selection,
-            resources=build_resources(settings),
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )
     return None if result.success else _failure_reason(result.all_events)
 
 
@@ -563,6 +586,7 @@ def write_back(
     choices: dict[str, dict],
     pooled_now: dict[str, ProgramModel],
     log_level: str = "CRITICAL",
+    instance: object = None,
 ) -> None:
     """Record the choices and the pooled models in the municipality's warehouse, re-rank the
     programs whose choice is not its own model, rebuild what reads the scores and publish;
@@ -598,7 +622,7 @@ def write_back(
                 changed = True
             _store_choice(con, list(choices.values()))
         if changed:
-            message = _rebuild_after_scores(settings, log_level)
+            message = _rebuild_after_scores(settings, log_level, instance)
             if message:
                 raise RuntimeError(f"rebuilding the lists after the pooled choice: {message}")
         publish(settings.warehouse)
@@ -676,13 +700,16 @@ def pooled_learning(
             program, [m.then[program] for m in read.values()], closed_by=earliest, **fit
         )
     result.models = pooled_now
-    for code, m in read.items():
-        try:
-            choices = choice_rows(m, pooled_now, pooled_then)
-            write_back(m, choices, pooled_now, log_level)
-            result.choices[code] = choices
-        except Exception as exc:
-            result.failed[code] = f"pooled step: {type(exc).__name__}: {exc}"
+    import dagster as dg
+
+    with dg.DagsterInstance.ephemeral() as instance:  # one for every municipality's rebuild
+        for code, m in read.items():
+            try:
+                choices = choice_rows(m, pooled_now, pooled_then)
+                write_back(m, choices, pooled_now, log_level, instance)
+                result.choices[code] = choices
+            except Exception as exc:
+                result.failed[code] = f"pooled step: {type(exc).__name__}: {exc}"
     for code, message in result.failed.items():
         if on_message:
             on_message(f"municipality {code}: {message}")
