@@ -77,7 +77,7 @@ def evaluate(code: str, warehouse: Path, truth: Path, taxpayers: int) -> list[di
             )  # fmt: skip
             from fiscal_intel.department.pooled import municipality_profile
 
-            as_of = con.execute("select as_of from staging.as_of_date").fetchone()[0]
+            as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
             profile = municipality_profile(con, program, as_of)
             candidates = frame(
                 con, f"select * from features.{program}_features where is_candidate"

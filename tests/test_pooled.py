@@ -63,7 +63,7 @@ def test_pooled_rows_carry_no_taxpayer_identity(department) -> None:
     nits: set[str] = set()
     for code in DEPARTMENT_GOOD:
         with duckdb.connect(str(department["wh"] / f"{code}.duckdb"), read_only=True) as con:
-            as_of = con.execute("select as_of from staging.as_of_date").fetchone()[0]
+            as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
             nits |= _nits(con)
             for program in PROGRAMS:
                 parts[program].append(pool_part(con, program, as_of, code))
@@ -128,13 +128,13 @@ def test_department_step_records_the_choice_and_reranks(department) -> None:
                 own = con.execute(
                     "select model_version from scoring.risk_models where program = $p",
                     {"p": program},
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 expected = {"own": own, "pooled": version, "rule": "rule"}[choice]
                 assert set(ranking["model_version"].unique()) <= {expected}
                 stored = con.execute(
                     "select model_version from scoring.pooled_models where program = $p",
                     {"p": program},
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 assert stored == version
     # The tiny offices have few audits: the pooled model is chosen somewhere.
     assert "pooled" in choices
