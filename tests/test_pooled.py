@@ -25,6 +25,7 @@ from fiscal_intel.department.pooled import (
     train_pooled,
 )
 from fiscal_intel.scoring.programs import PROGRAMS
+from fiscal_intel.sqlfiles import frame
 
 
 def test_recovery_area_rewards_money_first() -> None:
@@ -115,11 +116,10 @@ def test_department_step_records_the_choice_and_reranks(department) -> None:
                 assert choice in METHODS
                 assert municipalities == len(DEPARTMENT_GOOD) and pooled_audits > 0
                 choices.append(choice)
-                ranking = pl.DataFrame(
-                    con.execute(
-                        "select * from marts.audit_ranking where program = $p order by rank",
-                        {"p": program},
-                    ).fetch_arrow_table()
+                ranking = frame(
+                    con,
+                    "select * from marts.audit_ranking where program = $p order by rank",
+                    {"p": program},
                 )
                 assert set(contract) <= set(ranking.columns)
                 assert ranking["rank"].to_list() == list(range(1, ranking.height + 1))
