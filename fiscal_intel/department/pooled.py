@@ -530,7 +530,13 @@ def _store_pooled_models(con: duckdb.DuckDBPyConnection, records: list[dict]) ->
 def _store_choice(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
     """``marts.model_choice``: per program, the ranking the lists use and the backtest behind."""
     con.execute("create schema if not exists marts")
-    con.register("_choice", pl.DataFrame(rows, infer_schema_length=None).to_arrow())
+    schema = {
+        "program": pl.Utf8, "choice": pl.Utf8, "reason": pl.Utf8, "own_score": pl.Float64,
+        "pooled_score": pl.Float64, "rule_score": pl.Float64, "held_out_audits": pl.Int64,
+        "own_audits": pl.Int64, "pooled_audits": pl.Int64, "pooled_municipalities": pl.Int64,
+        "cutoff": pl.Date, "as_of": pl.Date, "pooled_model_version": pl.Utf8,
+    }  # fmt: skip
+    con.register("_choice", pl.DataFrame(rows, schema=schema).to_arrow())
     con.execute("create or replace table marts.model_choice as select * from _choice")
     con.unregister("_choice")
 
