@@ -123,3 +123,42 @@ def test_a_municipality_not_run_keeps_its_place(department, tmp_path) -> None:
         assert con.execute(
             "select distinct municipality_code from marts.revenue_yearly"
         ).fetchall() == [("05615",)]
+
+
+def test_generated_department_varies_its_municipalities(tmp_path) -> None:
+    """The department mode: the city in the base world, each small municipality with its own
+    sector mix, audit rate and evader rate, drawn from its seed (same plan, same bytes), and
+    small offices with few closed audits."""
+    import json
+
+    import polars as pl
+
+    from fiscal_intel.demo.department import (
+        department_plan,
+        department_worlds,
+        generate_department,
+    )
+    from fiscal_intel.demo.worlds import World
+    from fiscal_intel.ingest.places import divipola
+
+    plan = department_plan(4, city_taxpayers=600, small=(150, 300), seed=5)
+    worlds = department_worlds(plan)
+    assert worlds[plan[0][0]] == World()
+    small = [worlds[code] for code, _, _ in plan[1:]]
+    assert len({w.audit_rate for w in small}) == 3 and len({w.section_weights for w in small}) == 3
+    assert all(0.12 <= w.audit_rate <= 0.8 and 0.6 <= w.evader_rate <= 1.5 for w in small)
+    assert all(code in divipola().by_code for code, _, _ in plan)
+    generate_department(tmp_path / "a", tmp_path / "ta", plan)
+    generate_department(tmp_path / "b", tmp_path / "tb", plan)
+    closed = {}
+    for code, _, _ in plan:
+        audits = tmp_path / "a" / code / "audits" / "audits.csv"
+        assert audits.read_bytes() == (tmp_path / "b" / code / "audits" / "audits.csv").read_bytes()
+        frame = pl.read_csv(audits, infer_schema=False)
+        closed[code] = frame.filter(pl.col("closed_on").is_not_null()).height
+        manifest = json.loads((tmp_path / "ta" / code / "manifest.json").read_text())
+        assert ("world_spec" in manifest["args"]) == (code != plan[0][0])
+    # Offices that audit less: per taxpayer, every small one closed fewer audits than the city.
+    city_rate = closed[plan[0][0]] / plan[0][1]
+    assert all(closed[code] / n < city_rate for code, n, _ in plan[1:])
+    assert min(closed[code] for code, _, _ in plan[1:]) < 50

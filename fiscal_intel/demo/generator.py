@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -641,7 +641,12 @@ def _build_world(
     ny = years.size
 
     juridica = rng.random(n) < np.where(is_rit, P_JURIDICA, 0.55)
-    cls = rng.choice(ref.n, size=n, p=ref.p)
+    p_cls = ref.p
+    if world.section_weights:  # the municipality's own sector mix (demo/department.py)
+        factor = dict(world.section_weights)
+        p_cls = ref.p * np.array([factor.get(s, 1.0) for s in ref.section])
+        p_cls = p_cls / p_cls.sum()
+    cls = rng.choice(ref.n, size=n, p=p_cls)
     band = np.where(
         juridica, _choice(rng, n, BAND_P_JURIDICA), _choice(rng, n, BAND_P_NATURAL)
     ).astype(np.int64)
@@ -720,7 +725,10 @@ def _build_world(
     p_on_time[is_agent] = 1.0
 
     # Evasion: persistent kind per firm, yearly intensity drawn around a firm level.
-    evader = is_rit & ~is_agent & (rng.random(n) < np.array(P_EVADER_BY_BAND)[band])
+    p_evader = np.array(P_EVADER_BY_BAND)
+    if world.evader_rate != 1.0:
+        p_evader = np.minimum(p_evader * world.evader_rate, 0.9)
+    evader = is_rit & ~is_agent & (rng.random(n) < p_evader[band])
     kind_u = rng.random(n)[:, None] > np.cumsum(np.array(EVASION_KIND_P_BY_BAND)[band], axis=1)
     kind = np.where(evader, kind_u.sum(axis=1).clip(0, 3) + 1, 0)
     lower_cls = _pick(rng, ref.lower, ref.n_lower, cls)
@@ -758,7 +766,7 @@ def _build_world(
 
     contractor = np.zeros(n, bool)
     group = np.full(n, -1, np.int64)
-    if not world.is_default:
+    if world.plants_forms:
         # The world's own assumptions, on their own random stream (see demo/worlds.py).
         r2 = np.random.default_rng([seed, 40])
         contractor[n - n_contract :] = True
@@ -1573,7 +1581,7 @@ def _simulate_year(
             + 0.3 * np.log1p(assets_f / gross_safe)
             + rng.normal(0.0, 0.8, nf)
         )
-        n_inex = round(AUDIT_RATE_INEXACTO * nf * maturity)
+        n_inex = round(AUDIT_RATE_INEXACTO * w.world.audit_rate * nf * maturity)
         picked, is_rand = _select_audits(
             rng, lo_f <= open_hi, score_f, n_inex, w.world.random_audit_share
         )
@@ -1599,7 +1607,7 @@ def _simulate_year(
             + 0.6 * filed_prev[eo]
             + rng.normal(0.0, 0.8, o.size)
         )
-        n_om = round(AUDIT_RATE_OMISO * o.size * maturity)
+        n_om = round(AUDIT_RATE_OMISO * w.world.audit_rate * o.size * maturity)
         picked, is_rand = _select_audits(
             rng, np.ones(o.size, bool), score_o, n_om, w.world.random_audit_share
         )
@@ -1668,7 +1676,7 @@ def generate(
     first_year: int = 2018,
     last_year: int = 2024,
     municipality: str = "05615",
-    world: str = "rionegro",
+    world: str | World = "rionegro",
     past_campaign: bool = True,
     campaign_effect: float = 1.0,
 ) -> DemoSummary:
@@ -1681,7 +1689,7 @@ def generate(
     always give byte-identical files. ``world`` names the assumptions (``demo/worlds.py``): the
     default ``rionegro`` is the original demo, ``llanura`` a municipality unlike it.
     """
-    if world not in WORLDS:
+    if isinstance(world, str) and world not in WORLDS:
         raise ValueError(f"unknown world {world!r}: one of {', '.join(WORLDS)}")
     if taxpayers < 50:
         raise ValueError("taxpayers must be at least 50")
@@ -1696,7 +1704,7 @@ def generate(
 
     ref = _reference()
     cal = _Calendar(first_year, last_year)
-    spec = WORLDS[world]
+    spec = WORLDS[world] if isinstance(world, str) else world
     world = _build_world(ref, cal, taxpayers, seed, spec)
     rit, rues = _registries(ref, cal, world, seed, municipality)
 
@@ -1776,6 +1784,11 @@ def generate(
             "last_year": last_year,
             "municipality": municipality,
             **({} if spec.is_default else {"world": spec.name}),
+            **(
+                {}
+                if spec.is_default or spec.name in WORLDS
+                else {"world_spec": {k: v for k, v in asdict(spec).items() if k != "name"}}
+            ),
         },
         "date_range": {
             "period_start": date(first_year, 1, 1).isoformat(),

@@ -54,10 +54,25 @@ class World:
     random_audit_share: float = 0.10
     audit_size_inexacto: float = 0.5
     audit_size_omiso: float = 0.35
+    # A department's municipalities (demo/department.py): how many audits the office made (a
+    # factor on the generator's audit rates), how common evaders are (a factor on the share of
+    # evaders per size band, capped at 0.9) and its sector mix (CIIU section letter -> a factor
+    # on the share of businesses in that section).
+    audit_rate: float = 1.0
+    evader_rate: float = 1.0
+    section_weights: tuple[tuple[str, float], ...] = ()
 
     @property
     def is_default(self) -> bool:
         return self == World()
+
+    @property
+    def plants_forms(self) -> bool:
+        """Whether the world plants the llanura forms (tails, cash sectors, contractors,
+        fragments), which draw on their own random stream."""
+        return bool(
+            self.tail_df or self.cash_divisions or self.contractor_share or self.fragment_share
+        )
 
 
 WORLDS: dict[str, World] = {

@@ -124,9 +124,11 @@ def run_department(
     only: list[str] | None = None,
     on_result: Callable[[MunicipalityResult], None] | None = None,
     log_level: str = "CRITICAL",
+    pooled: bool = True,
 ) -> list[MunicipalityResult]:
     """Run the municipalities of ``settings.landing`` (a department landing), ``workers`` at a
-    time, then build ``department.duckdb``. Returns one result per municipality, by code."""
+    time, then the pooled model (``pooled``), then build ``department.duckdb``. Returns one
+    result per municipality, by code."""
     from fiscal_intel.department.marts import build_department
 
     landing, warehouse_dir = settings.landing_path, Path(warehouse_dir)
@@ -167,6 +169,10 @@ def run_department(
                 if on_result:
                     on_result(result)
     results.sort(key=lambda r: r.code)
+    if pooled:  # one model on every municipality's audits, chosen per municipality (#19)
+        from fiscal_intel.department.pooled import department_step
+
+        department_step(results, jobs, log_level)
     # With --municipality, the others keep their place in the department's view from their
     # last run (their files are not touched).
     kept = [
