@@ -542,21 +542,32 @@ def _store_choice(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
 
 
 @lru_cache(maxsize=1)
-def _after_scores() -> tuple[list, list]:
-    """The definitions that read the score tables (case actions, the ranking and the marts after
-    it) and their checks, found once from the whole graph: a Dagster run of these alone costs a
-    fraction of one over every definition."""
+def _keys_after_scores() -> frozenset:
+    """The asset keys that read the score tables (case actions, the ranking and the marts after
+    it), found once from the whole graph: a Dagster run of these alone costs a fraction of one
+    over every definition."""
     import dagster as dg
 
     from fiscal_intel.definitions import defs
-    from fiscal_intel.runner import _assets_and_checks
 
-    everything = _assets_and_checks()
     scores = [dg.AssetKey(["scoring", f"{p}_scores"]) for p in PROGRAMS]
     graph = defs.resolve_asset_graph()
-    keys = (
-        dg.AssetSelection.assets(*scores).downstream() - dg.AssetSelection.assets(*scores)
-    ).resolve(graph)
+    return frozenset(
+        (dg.AssetSelection.assets(*scores).downstream() - dg.AssetSelection.assets(*scores))
+        .resolve(graph)
+    )  # fmt: skip
+
+
+def _after_scores(settings: Settings) -> tuple[list, list]:
+    """The definitions of :func:`_keys_after_scores` and their checks, partitioned by the run's
+    tax years."""
+    import dagster as dg
+
+    from fiscal_intel.partitions import with_tax_years
+    from fiscal_intel.runner import _assets_and_checks
+
+    keys = _keys_after_scores()
+    everything = with_tax_years(_assets_and_checks(), settings)
     assets = [
         a for a in everything
         if isinstance(a, dg.AssetsDefinition) and set(a.keys) & keys
@@ -574,9 +585,9 @@ def _rebuild_after_scores(settings: Settings, log_level: str, instance: object) 
     import dagster as dg
 
     from fiscal_intel.resources import build_resources
-    from fiscal_intel.runner import _failure_reason
+    from fiscal_intel.run_events import failure_reason
 
-    assets, checks = _after_scores()
+    assets, checks = _after_scores(settings)
     result = dg.materialize(
         [*assets, *checks],
         resources=build_resources(settings),
@@ -584,7 +595,7 @@ def _rebuild_after_scores(settings: Settings, log_level: str, instance: object) 
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
-    return None if result.success else _failure_reason(result.all_events)
+    return None if result.success else failure_reason(result.all_events)
 
 
 def write_back(
