@@ -329,6 +329,54 @@ def test_uplift_learnt_from_the_demo_campaign_targets_the_next_one(
                  "--out", str(tmp_path / "v.xlsx")]) == 1  # fmt: skip
 
 
+def _randomized_cases(n: int, seed: int, by_segment_only: bool) -> pl.DataFrame:
+    from fiscal_intel.actions.uplift import FEATURES
+
+    rng = np.random.default_rng(seed)
+    feats = {c: rng.lognormal(1, 1, n) for c in FEATURES["omiso"]}
+    seen, registered = rng.random(n) < 0.5, rng.random(n) < 0.6
+    treated = rng.random(n) < 0.8
+    response = (0.05 + 0.2 * seen + 0.1 * registered if by_segment_only
+                else 0.05 + 0.5 * (feats["employees"] > np.exp(1.5)))  # fmt: skip
+    filed = rng.random(n) < 0.04 + treated * response
+    return pl.DataFrame({"nit": [str(900_000 + i) for i in range(n)], "tax_year": 2023,
+                         "treated": treated, "filed": filed, "seen_by_third_party": seen,
+                         "registered": registered, **feats}), response  # fmt: skip
+
+
+def test_learnt_uplift_is_used_only_where_it_predicts_held_out_response_better() -> None:
+    from fiscal_intel.actions.uplift import _matrix, fit_learnt
+
+    # the response depends on a feature the segments do not see: the learnt model wins
+    rows, truth = _randomized_cases(3_000, 1, by_segment_only=False)
+    model = fit_learnt(rows, "omiso")
+    assert model.beats_segments
+    assert (model.cases, model.control_cases) == (3_000, (~rows["treated"]).sum())
+    assert np.corrcoef(model.response(_matrix(rows, "omiso")), truth)[0, 1] > 0.8
+    # the response depends on the segments alone: the segments are kept
+    rows, _ = _randomized_cases(3_000, 2, by_segment_only=True)
+    assert not fit_learnt(rows, "omiso").beats_segments
+
+
+def test_uplift_campaign_with_a_learnt_model(demo_run, tmp_path: Path, monkeypatch) -> None:
+    import fiscal_intel.actions.uplift as uplift
+    from fiscal_intel.actions.campaign import draw_campaign
+
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(demo_run["warehouse"], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        assert uplift.learn_model(con, "omiso", "carta") is None  # too few randomized cases
+        assert isinstance(uplift.best_model(con, "omiso", "carta"), dict)  # the segments
+        monkeypatch.setattr(uplift, "MIN_CASES", 50)
+        monkeypatch.setattr(uplift, "MIN_CONTROL", 10)
+        monkeypatch.setattr(uplift.LearntUplift, "beats_segments", property(lambda self: True))
+        model = uplift.best_model(con, "omiso", "carta")
+        assert isinstance(model, uplift.LearntUplift) and model.cases >= 50
+        campaign = draw_campaign(con, program="omiso", action="carta", size=30, seed=3,
+                                 target="uplift")  # fmt: skip
+        assert campaign.new and campaign.treatment + campaign.control == 30
+
+
 def test_planted_campaign_is_deterministic_and_its_returns_are_in_the_truth(
     tmp_path: Path,
 ) -> None:

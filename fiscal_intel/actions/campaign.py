@@ -154,14 +154,14 @@ def draw_campaign(
         return Campaign(cid, program, action, drawn_on, t, c, new=False)
     pool = candidates(con, program, action, as_of)
     if target == "uplift":
-        from fiscal_intel.actions.uplift import learn, predicted_uplift
+        from fiscal_intel.actions.uplift import best_model, predicted_uplift
 
-        model = learn(con, program, action)
+        model = best_model(con, program, action)
         if model is None:
             raise ValueError(
                 f"--target uplift: no measured {program} {action} campaign to learn from yet"
             )
-        pool = predicted_uplift(con, pool, model).sort(
+        pool = predicted_uplift(con, pool, model, program).sort(
             ["uplift_money", "rank"], descending=[True, False]
         )
     picked = pool.head(size)
