@@ -375,6 +375,7 @@ def test_uplift_campaign_with_a_learnt_model(demo_run, tmp_path: Path, monkeypat
         campaign = draw_campaign(con, program="omiso", action="carta", size=30, seed=3,
                                  target="uplift")  # fmt: skip
         assert campaign.new and campaign.treatment + campaign.control == 30
+        assert "learnt model" in campaign.picked_by
 
 
 def test_planted_campaign_is_deterministic_and_its_returns_are_in_the_truth(

@@ -43,6 +43,7 @@ class Campaign:
     treatment: int
     control: int
     new: bool  # False: the same arguments gave back a campaign drawn before
+    picked_by: str = "expected recovery"  # or the uplift model that picked the cases
 
 
 def strata(n: int, max_strata: int = 10) -> np.ndarray:
@@ -153,14 +154,18 @@ def draw_campaign(
         cid, drawn_on, t, c = found
         return Campaign(cid, program, action, drawn_on, t, c, new=False)
     pool = candidates(con, program, action, as_of)
+    picked_by = "expected recovery"
     if target == "uplift":
-        from fiscal_intel.actions.uplift import best_model, predicted_uplift
+        from fiscal_intel.actions.uplift import LearntUplift, best_model, predicted_uplift
 
         model = best_model(con, program, action)
         if model is None:
             raise ValueError(
                 f"--target uplift: no measured {program} {action} campaign to learn from yet"
             )
+        picked_by = ("uplift × expected recovery, learnt model (T-learner)"
+                     if isinstance(model, LearntUplift)
+                     else "uplift × expected recovery, segments")  # fmt: skip
         pool = predicted_uplift(con, pool, model, program).sort(
             ["uplift_money", "rank"], descending=[True, False]
         )
@@ -179,7 +184,8 @@ def draw_campaign(
     )
     record(con, cid, key, program, action, size, control_share, seed, as_of, rows)
     t = int((arms == "treatment").sum())
-    return Campaign(cid, program, action, as_of, t, picked.height - t, new=True)
+    return Campaign(cid, program, action, as_of, t, picked.height - t, new=True,
+                    picked_by=picked_by)
 
 
 def record(
