@@ -351,7 +351,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             control_share=args.control_share, seed=args.seed, target=args.target,
         )
         n = write_merge_file(con, campaign.campaign_id, Path(args.out))
-    how = "drew" if campaign.new else "found (same arguments, same draw)"
+    how = (f"drew (cases picked by {campaign.picked_by})" if campaign.new
+           else "found (same arguments, same draw)")  # fmt: skip
     print(f"fiscal-intel: {how} campaign {campaign.campaign_id}: {campaign.treatment} treatment, "
           f"{campaign.control} control; wrote {n} treatment cases to {args.out}")
     return 0
