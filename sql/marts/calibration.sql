@@ -14,8 +14,9 @@ with held as (
     select
         program,
         selection,
-        expected_recovery,
-        coalesce(assessed_amount, 0) as realized,
+        -- exact decimals: a parallel sum of doubles may differ in its last bits run to run
+        expected_recovery::decimal(38, 4) as expected_recovery,
+        coalesce(assessed_amount, 0)::decimal(38, 4) as realized,
         ('0x' || left(md5(nit || '/' || tax_year::varchar), 8))::bigint % 5 as fold,
         ntile(10) over (
             partition by program order by expected_recovery, nit, tax_year
@@ -48,7 +49,6 @@ factor as (
     select
         program,
         count(*) as held_out_audits,
-        -- rounded: a parallel sum of doubles may differ in its last bits from run to run
         round(sum(realized) / nullif(sum(expected_recovery), 0), 6) as correction_factor
     from held
     group by program
@@ -58,7 +58,7 @@ spread as (
     select
         h.program,
         sqrt(
-            sum(power(h.realized - f.correction_factor * h.expected_recovery, 2))
+            sum(power(h.realized - f.correction_factor * h.expected_recovery, 2)::decimal(38, 2))
             * count(*) / nullif(count(*) - 1, 0)
         ) / nullif(sum(h.expected_recovery), 0) as factor_se
     from held as h
@@ -69,7 +69,7 @@ spread as (
 corrected as (
     select
         h.*,
-        h.expected_recovery * coalesce(r.ratio, 1) as corrected
+        (h.expected_recovery * coalesce(r.ratio, 1))::decimal(38, 4) as corrected
     from held as h
     left join fold_ratio as r on h.program = r.program and h.fold = r.fold
 ),
@@ -93,9 +93,9 @@ cells as (
         sample,
         decile,
         count(*) as audits,
-        sum(expected_recovery) as predicted,
-        sum(corrected) as predicted_corrected,
-        sum(realized) as realized
+        sum(expected_recovery)::double as predicted,
+        sum(corrected)::double as predicted_corrected,
+        sum(realized)::double as realized
     from samples
     group by grouping sets ((program, sample, decile), (program, sample))
 )
