@@ -101,6 +101,83 @@ def generated(taxpayers: int) -> dict:
     return out
 
 
+def _folds(nits: list[str], years: list[int], k: int) -> np.ndarray:
+    """The mart's folds: md5 of 'nit/year', first 8 hex digits, modulo k."""
+    import hashlib
+
+    return np.array([int(hashlib.md5(f"{n}/{y}".encode()).hexdigest()[:8], 16) % k
+                     for n, y in zip(nits, years, strict=True)])  # fmt: skip
+
+
+def _global(e: np.ndarray, r: np.ndarray, et: np.ndarray) -> np.ndarray:
+    return et * r.sum() / e.sum()
+
+
+def _decile(e: np.ndarray, r: np.ndarray, et: np.ndarray, shrink: float = 20) -> np.ndarray:
+    """Per decile of expected recovery, realised / predicted shrunk toward the global ratio."""
+    g = r.sum() / e.sum()
+    edges = np.quantile(e, np.linspace(0, 1, 11)[1:-1])
+    b, bt = np.searchsorted(edges, e, "right"), np.searchsorted(edges, et, "right")
+    out = np.empty_like(et)
+    for j in range(10):
+        m = b == j
+        w = m.sum() / (m.sum() + shrink)
+        ratio = r[m].sum() / e[m].sum() if e[m].sum() > 0 else g
+        out[bt == j] = et[bt == j] * (w * ratio + (1 - w) * g)
+    return out
+
+
+def _crossfit(e: np.ndarray, r: np.ndarray, fold: np.ndarray, fit) -> np.ndarray:  # noqa: ANN001
+    out = np.empty_like(e)
+    for k in np.unique(fold):
+        out[fold == k] = fit(e[fold != k], r[fold != k], e[fold == k])
+    return out
+
+
+def calibration_study(con: duckdb.DuckDBPyConnection, truth: Path) -> dict:
+    """Per program, on the held-out audits (scoring.backtest): predicted / realised before and
+    after each correction, out of sample (2- and 5-fold cross-fitting), the sampling spread of
+    that ratio (bootstrap of the audits: what this many audits can judge), and how much of the
+    realised money the five largest assessments hold. Then the same corrections, fitted on all
+    held-out audits, applied to the open cases (marts.audit_ranking) against the demo's truth
+    (what an audit would assess: 0.9 × 0.95 × the true gap above COP 200,000)."""
+    from fiscal_intel.demo.generator import AUDIT_MIN_GAP, P_AUDIT_DETECTS
+
+    gap = pl.read_csv(truth / "tax_gap.csv", schema_overrides={"nit": pl.Utf8})
+    out = {}
+    for program in ("inexacto", "omiso"):
+        nits, years, e, r = zip(*con.execute(
+            "select nit, tax_year, expected_recovery, coalesce(assessed_amount, 0) "
+            "from scoring.backtest where program = ? order by nit, tax_year", [program]
+        ).fetchall(), strict=True)  # fmt: skip
+        e, r = np.array(e, float), np.array(r, float)
+        rng = np.random.default_rng(0)
+        idx = rng.integers(0, len(e), (4000, len(e)))
+        boot = e[idx].sum(1) / r[idx].sum(1)
+        row = {"audits": len(e), "top5_share_of_realized": float(np.sort(r)[-5:].sum() / r.sum()),
+               "before": float(e.sum() / r.sum()),
+               "before_bootstrap_90": [float(q) for q in np.quantile(boot, [0.05, 0.95])]}
+        for k in (2, 5):
+            fold = _folds(list(nits), list(years), k)
+            for name, fit in (("global", _global), ("decile", _decile)):
+                row[f"after_{name}_{k}fold"] = float(_crossfit(e, r, fold, fit).sum() / r.sum())
+        ranking = pl.from_arrow(con.sql(
+            f"select nit, tax_year, expected_recovery from marts.audit_ranking "
+            f"where program = '{program}'").to_arrow_table())  # fmt: skip
+        ranking = ranking.join(gap.filter(pl.col("program") == program)
+                               .select("nit", "tax_year", "true_gap"),
+                               on=["nit", "tax_year"], how="left")  # fmt: skip
+        tg = ranking["true_gap"].fill_null(0).to_numpy().astype(float)
+        true_money = np.where(tg > AUDIT_MIN_GAP, tg * P_AUDIT_DETECTS * 0.95, 0.0).sum()
+        oe = ranking["expected_recovery"].fill_null(0).to_numpy().astype(float)
+        row["open_cases"] = ranking.height
+        row["open_raw_over_truth"] = float(oe.sum() / true_money)
+        row["open_global_over_truth"] = float(_global(e, r, oe).sum() / true_money)
+        row["open_decile_over_truth"] = float(_decile(e, r, oe).sum() / true_money)
+        out[program] = row
+    return out
+
+
 def warehouses(dirs: list[str]) -> dict:
     out = {}
     for d in dirs:
@@ -123,9 +200,10 @@ def warehouses(dirs: list[str]) -> dict:
             ).fetchall()
             cal = con.execute(
                 "select program, sample, audits, predicted, realized, predicted_corrected, "
-                "correction_factor, correction_applied from marts.calibration "
-                "where decile is null order by program, sample"
+                "correction_factor, correction_applied, factor_low, factor_high "
+                "from marts.calibration where decile is null order by program, sample"
             ).fetchall()
+            study = calibration_study(con, root / "truth")
             actions = con.execute(
                 "select program, action, count(*), sum(expected_net) from marts.audit_ranking "
                 "group by all order by all"
@@ -139,8 +217,10 @@ def warehouses(dirs: list[str]) -> dict:
                 {"program": p, "sample": s, "audits": n, "predicted": pr, "realized": re,
                  "predicted_over_realized": pr / re if re else None,
                  "corrected_over_realized": pc / re if re else None, "factor": f,
-                 "applied": a} for p, s, n, pr, re, pc, f, a in cal
+                 "applied": a, "factor_90": [lo, hi]}
+                for p, s, n, pr, re, pc, f, a, lo, hi in cal
             ],  # fmt: skip
+            "calibration_study": study,
             "actions": [{"program": p, "action": a, "cases": n, "expected_net": e}
                         for p, a, n, e in actions],  # fmt: skip
         }

@@ -409,8 +409,10 @@ COLUMNS: dict[str, dict[str, str]] = {
         "predicted_over_realized": "predicted / realized",
         "correction_factor": "realized / predicted over all held-out audits of the program",
         "correction_applied": "the factor is applied to the action choice's expected money (30 held-out audits or more and off by more than 10 %)",
-        "predicted_corrected": "predicted corrected out of sample (factor fitted on the other half of the audits, COP)",
+        "predicted_corrected": "predicted corrected out of sample (each audit by the factor fitted on the other four fifths of the audits, COP)",
         "corrected_over_realized": "predicted_corrected / realized",
+        "factor_low": "correction_factor minus 1.645 standard errors (delta method): the low end of its 90 % sampling interval",
+        "factor_high": "correction_factor plus 1.645 standard errors: the high end of its 90 % sampling interval",
     },
     "marts.campaign_effects": {
         "treatment_cases": "cases drawn into the treatment arm",

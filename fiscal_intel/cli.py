@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 a stage failed (the line printed says which asset or fi
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -217,7 +216,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     # A demo writes a new municipality over the last one: its lists are not comparable with the
     # previous run's, so only an empty list fails marts/audit_ranking:lists_not_collapsed.
-    settings = dataclasses.replace(settings, min_list_share=min(settings.min_list_share, 1e-9))
+    settings = settings.replace(min_list_share=min(settings.min_list_share, 1e-9))
     landing = settings.landing_path
     truth = landing.parent / "truth"
     if getattr(args, "municipalities", None):
@@ -271,7 +270,6 @@ def _import_demo_campaign(settings: Settings, truth: Path) -> None:
 
 def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:
     import time
-    from dataclasses import replace
 
     from fiscal_intel.demo.messy import generate_messy
 
@@ -286,7 +284,7 @@ def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> in
     # The messy export holds one unreadable file on purpose: the run goes past it, builds every
     # table from what it could read, and still exits non-zero naming the file.
     return _run(
-        replace(settings, continue_past_unreadable=True),
+        settings.replace(continue_past_unreadable=True),
         verbose=args.verbose,
         profile=args.profile,
         generate_seconds=generate_seconds,
@@ -353,7 +351,8 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             control_share=args.control_share, seed=args.seed, target=args.target,
         )
         n = write_merge_file(con, campaign.campaign_id, Path(args.out))
-    how = "drew" if campaign.new else "found (same arguments, same draw)"
+    how = (f"drew (cases picked by {campaign.picked_by})" if campaign.new
+           else "found (same arguments, same draw)")  # fmt: skip
     print(f"fiscal-intel: {how} campaign {campaign.campaign_id}: {campaign.treatment} treatment, "
           f"{campaign.control} control; wrote {n} treatment cases to {args.out}")
     return 0
@@ -376,12 +375,10 @@ def evaluate(settings: Settings) -> pl.DataFrame:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
     from fiscal_intel.runner import PipelineError
     from fiscal_intel.scoring.evaluation import summary_lines
 
-    settings = replace(_settings(args), truth=args.truth)
+    settings = _settings(args).replace(truth=args.truth)
     if not settings.warehouse_path.is_file():
         print(f"fiscal-intel: warehouse {settings.warehouse} does not exist", file=sys.stderr)
         return 1

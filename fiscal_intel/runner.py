@@ -24,7 +24,7 @@ import duckdb
 
 from fiscal_intel.jobs import STAGES
 from fiscal_intel.locking import warehouse_lock
-from fiscal_intel.partitions import ALL_TAX_YEARS
+from fiscal_intel.partitions import all_tax_years, with_tax_years
 from fiscal_intel.profiling import peak_rss_bytes, reset_peak_rss
 from fiscal_intel.published import partial_path, publish
 from fiscal_intel.resources import WarehouseResource, build_resources
@@ -115,7 +115,7 @@ def _run_stages(
     log_level: str,
 ) -> None:
     resources = build_resources(settings)
-    definitions = _assets_and_checks()
+    definitions = with_tax_years(_assets_and_checks(), settings)  # the run's tax years
     from fiscal_intel import instance as dagster_instance
 
     # Recorded in the persistent instance (DAGSTER_HOME, else data/dagster_home), so the UI
@@ -143,7 +143,7 @@ def _run_stages(
                 tags={
                     "fiscal_intel/stage": stage,
                     "fiscal_intel/run_id": record.run_id,
-                    **(ALL_TAX_YEARS if stage in PARTITIONED_STAGES else {}),
+                    **(all_tax_years(settings) if stage in PARTITIONED_STAGES else {}),
                 },
             )
             events = result.all_events
@@ -212,7 +212,8 @@ def materialize_assets(
     start = time.perf_counter()
     with dg.DagsterInstance.ephemeral() as instance:
         result = dg.materialize(
-            all_assets,  # the assets only, as before: their checks run with the pipeline
+            # the assets only, as before: their checks run with the pipeline
+            with_tax_years(all_assets, settings),
             selection=dg.AssetSelection.assets(*keys),
             resources=build_resources(settings),
             instance=instance,

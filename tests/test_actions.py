@@ -224,6 +224,49 @@ def test_campaign_command_draws_once_and_mails_the_treatment_group(
     assert all("reportaron pagos por COP" in e or "reportó pagos por COP" in e for e in evidence)
 
 
+def test_campaign_rerun_on_later_data_gives_back_the_open_campaign(
+    demo_run, tmp_path: Path
+) -> None:
+    from fiscal_intel.actions.campaign import OPEN_DAYS, draw_campaign
+
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(demo_run["warehouse"], warehouse)
+    args = {"program": "omiso", "action": "carta", "size": 30, "seed": 5}
+    with duckdb.connect(str(warehouse)) as con:
+        first = draw_campaign(con, **args)
+        assert first.new
+        # a nightly run moved the as-of date: the same arguments find the open campaign
+        con.execute("update staging.as_of_date set as_of = as_of + 40")
+        again = draw_campaign(con, **args)
+        assert (again.campaign_id, again.new, again.as_of) == (first.campaign_id, False,
+                                                               first.as_of)  # fmt: skip
+        other = draw_campaign(con, **{**args, "seed": 6})  # other arguments: a new draw
+        assert other.new and other.campaign_id != first.campaign_id
+        # once the campaign is closed, the same arguments draw the next campaign
+        con.execute(f"update staging.as_of_date set as_of = as_of + {OPEN_DAYS}")
+        later = draw_campaign(con, **args)
+        assert later.new and later.campaign_id != first.campaign_id
+        n = con.execute("select count(*) from ops.campaign_assignments where campaign_id = ?",
+                        [first.campaign_id]).fetchall()[0][0]  # fmt: skip
+    assert n == 30  # the first campaign's assignments are untouched
+
+
+def test_case_file_shows_the_action(demo_run, tmp_path: Path) -> None:
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        nit, year, action = con.execute(
+            "select nit, tax_year, action from marts.audit_ranking where program = 'omiso' "
+            "order by rank limit 1"
+        ).fetchall()[0]
+    from fiscal_intel.actions.texts import NAMES
+
+    out = tmp_path / "caso.xlsx"
+    assert main(["case", "--warehouse", str(demo_run["warehouse"]), "--nit", nit, "--year",
+                 str(year), "--program", "omiso", "--out", str(out)]) == 0  # fmt: skip
+    cells = {c for ws in openpyxl.load_workbook(out) for row in ws.iter_rows(values_only=True)
+             for c in row if c is not None}  # fmt: skip
+    assert "Acción recomendada" in cells and NAMES["es"][action] in cells
+
+
 def test_audit_workbook_has_a_sheet_per_action(demo_run, tmp_path: Path) -> None:
     out = tmp_path / "omisos.xlsx"
     args = ["audit-list", "--warehouse", str(demo_run["warehouse"]), "--program", "omiso",
@@ -260,6 +303,9 @@ def test_calibration_sets_predicted_against_realised_with_a_cross_fitted_correct
         deciles = cal.filter((pl.col("program") == row["program"])
                              & (pl.col("sample") == "held_out") & pl.col("decile").is_not_null())
         assert deciles["audits"].sum() == row["n"] and deciles["decile"].max() <= 10
+    # the factor's 90 % sampling interval brackets it
+    assert (totals["factor_low"] <= totals["correction_factor"]).all()
+    assert (totals["correction_factor"] <= totals["factor_high"]).all()
     applied = cal.filter(pl.col("correction_applied"))
     assert (applied["correction_factor"] - 1).abs().min() > 0.1 if applied.height else True
 
@@ -281,6 +327,55 @@ def test_uplift_learnt_from_the_demo_campaign_targets_the_next_one(
     assert main([*args, "--target", "uplift", "--out", str(tmp_path / "u.xlsx")]) == 0
     assert main([*args, "--target", "uplift", "--program", "inexacto",
                  "--out", str(tmp_path / "v.xlsx")]) == 1  # fmt: skip
+
+
+def _randomized_cases(n: int, seed: int, by_segment_only: bool) -> pl.DataFrame:
+    from fiscal_intel.actions.uplift import FEATURES
+
+    rng = np.random.default_rng(seed)
+    feats = {c: rng.lognormal(1, 1, n) for c in FEATURES["omiso"]}
+    seen, registered = rng.random(n) < 0.5, rng.random(n) < 0.6
+    treated = rng.random(n) < 0.8
+    response = (0.05 + 0.2 * seen + 0.1 * registered if by_segment_only
+                else 0.05 + 0.5 * (feats["employees"] > np.exp(1.5)))  # fmt: skip
+    filed = rng.random(n) < 0.04 + treated * response
+    return pl.DataFrame({"nit": [str(900_000 + i) for i in range(n)], "tax_year": 2023,
+                         "treated": treated, "filed": filed, "seen_by_third_party": seen,
+                         "registered": registered, **feats}), response  # fmt: skip
+
+
+def test_learnt_uplift_is_used_only_where_it_predicts_held_out_response_better() -> None:
+    from fiscal_intel.actions.uplift import _matrix, fit_learnt
+
+    # the response depends on a feature the segments do not see: the learnt model wins
+    rows, truth = _randomized_cases(3_000, 1, by_segment_only=False)
+    model = fit_learnt(rows, "omiso")
+    assert model.beats_segments
+    assert (model.cases, model.control_cases) == (3_000, (~rows["treated"]).sum())
+    assert np.corrcoef(model.response(_matrix(rows, "omiso")), truth)[0, 1] > 0.8
+    # the response depends on the segments alone: the segments are kept
+    rows, _ = _randomized_cases(3_000, 2, by_segment_only=True)
+    assert not fit_learnt(rows, "omiso").beats_segments
+
+
+def test_uplift_campaign_with_a_learnt_model(demo_run, tmp_path: Path, monkeypatch) -> None:
+    import fiscal_intel.actions.uplift as uplift
+    from fiscal_intel.actions.campaign import draw_campaign
+
+    warehouse = tmp_path / "w.duckdb"
+    shutil.copy(demo_run["warehouse"], warehouse)
+    with duckdb.connect(str(warehouse)) as con:
+        assert uplift.learn_model(con, "omiso", "carta") is None  # too few randomized cases
+        assert isinstance(uplift.best_model(con, "omiso", "carta"), dict)  # the segments
+        monkeypatch.setattr(uplift, "MIN_CASES", 50)
+        monkeypatch.setattr(uplift, "MIN_CONTROL", 10)
+        monkeypatch.setattr(uplift.LearntUplift, "beats_segments", property(lambda self: True))
+        model = uplift.best_model(con, "omiso", "carta")
+        assert isinstance(model, uplift.LearntUplift) and model.cases >= 50
+        campaign = draw_campaign(con, program="omiso", action="carta", size=30, seed=3,
+                                 target="uplift")  # fmt: skip
+        assert campaign.new and campaign.treatment + campaign.control == 30
+        assert "learnt model" in campaign.picked_by
 
 
 def test_planted_campaign_is_deterministic_and_its_returns_are_in_the_truth(

@@ -100,6 +100,12 @@ def test_celery_run_equals_in_process_run(department, celery_workers) -> None:
             and "Celery worker" in (entry.dagster_event.event_specific_data.metadata or {})
         }
         assert hosts and {h.split("@")[0] for h in hosts} <= {"w1", "w2"}, hosts
+    # The department step after the municipality runs, as run_department does in-process.
+    from fiscal_intel.department.pooled import pooled_learning
+
+    pooled_learning({code: municipality_settings(load_settings(), code,
+                                                 department["landing"] / code, root / "wh")
+                     for code in DEPARTMENT_GOOD})  # fmt: skip
     seconds = time.perf_counter() - start
     for code in DEPARTMENT_GOOD:
         diffs = [

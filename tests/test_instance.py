@@ -58,12 +58,13 @@ def test_run_log_sensor_leaves_cli_runs_to_the_cli(monkeypatch) -> None:
     from types import SimpleNamespace
 
     import fiscal_intel.sensors as sensors
+    from fiscal_intel.resources import FiscalSettings
     from fiscal_intel.sensors import _record_finished_run
 
     written = []
     monkeypatch.setattr(sensors, "write_run_log", lambda *a: written.append(a))
     run = SimpleNamespace(tags={"fiscal_intel/run_id": "abc"}, run_id="r1", job_name="staging")
-    _record_finished_run(SimpleNamespace(dagster_run=run), "success")
+    _record_finished_run(SimpleNamespace(dagster_run=run), "success", FiscalSettings())
     assert written == []
 
 

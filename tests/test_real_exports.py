@@ -441,18 +441,21 @@ def test_quarantine_share_check_names_file_share_and_reasons(monkeypatch) -> Non
     )
     files = ["1000_empresas_2023.csv"]
     params = {"source": "commerce_registry", "files": files}
-    passed, observed, detail = run_sql(c, "checks/quarantine_share", max_share=0.3, **params)\
-        .fetchone()
+    passed, observed, detail = run_sql(
+        c, "checks/quarantine_share", max_quarantine_share=0.3, **params
+    ).fetchone()
     assert passed and observed == 0 and "more than 30.0 %" in detail
-    passed, observed, detail = run_sql(c, "checks/quarantine_share", max_share=0.2, **params)\
-        .fetchone()
+    passed, observed, detail = run_sql(
+        c, "checks/quarantine_share", max_quarantine_share=0.2, **params
+    ).fetchone()
     assert not passed and observed == pytest.approx(0.25)
     assert detail.startswith(
         "1000_empresas_2023.csv: 25.0 % of 24 rows quarantined (max_quarantine_share 20.0 %); "
         "most common: municipality_code '…' names 2 municipalities"
     )
     # A file no longer in landing does not count.
-    assert run_sql(c, "checks/quarantine_share", max_share=0.1, source="commerce_registry",
+    assert run_sql(c, "checks/quarantine_share", max_quarantine_share=0.1,
+                   source="commerce_registry",
                    files=["other.csv"]).fetchone()[0]
 
 

@@ -3,7 +3,8 @@ within strata of expected yield, recorded once and for all in ``ops.campaigns`` 
 ``ops.campaign_assignments``.
 
 The draw is a pure function of its arguments and the data (``args_key``): running the command
-again with the same arguments and data gives back the recorded campaign, never a new draw. A
+again with the same arguments gives back the recorded campaign, never a new draw, on the same
+data and on later data while the campaign is open. A
 case in a campaign still open (within the longest effect window, 180 days, of its as-of date)
 is not drawn into another. The mail-merge file holds the treatment group only; the control
 group receives nothing, which is what lets ``marts.campaign_effects`` measure the effect.
@@ -42,6 +43,7 @@ class Campaign:
     treatment: int
     control: int
     new: bool  # False: the same arguments gave back a campaign drawn before
+    picked_by: str = "expected recovery"  # or the uplift model that picked the cases
 
 
 def strata(n: int, max_strata: int = 10) -> np.ndarray:
@@ -69,6 +71,29 @@ def args_key(program: str, action: str, size: int, control_share: float, seed: i
              as_of: date, target: str = "expected") -> str:  # fmt: skip
     key = f"{program}|{action}|{size}|{control_share:.6g}|{seed}|{as_of.isoformat()}"
     return key if target == "expected" else f"{key}|{target}"
+
+
+def _without_date(key: str) -> str:
+    parts = key.split("|")
+    return "|".join(parts[:5] + parts[6:])
+
+
+def same_campaign(
+    con: duckdb.DuckDBPyConnection, key: str, as_of: date
+) -> tuple[str, date, int, int] | None:
+    """The campaign already drawn with these arguments: on the same data (same ``args_key``),
+    or on later data while it is still open (a nightly run moved the as-of date: the office
+    re-running the command gets its campaign back, not a second one)."""
+    rows = con.execute(
+        "select campaign_id, args_key, as_of, treatment, control from ops.campaigns "
+        "where args_key = ? or (as_of <= ? and open_until >= ? and args_key not like 'import|%') "
+        "order by as_of desc, campaign_id",
+        [key, as_of, as_of],
+    ).fetchall()
+    for cid, stored, drawn_on, t, c in rows:
+        if stored == key or _without_date(stored) == _without_date(key):
+            return cid, drawn_on, t, c
+    return None
 
 
 def ensure_register(con: duckdb.DuckDBPyConnection) -> None:
@@ -124,22 +149,24 @@ def draw_campaign(
     if target not in ("expected", "uplift"):
         raise ValueError(f"--target {target}: use expected or uplift")
     key = args_key(program, action, size, control_share, seed, as_of, target)
-    found = con.execute(
-        "select campaign_id, treatment, control from ops.campaigns where args_key = ?", [key]
-    ).fetchall()
+    found = same_campaign(con, key, as_of)
     if found:
-        cid, t, c = found[0]
-        return Campaign(cid, program, action, as_of, t, c, new=False)
+        cid, drawn_on, t, c = found
+        return Campaign(cid, program, action, drawn_on, t, c, new=False)
     pool = candidates(con, program, action, as_of)
+    picked_by = "expected recovery"
     if target == "uplift":
-        from fiscal_intel.actions.uplift import learn, predicted_uplift
+        from fiscal_intel.actions.uplift import LearntUplift, best_model, predicted_uplift
 
-        model = learn(con, program, action)
+        model = best_model(con, program, action)
         if model is None:
             raise ValueError(
                 f"--target uplift: no measured {program} {action} campaign to learn from yet"
             )
-        pool = predicted_uplift(con, pool, model).sort(
+        picked_by = ("uplift × expected recovery, learnt model (T-learner)"
+                     if isinstance(model, LearntUplift)
+                     else "uplift × expected recovery, segments")  # fmt: skip
+        pool = predicted_uplift(con, pool, model, program).sort(
             ["uplift_money", "rank"], descending=[True, False]
         )
     picked = pool.head(size)
@@ -157,7 +184,8 @@ def draw_campaign(
     )
     record(con, cid, key, program, action, size, control_share, seed, as_of, rows)
     t = int((arms == "treatment").sum())
-    return Campaign(cid, program, action, as_of, t, picked.height - t, new=True)
+    return Campaign(cid, program, action, as_of, t, picked.height - t, new=True,
+                    picked_by=picked_by)
 
 
 def record(

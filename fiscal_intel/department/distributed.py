@@ -26,10 +26,13 @@ MODULE = __name__
 def _definitions() -> dg.Definitions:
     from fiscal_intel.assets.checks import asset_checks
     from fiscal_intel.definitions import all_assets
+    from fiscal_intel.partitions import with_tax_years
     from fiscal_intel.resources import FiscalSettings, WarehouseResource
+    from fiscal_intel.settings import load_settings
 
     return dg.Definitions(
-        assets=all_assets,
+        # The workers' tax years: from their environment, as every code location's.
+        assets=with_tax_years(all_assets, load_settings()),
         asset_checks=asset_checks,
         jobs=[
             dg.define_asset_job(f"stage_{stage}", selection=dg.AssetSelection.groups(stage))
@@ -76,7 +79,7 @@ def run_pipeline_celery(
     warehouse lock per connection, so this process holds none."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    from fiscal_intel.partitions import ALL_TAX_YEARS
+    from fiscal_intel.partitions import all_tax_years
     from fiscal_intel.run_events import check_outcomes, failure_reason, stage_result_of
     from fiscal_intel.run_log import PUBLISHED, RunRecord, begin_run_log, write_run_log
     from fiscal_intel.run_marker import write_marker
@@ -98,7 +101,7 @@ def run_pipeline_celery(
                     "fiscal_intel/stage": stage,
                     "fiscal_intel/run_id": record.run_id,
                     "fiscal_intel/municipality": settings.municipality,
-                    **(ALL_TAX_YEARS if stage in PARTITIONED_STAGES else {}),
+                    **(all_tax_years(settings) if stage in PARTITIONED_STAGES else {}),
                 },
             ) as result:
                 events = [

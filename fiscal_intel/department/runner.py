@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -46,8 +46,7 @@ def municipality_settings(
     settings: Settings, code: str, landing: Path, warehouse_dir: Path
 ) -> Settings:
     """The settings of one municipality's run inside a department."""
-    return replace(
-        settings,
+    return settings.replace(
         landing=str(landing),
         warehouse=str(Path(warehouse_dir) / f"{code}.duckdb"),
         municipality=code,
@@ -125,9 +124,11 @@ def run_department(
     only: list[str] | None = None,
     on_result: Callable[[MunicipalityResult], None] | None = None,
     log_level: str = "CRITICAL",
+    pooled: bool = True,
 ) -> list[MunicipalityResult]:
     """Run the municipalities of ``settings.landing`` (a department landing), ``workers`` at a
-    time, then build ``department.duckdb``. Returns one result per municipality, by code."""
+    time, then the pooled model (``pooled``), then build ``department.duckdb``. Returns one
+    result per municipality, by code."""
     from fiscal_intel.department.marts import build_department
 
     landing, warehouse_dir = settings.landing_path, Path(warehouse_dir)
@@ -168,6 +169,10 @@ def run_department(
                 if on_result:
                     on_result(result)
     results.sort(key=lambda r: r.code)
+    if pooled:  # one model on every municipality's audits, chosen per municipality (#19)
+        from fiscal_intel.department.pooled import department_step
+
+        department_step(results, jobs, log_level)
     # With --municipality, the others keep their place in the department's view from their
     # last run (their files are not touched).
     kept = [

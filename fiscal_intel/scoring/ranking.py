@@ -191,11 +191,16 @@ def stored_model(con: duckdb.DuckDBPyConnection, program: str) -> ProgramModel:
 
 
 def score_program(
-    con: duckdb.DuckDBPyConnection, model: ProgramModel, settings: RankSettings
+    con: duckdb.DuckDBPyConnection,
+    model: ProgramModel,
+    settings: RankSettings,
+    table: str | None = None,
 ) -> pl.DataFrame:
-    """Every open case of the program ranked by ``model``, the top explained, as score rows."""
+    """Every open case of the program ranked by ``model``, the top explained, as score rows;
+    ``table``: where the candidates are read (default ``features.<program>_features``; the
+    department's pooled model reads them with its municipality-level columns added)."""
     program = model.program
-    table = f"features.{program}_features"
+    table = table or f"features.{program}_features"
     columns = dict.fromkeys([*SCORE_KEYS, *model.features])
     if model.amount.base:
         columns[model.amount.base] = None
