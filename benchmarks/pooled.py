@@ -212,8 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from fiscal_intel.demo.department import department_plan, generate_department
-    from fiscal_intel.department.pooled import pooled_learning
-    from fiscal_intel.department.runner import municipality_settings, run_department
+    from fiscal_intel.department.runner import (
+        municipality_settings,
+        pooled_step,
+        run_department,
+    )
     from fiscal_intel.settings import load_settings
 
     plan = department_plan(args.municipalities, city_taxpayers=args.city, seed=args.seed)
@@ -227,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     jobs = {code: municipality_settings(settings, code, landing / code, wh)
             for code, _, _ in plan}  # fmt: skip
     start = time.perf_counter()
-    step = pooled_learning(jobs, on_message=print)
+    step = pooled_step(jobs, on_message=print)
     seconds = round(time.perf_counter() - start, 1)
     rows = []
     for code, taxpayers, _ in plan:

@@ -101,9 +101,9 @@ def test_celery_run_equals_in_process_run(department, celery_workers) -> None:
         }
         assert hosts and {h.split("@")[0] for h in hosts} <= {"w1", "w2"}, hosts
     # The department step after the municipality runs, as run_department does in-process.
-    from fiscal_intel.department.pooled import pooled_learning
+    from fiscal_intel.department.runner import pooled_step
 
-    pooled_learning({code: municipality_settings(load_settings(), code,
+    pooled_step({code: municipality_settings(load_settings(), code,
                                                  department["landing"] / code, root / "wh")
                      for code in DEPARTMENT_GOOD})  # fmt: skip
     seconds = time.perf_counter() - start

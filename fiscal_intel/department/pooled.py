@@ -40,7 +40,6 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import duckdb
 import lightgbm as lgb
@@ -541,73 +540,16 @@ def _store_choice(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
     con.unregister("_choice")
 
 
-@lru_cache(maxsize=1)
-def _keys_after_scores() -> frozenset:
-    """The asset keys that read the score tables (case actions, the ranking and the marts after
-    it), found once from the whole graph: a Dagster run of these alone costs a fraction of one
-    over every definition."""
-    import dagster as dg
-
-    from fiscal_intel.definitions import defs
-
-    scores = [dg.AssetKey(["scoring", f"{p}_scores"]) for p in PROGRAMS]
-    graph = defs.resolve_asset_graph()
-    return frozenset(
-        (dg.AssetSelection.assets(*scores).downstream() - dg.AssetSelection.assets(*scores))
-        .resolve(graph)
-    )  # fmt: skip
-
-
-def _after_scores(settings: Settings) -> tuple[list, list]:
-    """The definitions of :func:`_keys_after_scores` and their checks, partitioned by the run's
-    tax years."""
-    import dagster as dg
-
-    from fiscal_intel.partitions import with_tax_years
-    from fiscal_intel.runner import _assets_and_checks
-
-    keys = _keys_after_scores()
-    everything = with_tax_years(_assets_and_checks(), settings)
-    assets = [
-        a for a in everything
-        if isinstance(a, dg.AssetsDefinition) and set(a.keys) & keys
-    ]  # fmt: skip
-    checks = [
-        c for c in everything
-        if isinstance(c, dg.AssetChecksDefinition) and {k.asset_key for k in c.check_keys} & keys
-    ]  # fmt: skip
-    return assets, checks
-
-
-def _rebuild_after_scores(settings: Settings, log_level: str, instance: object) -> str | None:
-    """Rebuild what reads the score tables, through Dagster like every table; None on success,
-    else the failure in one line."""
-    import dagster as dg
-
-    from fiscal_intel.resources import build_resources
-    from fiscal_intel.run_events import failure_reason
-
-    assets, checks = _after_scores(settings)
-    result = dg.materialize(
-        [*assets, *checks],
-        resources=build_resources(settings),
-        instance=instance,  # type: ignore[arg-type]
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
-    return None if result.success else failure_reason(result.all_events)
-
-
 def write_back(
     m: Municipality,
     choices: dict[str, dict],
     pooled_now: dict[str, ProgramModel],
-    log_level: str = "CRITICAL",
-    instance: object = None,
+    rebuild: Callable[[Settings], str | None],
 ) -> None:
     """Record the choices and the pooled models in the municipality's warehouse, re-rank the
-    programs whose choice is not its own model, rebuild what reads the scores and publish;
-    all under its writer lock."""
+    programs whose choice is not its own model, rebuild what reads the scores (``rebuild``: the
+    wiring's Dagster run; None on success, else the failure in one line) and publish; all under
+    its writer lock."""
     from fiscal_intel.locking import warehouse_lock
     from fiscal_intel.published import publish
     from fiscal_intel.scoring.ranking import score_program
@@ -639,7 +581,7 @@ def write_back(
                 changed = True
             _store_choice(con, list(choices.values()))
         if changed:
-            message = _rebuild_after_scores(settings, log_level, instance)
+            message = rebuild(settings)
             if message:
                 raise RuntimeError(f"rebuilding the lists after the pooled choice: {message}")
         publish(settings.warehouse)
@@ -685,13 +627,14 @@ def choice_rows(
 def pooled_learning(
     municipalities: dict[str, Settings],
     *,
-    log_level: str = "CRITICAL",
+    rebuild: Callable[[Settings], str | None],
     on_message: Callable[[str], None] | None = None,
 ) -> PooledResult:
     """The department step: read every built municipality, fit the pooled models, choose per
-    municipality and program, write back. A municipality that fails here keeps its own lists
-    and is named in the result; it never stops the others. Fewer than two municipalities: no
-    pool, nothing done."""
+    municipality and program, write back (``rebuild``: see :func:`write_back`; the department
+    runner passes :func:`fiscal_intel.runner.rebuild_after_scores`). A municipality that fails
+    here keeps its own lists and is named in the result; it never stops the others. Fewer than
+    two municipalities: no pool, nothing done."""
     import time
 
     start = time.perf_counter()
@@ -717,31 +660,15 @@ def pooled_learning(
             program, [m.then[program] for m in read.values()], closed_by=earliest, **fit
         )
     result.models = pooled_now
-    import dagster as dg
-
-    with dg.DagsterInstance.ephemeral() as instance:  # one for every municipality's rebuild
-        for code, m in read.items():
-            try:
-                choices = choice_rows(m, pooled_now, pooled_then)
-                write_back(m, choices, pooled_now, log_level, instance)
-                result.choices[code] = choices
-            except Exception as exc:
-                result.failed[code] = f"pooled step: {type(exc).__name__}: {exc}"
+    for code, m in read.items():
+        try:
+            choices = choice_rows(m, pooled_now, pooled_then)
+            write_back(m, choices, pooled_now, rebuild)
+            result.choices[code] = choices
+        except Exception as exc:
+            result.failed[code] = f"pooled step: {type(exc).__name__}: {exc}"
     for code, message in result.failed.items():
         if on_message:
             on_message(f"municipality {code}: {message}")
     result.seconds = time.perf_counter() - start
     return result
-
-
-def department_step(results: list, jobs: dict[str, Settings], log_level: str) -> PooledResult:
-    """The hook ``run_department`` calls after the municipality runs: the pooled step over the
-    municipalities built (``success`` or ``incomplete``), its failures named on stderr."""
-    import sys
-
-    built = {r.code: jobs[r.code] for r in results if r.status in ("success", "incomplete")}
-    return pooled_learning(
-        built,
-        log_level=log_level,
-        on_message=lambda line: print(f"fiscal-intel: {line}", file=sys.stderr),
-    )

@@ -11,12 +11,14 @@ lock; a municipality that fails is named in the result and never stops the other
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fiscal_intel.department.landing import (
     landing_size,
@@ -25,6 +27,9 @@ from fiscal_intel.department.landing import (
     unknown_codes,
 )
 from fiscal_intel.settings import Settings
+
+if TYPE_CHECKING:
+    from fiscal_intel.department.pooled import PooledResult
 
 
 @dataclass
@@ -170,9 +175,12 @@ def run_department(
                     on_result(result)
     results.sort(key=lambda r: r.code)
     if pooled:  # one model on every municipality's audits, chosen per municipality (#19)
-        from fiscal_intel.department.pooled import department_step
-
-        department_step(results, jobs, log_level)
+        built = {r.code: jobs[r.code] for r in results if r.status in ("success", "incomplete")}
+        pooled_step(
+            built,
+            log_level=log_level,
+            on_message=lambda line: print(f"fiscal-intel: {line}", file=sys.stderr),
+        )
     # With --municipality, the others keep their place in the department's view from their
     # last run (their files are not touched).
     kept = [
@@ -189,6 +197,28 @@ def run_department(
         language = settings.report_language if settings.report_language in ("es", "en") else "es"
         department_report(department, warehouse_dir / "department.html", language)
     return results
+
+
+def pooled_step(
+    municipalities: dict[str, Settings],
+    *,
+    log_level: str = "CRITICAL",
+    on_message: Callable[[str], None] | None = None,
+) -> PooledResult:
+    """The department's pooled step (:func:`fiscal_intel.department.pooled.pooled_learning`) over
+    these built municipalities, each one's lists rebuilt through Dagster when its choice changes
+    them (one ephemeral instance for them all)."""
+    import dagster as dg
+
+    from fiscal_intel.department.pooled import pooled_learning
+    from fiscal_intel.runner import rebuild_after_scores
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        return pooled_learning(
+            municipalities,
+            rebuild=lambda settings: rebuild_after_scores(settings, instance, log_level),
+            on_message=on_message,
+        )
 
 
 def previous_result(code: str, warehouse_dir: Path) -> MunicipalityResult | None:
