@@ -76,7 +76,7 @@ def _read_while(run: subprocess.Popen, warehouse: Path, root: Path, seed: int,
             bi_seconds.append(seconds)
         time.sleep(rng.uniform(0.3, 0.8))  # with the call itself: about one a second
     assert run.poll() is not None, "the run did not end in 600 s"
-    finished = [(proc.communicate(timeout=240)[0], proc.returncode, out) for proc, out in lists]
+    finished = [(proc.communicate(timeout=600)[0], proc.returncode, out) for proc, out in lists]
     return {"statuses": statuses, "lists": finished, "bi_seconds": bi_seconds,
             "run_output": "".join(run_lines) if until else run.communicate()[0]}
 
