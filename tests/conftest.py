@@ -23,20 +23,51 @@ def con() -> duckdb.DuckDBPyConnection:
 
 
 @pytest.fixture(scope="session")
-def demo_run(tmp_path_factory: pytest.TempPathFactory):
-    """A ~1,000-taxpayer municipality generated and run end to end (shared, read-only)."""
+def demo_landing(tmp_path_factory: pytest.TempPathFactory):
+    """The ~1,000-taxpayer municipality (seed 7) as generated, once per session (read-only):
+    ``demo_run`` runs it, tests/test_demo_generator.py checks the generator on it."""
     from fiscal_intel.demo import generate
+
+    root = tmp_path_factory.mktemp("demo")
+    # the base world (no planted campaign): campaign_run below has one
+    summary = generate(root / "landing", root / "truth", taxpayers=1_000, seed=7,
+                       past_campaign=False)  # fmt: skip
+    return summary
+
+
+@pytest.fixture(scope="session")
+def demo_run(demo_landing):
+    """A ~1,000-taxpayer municipality generated and run end to end (shared, read-only)."""
     from fiscal_intel.runner import run_pipeline
     from fiscal_intel.settings import load_settings
 
-    root = tmp_path_factory.mktemp("demo")
-    landing, truth = root / "landing", root / "truth"
-    # the base world (no planted campaign): tests/test_actions.py has its own with one
-    generate(landing, truth, taxpayers=1_000, seed=7, past_campaign=False)
+    landing, truth = demo_landing.landing, demo_landing.truth_dir
+    root = landing.parent
     settings = load_settings(landing=str(landing), warehouse=str(root / "warehouse.duckdb"))
     stages = run_pipeline(settings)
     return {"root": root, "landing": landing, "truth": truth, "settings": settings,
             "stages": stages, "warehouse": Path(settings.warehouse)}
+
+
+@pytest.fixture(scope="session")
+def campaign_run(tmp_path_factory: pytest.TempPathFactory):
+    """The same municipality with its planted past campaign, run end to end with the campaign
+    register imported, as `fiscal-intel demo` does (shared, read-only): tests/test_actions.py,
+    and tests/test_validation_pushdown.py for the staged tables the base world leaves empty."""
+    from fiscal_intel.actions.campaign import import_register
+    from fiscal_intel.demo import generate
+    from fiscal_intel.runner import run_pipeline
+    from fiscal_intel.settings import load_settings
+
+    root = tmp_path_factory.mktemp("campaign_demo")
+    landing, truth = root / "landing", root / "truth"
+    generate(landing, truth, taxpayers=1_000, seed=7)
+    settings = load_settings(landing=str(landing), warehouse=str(root / "warehouse.duckdb"))
+    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
+        import_register(con, truth / "campaign_register.csv")
+    run_pipeline(settings)
+    return {"root": root, "landing": landing, "truth": truth, "settings": settings,
+            "warehouse": Path(settings.warehouse)}
 
 
 # Issue #19: a tiny department (three municipalities of ~200-300 taxpayers, plus a fourth with an

@@ -111,23 +111,11 @@ def test_planted_effect_within_interval_in_at_least_18_of_20_seeds() -> None:
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def demo_run(campaign_run) -> dict:
     """The session demo's municipality (1,000 taxpayers, seed 7) with its planted past campaign,
-    run end to end with the campaign register imported, as `fiscal-intel demo` does."""
-    from fiscal_intel.actions.campaign import import_register
-    from fiscal_intel.demo import generate
-    from fiscal_intel.runner import run_pipeline
-    from fiscal_intel.settings import load_settings
-
-    root = tmp_path_factory.mktemp("campaign_demo")
-    landing, truth = root / "landing", root / "truth"
-    generate(landing, truth, taxpayers=1_000, seed=7)
-    settings = load_settings(landing=str(landing), warehouse=str(root / "warehouse.duckdb"))
-    with duckdb.connect(str(root / "warehouse.duckdb")) as con:
-        import_register(con, truth / "campaign_register.csv")
-    run_pipeline(settings)
-    return {"root": root, "landing": landing, "truth": truth, "settings": settings,
-            "warehouse": Path(settings.warehouse)}
+    run end to end with the campaign register imported, as `fiscal-intel demo` does: the
+    session's ``campaign_run`` (tests/conftest.py), shared with the pushdown tests."""
+    return campaign_run
 
 
 def test_demo_campaign_effect_recovers_the_planted_one(demo_run) -> None:

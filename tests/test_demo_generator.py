@@ -21,10 +21,12 @@ DATA_END = date(LAST + 1, 6, 30)
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoSummary:
-    root = tmp_path_factory.mktemp("demo")
-    # the base world; the planted past campaign is tested in tests/test_actions.py
-    return generate(root / "landing", root / "truth", taxpayers=N, seed=SEED, past_campaign=False)
+def demo(demo_landing: DemoSummary) -> DemoSummary:
+    """The session's generated municipality (tests/conftest.py: N taxpayers, SEED, the base
+    world; the planted past campaign is tested in tests/test_actions.py), not generated again."""
+    assert (demo_landing.taxpayers, demo_landing.seed) == (N, SEED)
+    assert not (demo_landing.truth_dir / "campaign_register.csv").exists()  # the base world
+    return demo_landing
 
 
 def _read(path: Path) -> pl.DataFrame:

@@ -66,8 +66,14 @@ def celery_workers(tmp_path_factory: pytest.TempPathFactory):
                 p.kill()
 
 
-def test_celery_run_equals_in_process_run(department, celery_workers) -> None:
+# Two of the department's municipalities, more than one so that their steps interleave on the
+# shared workers; every table of each is compared (the third would repeat the second's shape).
+CELERY_MUNICIPALITIES = DEPARTMENT_GOOD[:2]
+
+
+def test_celery_run_equals_in_process_run(department, celery_workers, monkeypatch) -> None:
     import dagster as dg
+    from dagster_celery import core_execution_loop
 
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from compare_warehouses import compare
@@ -77,6 +83,9 @@ def test_celery_run_equals_in_process_run(department, celery_workers) -> None:
     from fiscal_intel.settings import load_settings
 
     url, root = celery_workers["url"], celery_workers["root"]
+    # The driver's poll of the workers (dagster_celery ticks once a second) sets how soon a
+    # finished step's successors are sent; a finer tick changes nothing in what is computed.
+    monkeypatch.setattr(core_execution_loop, "TICK_SECONDS", 0.2)
     start = time.perf_counter()
     (root / "dagster_home").mkdir()
     with dg.DagsterInstance.local_temp(str(root / "dagster_home")) as instance:
@@ -87,9 +96,9 @@ def test_celery_run_equals_in_process_run(department, celery_workers) -> None:
             )
             run_pipeline_celery(settings, instance, broker=url, backend=url)
 
-        # The three municipalities at once: their steps share the two workers.
-        with ThreadPoolExecutor(max_workers=len(DEPARTMENT_GOOD)) as pool:
-            list(pool.map(run, DEPARTMENT_GOOD))
+        # The municipalities at once: their steps share the two workers.
+        with ThreadPoolExecutor(max_workers=len(CELERY_MUNICIPALITIES)) as pool:
+            list(pool.map(run, CELERY_MUNICIPALITIES))
         # Every step ran on one of the two workers, none in this process.
         hosts = {
             entry.dagster_event.event_specific_data.metadata["Celery worker"].value
@@ -107,11 +116,11 @@ def test_celery_run_equals_in_process_run(department, celery_workers) -> None:
                                                  department["landing"] / code, root / "wh")
                      for code in DEPARTMENT_GOOD})  # fmt: skip
     seconds = time.perf_counter() - start
-    for code in DEPARTMENT_GOOD:
+    for code in CELERY_MUNICIPALITIES:
         diffs = [
             row for row in compare(str(department["wh"] / f"{code}.duckdb"),
                                    str(root / "wh" / f"{code}.duckdb"))
             if row[1] not in ("same", "order")
         ]  # fmt: skip
         assert not diffs, f"{code}: {diffs}"
-    print(f"celery: {len(DEPARTMENT_GOOD)} municipalities in {seconds:.1f} s")
+    print(f"celery: {len(CELERY_MUNICIPALITIES)} municipalities in {seconds:.1f} s")

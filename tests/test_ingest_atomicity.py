@@ -33,7 +33,8 @@ real_log = loader._log
 def log_then_hang(con, batch_id, load, at):
     if load.file == "b.csv" and load.status == "loaded":
         inside = con.execute("select count(*) from raw.payments").fetchall()[0][0]
-        Path(marker).write_text(str(inside))
+        Path(marker + ".tmp").write_text(str(inside))
+        Path(marker + ".tmp").rename(marker)  # whole when it appears
         time.sleep(120)
     real_log(con, batch_id, load, at)
 
@@ -68,14 +69,13 @@ def test_a_load_killed_mid_file_leaves_none_of_that_files_rows(tmp_path: Path) -
         stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 300  # generous: a busy machine, not a slow loader
         while not marker.exists():
             if child.poll() is not None:
                 pytest.fail(f"the loader exited early: {child.stderr.read().decode()[-2000:]}")
             if time.monotonic() > deadline:
                 pytest.fail("the loader never reached the second file")
             time.sleep(0.05)
-        time.sleep(0.1)  # the marker is written; make sure the write finished
         # Inside its transaction the child saw both files' valid rows in raw.payments.
         assert int(marker.read_text()) == (1_000 - bad_a) + (20_000 - bad_b)
         os.kill(child.pid, signal.SIGKILL)

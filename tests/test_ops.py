@@ -12,7 +12,6 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-import pytest
 
 from fiscal_intel.definitions import defs
 from fiscal_intel.locking import warehouse_lock
@@ -94,7 +93,7 @@ def test_two_runs_at_once_both_finish(tmp_path: Path) -> None:
     warehouse = tmp_path / "w.duckdb"
     args = ("run", "--landing", str(FIXTURE), "--warehouse", str(warehouse))
     first, second = _cli(*args), _cli(*args)
-    outputs = [p.communicate(timeout=240)[0] for p in (first, second)]
+    outputs = [p.communicate(timeout=900)[0] for p in (first, second)]  # a bound, not a limit
     assert [first.returncode, second.returncode] == [0, 0], outputs
     assert any("waiting for another run" in out for out in outputs)
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -108,7 +107,7 @@ def test_a_run_that_cannot_wait_says_why(tmp_path: Path) -> None:
     with warehouse_lock(warehouse, timeout=1):
         proc = _cli("run", "--landing", str(FIXTURE), "--warehouse", str(warehouse),
                     env={"FISCAL_INTEL_LOCK_TIMEOUT": "1"})
-        out = proc.communicate(timeout=120)[0]
+        out = proc.communicate(timeout=600)[0]
     assert proc.returncode == 1
     assert f"warehouse {warehouse} is in use by another run (pid {os.getpid()})" in out
 
@@ -123,61 +122,112 @@ TABLES = (
 )
 
 
-def _snapshot(warehouse: Path) -> dict[str, list]:
+def _snapshot(warehouse: Path, tables: tuple[str, ...] = TABLES) -> dict[str, list]:
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in TABLES}
+        return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
 
 
-@pytest.mark.parametrize(
-    "kill_at", ["raw__withholdings", "features__inexacto_features", "marts__revenue_yearly"]
+# Where each run is killed, and the tables complete by then: those the run before the killed
+# one (itself killed earlier) left to redo, so they show that rerun's recovery.
+KILLS = (
+    ("raw__withholdings", ()),
+    ("features__inexacto_features", TABLES[:2]),
+    ("marts__revenue_yearly", TABLES[:3]),
 )
-def test_sigkill_then_rerun_gives_the_uninterrupted_result(
-    demo_run, tmp_path: Path, kill_at: str
-) -> None:
+
+
+def test_sigkill_then_rerun_gives_the_uninterrupted_result(demo_run, tmp_path: Path) -> None:
+    """Killed at a raw load, in the features and in the marts, each next run recovers what the
+    kill left: one chain of runs rather than a killed run and a whole rerun per kill point (the
+    recovered stages are compared when the next kill comes, the rest after the last run)."""
     warehouse = tmp_path / "w.duckdb"
     args = ("--verbose", "run", "--landing", str(demo_run["landing"]), "--warehouse",
             str(warehouse))
-    proc = _cli(*args, start_new_session=True)
-    marker = f'Started execution of step "{kill_at}"'
-    for line in proc.stdout:
-        if marker in line:
-            os.killpg(proc.pid, signal.SIGKILL)
-            break
-    proc.wait(timeout=240)
-    assert proc.returncode == -signal.SIGKILL, f"never reached {kill_at}"
+    uninterrupted = _snapshot(demo_run["warehouse"])
+    previous = None
+    for kill_at, done in KILLS:
+        proc = _cli(*args, start_new_session=True)
+        marker = f'Started execution of step "{kill_at}"'
+        for line in proc.stdout:
+            if marker in line:
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+        proc.wait(timeout=900)
+        assert proc.returncode == -signal.SIGKILL, f"never reached {kill_at}"
+        # The tables this run finished before its kill: the recovery from the kill before.
+        assert _snapshot(warehouse, done) == {t: uninterrupted[t] for t in done}, (
+            f"rerun after the kill at {previous}"
+        )
+        previous = kill_at
 
     started = time.perf_counter()
     rerun = _cli(*args[1:])
-    out = rerun.communicate(timeout=240)[0]
+    out = rerun.communicate(timeout=900)[0]
     assert rerun.returncode == 0, out
-    print(f"recovery after kill at {kill_at}: {time.perf_counter() - started:.1f} s")
-    assert _snapshot(warehouse) == _snapshot(demo_run["warehouse"])
+    print(f"recovery after kill at {previous}: {time.perf_counter() - started:.1f} s")
+    assert _snapshot(warehouse) == uninterrupted, f"rerun after the kill at {previous}"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        statuses = [s for (s,) in con.execute(
+            "select status from ops.run_log order by started_at").fetchall()]  # fmt: skip
+    assert statuses == ["died"] * len(KILLS) + ["success"]
 
 
-def test_daemon_connections_wait_for_a_cli_run(tmp_path: Path) -> None:
+def test_daemon_connections_wait_for_a_cli_run(tmp_path: Path, monkeypatch) -> None:
     """Outside a CLI run, each connection takes the writer lock, so it waits instead of failing
     on DuckDB's own file lock."""
+    import threading
+
+    import filelock
+
+    from fiscal_intel import locking
     from fiscal_intel.resources import WarehouseResource
 
     warehouse = tmp_path / "w.duckdb"
+    # The holder lets go when told (a line on its stdin), once this process's connection has
+    # been refused the lock at least once: no sleep whose length a busy machine could outlast.
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time, duckdb\n"
+         "import sys, duckdb\n"
          "from fiscal_intel.locking import warehouse_lock\n"
          f"with warehouse_lock({str(warehouse)!r}, timeout=5):\n"
          f"    con = duckdb.connect({str(warehouse)!r})\n"
          "    print('holding', flush=True)\n"
-         "    time.sleep(1.5)\n"
+         "    sys.stdin.readline()\n"
          "    con.close()\n"],
-        stdout=subprocess.PIPE, text=True,
-    )
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
     assert holder.stdout.readline().strip() == "holding"
-    started = time.perf_counter()
-    with WarehouseResource(database=str(warehouse), lock_timeout=30).get_connection() as con:
-        waited = time.perf_counter() - started
+    refused, released = threading.Event(), threading.Event()
+    real_file_lock = locking._file_lock
+
+    def watched_file_lock(path):
+        lock = real_file_lock(path)
+        acquire = lock.acquire
+
+        def acquire_or_note(*args, **kwargs):
+            try:
+                return acquire(*args, **kwargs)
+            except filelock.Timeout:
+                refused.set()
+                raise
+
+        lock.acquire = acquire_or_note
+        return lock
+
+    monkeypatch.setattr(locking, "_file_lock", watched_file_lock)
+
+    def release() -> None:
+        if refused.wait(timeout=120):
+            released.set()
+        holder.stdin.write("go\n")
+        holder.stdin.flush()
+
+    threading.Thread(target=release, daemon=True).start()
+    with WarehouseResource(database=str(warehouse), lock_timeout=120).get_connection() as con:
+        # Refused while the holder held it, given once it let go: it waited, and did not fail.
+        assert refused.is_set() and released.is_set()
         con.execute("create table t as select 1 as x")
-    holder.wait(timeout=30)
-    assert waited > 0.5
+    assert holder.wait(timeout=60) == 0
 
 
 def test_backup_is_a_complete_database(demo_run, tmp_path: Path) -> None:

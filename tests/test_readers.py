@@ -48,10 +48,11 @@ def _bi_read(warehouse: Path) -> float | None:
 def _read_while(run: subprocess.Popen, warehouse: Path, root: Path, seed: int,
                 until: str | None = None) -> dict:
     """Poll `status` continually, start `audit-list` at random moments and read like a BI tool,
-    until the run ends (or prints ``until``, then SIGKILL it). Bounded: 240 s."""
+    until the run ends (or prints ``until``, then SIGKILL it). Bounded: 600 s (generous: a bound
+    for a hung run, not a speed limit; a busy machine is slow)."""
     rng = random.Random(seed)
     statuses, lists, bi_seconds, run_lines = [], [], [], []
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 600
     if until:  # the run's own output tells when to kill it: read it on a thread
         import threading
 
@@ -65,7 +66,7 @@ def _read_while(run: subprocess.Popen, warehouse: Path, root: Path, seed: int,
         threading.Thread(target=follow, daemon=True).start()
     while run.poll() is None and time.monotonic() < deadline:
         status = _cli("status", "--warehouse", str(warehouse))
-        statuses.append((status.communicate(timeout=60)[0], status.returncode))
+        statuses.append((status.communicate(timeout=180)[0], status.returncode))
         if rng.random() < 0.4:
             out = root / f"list_{seed}_{len(lists)}.csv"
             lists.append((_cli("audit-list", "--warehouse", str(warehouse), "--program",
@@ -74,8 +75,8 @@ def _read_while(run: subprocess.Popen, warehouse: Path, root: Path, seed: int,
         if seconds is not None:
             bi_seconds.append(seconds)
         time.sleep(rng.uniform(0.3, 0.8))  # with the call itself: about one a second
-    assert run.poll() is not None, "the run did not end in 240 s"
-    finished = [(proc.communicate(timeout=240)[0], proc.returncode, out) for proc, out in lists]
+    assert run.poll() is not None, "the run did not end in 600 s"
+    finished = [(proc.communicate(timeout=600)[0], proc.returncode, out) for proc, out in lists]
     return {"statuses": statuses, "lists": finished, "bi_seconds": bi_seconds,
             "run_output": "".join(run_lines) if until else run.communicate()[0]}
 
@@ -88,7 +89,7 @@ def first_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
     warehouse = root / "w.duckdb"
     run = _cli("run", "--landing", str(FIXTURE), "--warehouse", str(warehouse))
     marker = Path(f"{warehouse}.run.json")  # written once the run holds the lock
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while not marker.exists() and run.poll() is None and time.monotonic() < deadline:
         time.sleep(0.1)
     return {"root": root, "warehouse": warehouse,

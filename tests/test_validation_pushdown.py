@@ -49,18 +49,11 @@ def _plant(con: duckdb.DuckDBPyConnection, table: str, suite: dict) -> None:
 
 
 @pytest.fixture(scope="module")
-def campaign_staging(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """Staging of the session demo's municipality with its planted past campaign: the session
-    demo is generated without one, so its ``stg_actions`` is empty and nothing could be planted."""
-    from fiscal_intel.demo import generate
-    from fiscal_intel.runner import run_pipeline
-    from fiscal_intel.settings import load_settings
-
-    root = tmp_path_factory.mktemp("pushdown_campaign")
-    generate(root / "landing", root / "truth", taxpayers=1_000, seed=7)
-    settings = load_settings(landing=str(root / "landing"), warehouse=str(root / "w.duckdb"))
-    run_pipeline(settings, stages=("ref", "raw", "staging"))
-    return settings.warehouse
+def campaign_staging(campaign_run) -> str:
+    """Staging of the session demo's municipality with its planted past campaign (the session's
+    ``campaign_run``, tests/conftest.py): the session demo is generated without one, so its
+    ``stg_actions`` is empty and nothing could be planted."""
+    return str(campaign_run["warehouse"])
 
 
 @pytest.mark.parametrize("table", STAGED_TABLES)
