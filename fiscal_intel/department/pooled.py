@@ -564,10 +564,10 @@ def _after_scores(settings: Settings) -> tuple[list, list]:
     import dagster as dg
 
     from fiscal_intel.partitions import with_tax_years
-    from fiscal_intel.runner import _assets_and_checks
+    from fiscal_intel.runner import assets_and_checks
 
     keys = _keys_after_scores()
-    everything = with_tax_years(_assets_and_checks(), settings)
+    everything = with_tax_years(assets_and_checks(), settings)
     assets = [
         a for a in everything
         if isinstance(a, dg.AssetsDefinition) and set(a.keys) & keys
