@@ -45,7 +45,8 @@ class PipelineError(Exception):
     stages: list[StageResult]  # what the run did, the failed stage included (for its profile)
 
 
-def _assets_and_checks() -> list:
+def assets_and_checks() -> list:
+    """Every asset and asset check of the code location (what a stage run selects from)."""
     from fiscal_intel.assets.checks import asset_checks
     from fiscal_intel.definitions import all_assets
 
@@ -116,7 +117,7 @@ def _run_stages(
     log_level: str,
 ) -> None:
     resources = build_resources(settings)
-    definitions = with_tax_years(_assets_and_checks(), settings)  # the run's tax years
+    definitions = with_tax_years(assets_and_checks(), settings)  # the run's tax years
     from fiscal_intel import instance as dagster_instance
 
     # Recorded in the persistent instance (DAGSTER_HOME, else data/dagster_home), so the UI
@@ -247,7 +248,7 @@ def rebuild_after_scores(
     (the department's pooled step re-scores a municipality, then calls this under its lock);
     None on success, else the failure in one line."""
     keys = _keys_after_scores()
-    everything = with_tax_years(_assets_and_checks(), settings)  # the run's tax years
+    everything = with_tax_years(assets_and_checks(), settings)  # the run's tax years
     assets = [a for a in everything if isinstance(a, dg.AssetsDefinition) and set(a.keys) & keys]
     checks = [
         c for c in everything
