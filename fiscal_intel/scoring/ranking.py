@@ -80,6 +80,23 @@ def near_equal(values: np.ndarray) -> np.ndarray:
     return out.reshape(np.shape(values))
 
 
+def corroborated(program: str, candidates: pl.DataFrame, amount: np.ndarray) -> np.ndarray:
+    """The predicted ``amount`` counted at most ``corroboration_multiple`` times the largest
+    tax the program's current witnesses imply (``ProgramSpec.corroboration``), where any of
+    them saw something; unchanged elsewhere."""
+    spec = PROGRAMS[program]
+    names = [c for c in spec.corroboration if c in candidates.columns]
+    if not names:
+        return amount
+    witness = candidates.select(
+        pl.max_horizontal(
+            [pl.col(c).cast(pl.Float64).fill_nan(None).fill_null(0.0) for c in names]
+        )
+    ).to_series().to_numpy()
+    seen = witness > 0
+    return np.where(seen, np.minimum(amount, spec.corroboration_multiple * witness), amount)
+
+
 def rank_candidates(
     model: ProgramModel,
     candidates: pl.DataFrame,
@@ -90,6 +107,7 @@ def rank_candidates(
     """``candidates`` with risk_score, predicted_amount and expected_recovery, best first;
     only the ``keep`` columns of ``candidates`` (all when None) are carried through the sort."""
     p, amount = predict(model, candidates, threads=threads)
+    amount = corroborated(model.program, candidates, amount)
     # Label-free evidence (ProgramSpec.evidence): where its tax times its hit rate on the random
     # audits is worth more than the model's expectation, the case is ranked on the evidence.
     evidence = PROGRAMS[model.program].evidence
@@ -201,6 +219,7 @@ def score_program(
         columns[model.amount.base] = None
     if model.late_classifiers:
         columns["late_filing_open"] = None
+    columns.update(dict.fromkeys(PROGRAMS[program].corroboration))
     candidates = frame(con, f"select {', '.join(columns)} from {table} where is_candidate")
     # The feature columns are not needed past the prediction: sorting 1.8M rows with them
     # moved ~60 columns for nothing.
