@@ -214,6 +214,18 @@ def test_an_amount_the_current_witnesses_contradict_is_counted_at_their_multiple
     amount = np.array([90e6, 40e6, 60e6, 20e6])
     got = corroborated("omiso", candidates, amount)
     assert got.tolist() == [k * 0.5e6, 40e6, 60e6, k * 2e6]
+    # inexacto: what third parties, the return's lines, the registry and linked NITs say is
+    # missing; a return none of them questions keeps the model's amount
+    returns = pl.DataFrame(
+        {
+            "suspected_gap_tax": [1e6, 0.0, 0.0],
+            "registry_evidence_tax": [0.0, 4e6, 0.0],
+            "group_shortfall_tax": [None, 1e6, None],
+        }
+    )
+    got = corroborated("inexacto", returns, np.array([50e6, 5e6, 80e6]))
+    assert got.tolist() == [PROGRAMS["inexacto"].corroboration_multiple * 1e6, 5e6, 80e6]
+    # a frame without the witnesses' columns is left alone
     assert corroborated("inexacto", candidates, amount).tolist() == amount.tolist()
 
 

@@ -179,4 +179,9 @@ INEXACTO = ProgramSpec(
     },
     amount=AMOUNT,
     # registry evidence is soft (peers, not records): the model weighs it, it does not override
+    # What third parties, the return's own lines against peers, the registry and linked NITs
+    # say is missing: an assessed amount predicted at more than three times the largest of
+    # them rests on the firm's size (its potential tax), not on the evidence. Measured on the
+    # worlds table (benchmarks/targeting_worlds.md, "corroborated amounts").
+    corroboration=("suspected_gap_tax", "registry_evidence_tax", "group_shortfall_tax"),
 )
