@@ -268,3 +268,12 @@ def test_a_case_whose_money_rests_on_size_alone_does_not_outrank_a_solid_one(dem
     assert row["predicted_amount"] <= PROGRAMS["omiso"].corroboration_multiple * 0.2e6 + 1
     first = ranked.row(0, named=True)
     assert (first["nit"], first["tax_year"]) == (solid["nit"], solid["tax_year"])
+    # and its reasons say why its amount is not its old return's
+    top = ranked.filter(
+        (pl.col("nit") == shell["nit"]) & (pl.col("tax_year") == shell["tax_year"])
+    ).join(changed.drop("statute_expires_on", "size_band", "ciiu_section"),
+           on=["nit", "tax_year"])
+    texts, codes = reasons_for(model, top, 1, 1)
+    expected = next(r for r in loads(codes[0]) if r.family == "general.expected")
+    assert [key for key, _ in expected.phrases][-1] == "omiso.expected.corroborated"
+    assert "no descansa solo en el tamaño" in texts[0]
