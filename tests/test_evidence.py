@@ -4,6 +4,7 @@ against peers, and how the ranking combines them with the learnt model."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import duckdb
 import numpy as np
@@ -214,8 +215,8 @@ def test_an_amount_the_current_witnesses_contradict_is_counted_at_their_multiple
     amount = np.array([90e6, 40e6, 60e6, 20e6])
     got = corroborated("omiso", candidates, amount)
     assert got.tolist() == [k * 0.5e6, 40e6, 60e6, k * 2e6]
-    # inexacto: what third parties, the return's lines, the registry and linked NITs say is
-    # missing; a return none of them questions keeps the model's amount
+    # witnesses of an inexacto case would be what third parties, the return's lines, the
+    # registry and linked NITs say is missing; a return none of them questions keeps its amount
     returns = pl.DataFrame(
         {
             "suspected_gap_tax": [1e6, 0.0, 0.0],
@@ -223,10 +224,19 @@ def test_an_amount_the_current_witnesses_contradict_is_counted_at_their_multiple
             "group_shortfall_tax": [None, 1e6, None],
         }
     )
-    got = corroborated("inexacto", returns, np.array([50e6, 5e6, 80e6]))
-    assert got.tolist() == [PROGRAMS["inexacto"].corroboration_multiple * 1e6, 5e6, 80e6]
-    # a frame without the witnesses' columns is left alone
-    assert corroborated("inexacto", candidates, amount).tolist() == amount.tolist()
+    amounts = np.array([50e6, 5e6, 80e6])
+    # inexacto declares no witnesses (measured: see its spec): its amounts stand
+    assert PROGRAMS["inexacto"].corroboration == ()
+    assert corroborated("inexacto", returns, amounts).tolist() == amounts.tolist()
+    spec = PROGRAMS["inexacto"]
+    try:
+        PROGRAMS["inexacto"] = replace(spec, corroboration=tuple(returns.columns))
+        got = corroborated("inexacto", returns, amounts)
+        # a frame without the witnesses' columns is left alone
+        assert corroborated("inexacto", candidates, amount).tolist() == amount.tolist()
+    finally:
+        PROGRAMS["inexacto"] = spec
+    assert got.tolist() == [spec.corroboration_multiple * 1e6, 5e6, 80e6]
 
 
 def test_a_case_whose_money_rests_on_size_alone_does_not_outrank_a_solid_one(demo_run) -> None:
