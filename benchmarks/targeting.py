@@ -240,6 +240,37 @@ WORLD_TAXPAYERS = 10_000
 WORLDS_JSON = ROOT / "targeting_worlds.json"
 
 
+# What a row of the worlds table measured, printed under its heading.
+LABEL_NOTES = {
+    "main at 90d8a5d, measured again": (
+        "The baseline of this round: main's code (90d8a5d) on the same municipalities, "
+        "scoring and marts run again (`--mode rescore`). Main changed after the rows above "
+        "were measured (merges of #18 and #19), so the same seeds give other figures "
+        "(llanura omiso recovery 0.891, not 0.934): compare the rows below with this one."
+    ),
+    "omiso and inexacto amounts corroborated + selection correction": (
+        "Corroborated amounts on both programs (at most 3 times what today's witnesses "
+        "show) and the selection correction (tempered inverse-propensity weights)."
+    ),
+    "omiso and inexacto amounts corroborated, without the selection correction": (
+        "The row above without the selection correction (`--no-selection-correction`): "
+        "every closed audit weighs the same."
+    ),
+    "selection correction alone, no corroborated amounts": (
+        "The selection correction without corroborated amounts (`--no-corroboration`): "
+        "against the baseline, what the correction alone changes."
+    ),
+    "final: omiso with corroborated amounts and the selection correction; inexacto as on main": (
+        "What this branch ships. omiso: corroborated amounts and the selection correction "
+        "(together they raised recovery on both worlds, rows above). inexacto: neither (with "
+        "corroborated amounts precision rose and recovery fell on both worlds; the selection "
+        "correction cost the first world precision and moved recovery less than the seeds "
+        "do), so its rows are main's model again: the difference from the baseline row is "
+        "the noise of a rerun."
+    ),
+}
+
+
 def worlds_table(runs: dict[str, dict[str, list[dict]]]) -> str:
     """Markdown: per label (a modelling state) and world, precision@K and recovery@K of each
     program per seed and their mean, then the share of each planted kind's gap found."""
@@ -251,7 +282,9 @@ def worlds_table(runs: dict[str, dict[str, list[dict]]]) -> str:
         "",
     ]
     for label, worlds in runs.items():
-        lines += [f"## {label}", "", "| world | program | " + "per seed (p / r) | "
+        note = LABEL_NOTES.get(label)
+        lines += [f"## {label}", "", *([note, ""] if note else []),
+                  "| world | program | " + "per seed (p / r) | "
                   "mean precision | mean recovery |", "|---|---|---|---|---|"]
         for world, results in worlds.items():
             for program in ("omiso", "inexacto"):

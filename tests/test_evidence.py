@@ -177,6 +177,10 @@ def test_the_selection_correction_weighs_audits_by_the_inverse_of_staffs_propens
                                        seed=1) == (None, {})
     finally:
         model.SELECTION_CORRECTION = True
+    # a program whose spec turns it off (inexacto: measured, see its spec) learns unweighted
+    assert not PROGRAMS["inexacto"].selection_correction
+    assert model.selection_weights("inexacto", audits, population, population.height,
+                                   seed=1) == (None, {})
 
 
 def test_the_population_staff_picked_from_comes_from_the_feature_table(demo_run) -> None:

@@ -294,6 +294,7 @@ def selection_weights(
     n_random = int(is_random.sum())
     if (
         not SELECTION_CORRECTION
+        or not spec.selection_correction
         or population is None
         or population_size == 0
         or n_random == 0

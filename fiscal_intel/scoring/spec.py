@@ -83,6 +83,9 @@ class ProgramSpec:
     # population the selection correction (``model.selection_weights``) estimates who was
     # picked from. Every row of the table when None.
     population: str | None = None
+    # Whether the program's classifiers learn with the selection correction (see
+    # ``model.SELECTION_CORRECTION``; the program's spec says why when not).
+    selection_correction: bool = True
     # Corroboration (issue #20, precision where money ranks): features holding the tax that
     # current, independent witnesses imply (the registry's assets and staff, third parties'
     # payments). The ranking counts the predicted amount at most ``corroboration_multiple``

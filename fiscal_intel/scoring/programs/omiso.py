@@ -208,7 +208,9 @@ OMISO = ProgramSpec(
     amount=AMOUNT,
     late_filing_blind=LATE_FILING_BLIND,
     evidence="contractor_tax",
-    # a return filed is not an omiso case: staff picked from the non-filers
+    # a return filed is not an omiso case: staff picked from the non-filers. The selection
+    # correction is on: with corroborated amounts it raised omiso recovery@100 on both worlds
+    # (rionegro 0.917 -> 0.925, llanura 0.905 -> 0.910, benchmarks/targeting_worlds.md).
     population="filed = 0",
     # What the registry and third parties say the business owes today: a non-filer whose last
     # return declared billions and whose registry now shows a shell's assets and no staff is
