@@ -244,9 +244,13 @@ WORLDS_JSON = ROOT / "targeting_worlds.json"
 LABEL_NOTES = {
     "main at 90d8a5d, measured again": (
         "The baseline of this round: main's code (90d8a5d) on the same municipalities, "
-        "scoring and marts run again (`--mode rescore`). Main changed after the rows above "
-        "were measured (merges of #18 and #19), so the same seeds give other figures "
-        "(llanura omiso recovery 0.891, not 0.934): compare the rows below with this one."
+        "scoring and marts run again (`--mode rescore`), as every row below. Main changed "
+        "after the rows above were measured (merges of #18 and #19), so the same seeds give "
+        "other figures (llanura omiso recovery 0.870, not 0.934): compare the rows below with "
+        "this one. Run noise: main's full run of these municipalities (before any rescore) "
+        "gave rionegro omiso 0.940 / 0.907, inexacto 0.917 / 0.887, llanura omiso "
+        "0.990 / 0.891, inexacto 0.920 / 0.900 (up to 0.04 apart on one seed, 0.02 on a "
+        "mean): differences below that size are not a finding."
     ),
     "omiso and inexacto amounts corroborated + selection correction": (
         "Corroborated amounts on both programs (at most 3 times what today's witnesses "
@@ -265,8 +269,8 @@ LABEL_NOTES = {
         "(together they raised recovery on both worlds, rows above). inexacto: neither (with "
         "corroborated amounts precision rose and recovery fell on both worlds; the selection "
         "correction cost the first world precision and moved recovery less than the seeds "
-        "do), so its rows are main's model again: the difference from the baseline row is "
-        "the noise of a rerun."
+        "do), so its model is main's and its rows equal the baseline's (a rescore is "
+        "deterministic)."
     ),
 }
 
