@@ -7,7 +7,7 @@ its unreadable file), and compare each program's list.
 
 A case is *touched* when a quarantined row names its NIT: a registry row (RIT or chamber) touches
 every year of the NIT, any other row (return, payment, withholding, audit) the NIT and tax year it
-names (the manifest's ``touched_cases``; see README "The messy demo"). Touched cases are set aside
+names (the manifest's ``touched_cases``; see docs/messy_demo.md). Touched cases are set aside
 on both lists; what is left should rank alike. Per program and k (10, 50, 100):
 
 - ``overlap``: untouched cases in both top k;
@@ -36,7 +36,6 @@ import os
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -86,7 +85,7 @@ def ranking_with_model(
         models = {p: stored_model(con, p) for p in PROGRAMS}
         if reseed is not None:
             base = load_settings(warehouse=str(model_warehouse))
-            settings = build_resources(replace(base, seed=base.seed + reseed))["settings"]
+            settings = build_resources(base.replace(seed=base.seed + reseed))["settings"]
             as_of = scalar(con, "select as_of from staging.as_of_date")
             models = {
                 p: train_program(p, training_data(con, p, as_of), as_of, settings)

@@ -5,8 +5,9 @@ the summary (score, expected recovery, statute date, reasons), every figure the 
 and where it comes from, the RIT and chamber-of-commerce records, every return of the NIT (all
 years, corrections included), its payments, the withholdings reported for the year by agent and
 bimester, and the case's features with the peer figures they were compared with. XLSX goes
-through the audit lists' safe writer (:func:`fiscal_intel.export.write_workbook`); HTML escapes
-every value and forbids scripts (Content-Security-Policy), so a legal name cannot run anything.
+through the audit lists' safe writer (:func:`fiscal_intel.inspector_files.write_workbook`);
+HTML escapes every value and forbids scripts (Content-Security-Policy), so a legal name cannot
+run anything.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pathlib import Path
 
 import duckdb
 
-from fiscal_intel.export import WORDS as LIST_WORDS
-from fiscal_intel.export import Sheet, Typed, auto_kind, connect, write_workbook
 from fiscal_intel.feature_labels import label
 from fiscal_intel.ingest.nit import check_digit
+from fiscal_intel.inspector_files import WORDS as LIST_WORDS
+from fiscal_intel.inspector_files import Sheet, Typed, auto_kind, connect, write_workbook
 from fiscal_intel.scoring.reason_texts import (
     FAMILY_NAMES,
     day,
@@ -452,7 +453,7 @@ def write_case_file(
     lang: str = "es", municipality: str | None = None,
 ) -> Case:
     """Write the case file to ``out`` (.xlsx or .html); returns the case it describes."""
-    from fiscal_intel.export import about_sheet, check_lang
+    from fiscal_intel.inspector_files import about_sheet, check_lang
 
     check_lang(lang)
     suffix = out.suffix.lower()

@@ -7,12 +7,15 @@ Exit codes: 0 success; 1 a stage failed (the line printed says which asset or fi
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fiscal_intel.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    import polars as pl
 
 
 def _say(line: str) -> None:
@@ -42,8 +45,11 @@ def _run(
     import time
 
     from fiscal_intel.locking import WarehouseBusy
-    from fiscal_intel.report import print_summary
-    from fiscal_intel.runner import PipelineError, StageResult, process_seconds, run_pipeline
+    from fiscal_intel.preflight import landing_problem, warehouse_problem
+    from fiscal_intel.profiling import process_seconds
+    from fiscal_intel.run_events import StageResult
+    from fiscal_intel.run_summary import print_summary
+    from fiscal_intel.runner import PipelineError, run_pipeline
 
     if not settings.landing_path.is_dir():
         print(f"fiscal-intel: landing folder {settings.landing} does not exist", file=sys.stderr)
@@ -104,47 +110,6 @@ def _run(
             )
 
 
-def landing_problem(landing: Path) -> str | None:
-    """Why a landing folder cannot be run on, in one line, or None: table files dropped in its
-    root (each belongs in its source's subfolder) or no file in any source's subfolder."""
-    from fiscal_intel.ingest.loader import landing_files
-    from fiscal_intel.ingest.readers import SUFFIXES
-    from fiscal_intel.ingest.sources import SOURCES
-
-    folders = ", ".join(f"{name}/" for name in SOURCES)
-    # A data file in the root would be silently skipped; a README beside the folders is fine.
-    tables = SUFFIXES | {".xls", ".ods"}
-    loose = [p for p in landing_files(landing) if p.suffix.lower() in tables]
-    if loose:
-        shown = ", ".join(p.name for p in loose[:3]) + (" ..." if len(loose) > 3 else "")
-        return (
-            f"landing folder {landing} has {len(loose)} file(s) in its root ({shown}): "
-            f"put each in the subfolder of its source ({folders})"
-        )
-    if not any(landing_files(landing / name) for name in SOURCES):
-        return f"landing folder {landing} holds no file in any source subfolder ({folders})"
-    return None
-
-
-def warehouse_problem(warehouse: Path) -> str | None:
-    """Why the warehouse file cannot be written, in one line, or None."""
-    import tempfile
-
-    try:
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        if warehouse.exists():
-            if not warehouse.is_file():
-                return f"cannot write the warehouse {warehouse}: it is not a file"
-            with warehouse.open("r+b"):
-                pass
-        else:
-            with tempfile.TemporaryFile(dir=warehouse.parent):
-                pass
-    except OSError as exc:
-        return f"cannot write the warehouse {warehouse}: {exc.strerror or exc}"
-    return None
-
-
 def _write_profile(
     path: str,
     settings: Settings,
@@ -156,7 +121,7 @@ def _write_profile(
 ) -> None:
     import json
 
-    from fiscal_intel.runner import process_seconds, run_profile
+    from fiscal_intel.profiling import process_seconds, run_profile
 
     data = {
         "landing": str(settings.landing),
@@ -251,7 +216,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings(args)
     # A demo writes a new municipality over the last one: its lists are not comparable with the
     # previous run's, so only an empty list fails marts/audit_ranking:lists_not_collapsed.
-    settings = dataclasses.replace(settings, min_list_share=min(settings.min_list_share, 1e-9))
+    settings = settings.replace(min_list_share=min(settings.min_list_share, 1e-9))
     landing = settings.landing_path
     truth = landing.parent / "truth"
     if getattr(args, "municipalities", None):
@@ -305,7 +270,6 @@ def _import_demo_campaign(settings: Settings, truth: Path) -> None:
 
 def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:
     import time
-    from dataclasses import replace
 
     from fiscal_intel.demo.messy import generate_messy
 
@@ -320,7 +284,7 @@ def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> in
     # The messy export holds one unreadable file on purpose: the run goes past it, builds every
     # table from what it could read, and still exits non-zero naming the file.
     return _run(
-        replace(settings, continue_past_unreadable=True),
+        settings.replace(continue_past_unreadable=True),
         verbose=args.verbose,
         profile=args.profile,
         generate_seconds=generate_seconds,
@@ -328,7 +292,7 @@ def _messy_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> in
 
 
 def cmd_audit_list(args: argparse.Namespace) -> int:
-    from fiscal_intel.export import export_audit_list
+    from fiscal_intel.inspector_files import export_audit_list
 
     settings = _settings(args)
     n = export_audit_list(
@@ -393,12 +357,27 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     return 0
 
 
+def evaluate(settings: Settings) -> pl.DataFrame:
+    """Load ``settings.truth`` and rebuild marts.model_performance on a built warehouse; returns
+    the mart. Runs the two assets through Dagster, like every other table; a failure raises
+    ``PipelineError`` naming the asset and why."""
+    import dagster as dg
+    import duckdb
+
+    from fiscal_intel.runner import materialize_assets
+    from fiscal_intel.sqlfiles import frame
+
+    keys = [dg.AssetKey(["evaluation", "truth"]), dg.AssetKey(["marts", "model_performance"])]
+    materialize_assets(settings, keys)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        return frame(con, "select * from marts.model_performance order by all")
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from fiscal_intel.runner import PipelineError
+    from fiscal_intel.scoring.evaluation import summary_lines
 
-    from fiscal_intel.scoring.evaluation import evaluate, summary_lines
-
-    settings = replace(_settings(args), truth=args.truth)
+    settings = _settings(args).replace(truth=args.truth)
     if not settings.warehouse_path.is_file():
         print(f"fiscal-intel: warehouse {settings.warehouse} does not exist", file=sys.stderr)
         return 1
@@ -407,7 +386,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     # A writer like a run: it waits for one, and publishes its mart for readers when done.
     with warehouse_lock(settings.warehouse, timeout=settings.lock_timeout, on_wait=_say):
-        performance = evaluate(settings)
+        try:
+            performance = evaluate(settings)
+        except PipelineError as exc:
+            _say(str(exc))
+            return 1
         publish(settings.warehouse)
     for line in summary_lines(performance):
         print(line)

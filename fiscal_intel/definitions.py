@@ -1,4 +1,9 @@
-"""The Dagster code location: merges assets, checks, resources, jobs and the executor."""
+"""The Dagster code location: merges assets, checks, resources, jobs and the executor.
+
+``build_definitions(settings)`` builds them for one run's settings (the CLI's runner does, with
+``--config`` and the flags); ``defs`` is the code location ``dagster dev`` and ``dg`` load, built
+from the environment (and ``FISCAL_INTEL_CONFIG`` / ``fiscal_intel.toml``).
+"""
 
 from __future__ import annotations
 
@@ -15,9 +20,11 @@ from fiscal_intel.assets.reference import reference_assets
 from fiscal_intel.assets.scoring import scoring_assets
 from fiscal_intel.assets.staging import staging_assets
 from fiscal_intel.jobs import jobs
+from fiscal_intel.partitions import with_tax_years
 from fiscal_intel.resources import build_resources
 from fiscal_intel.schedules import schedules
 from fiscal_intel.sensors import sensors
+from fiscal_intel.settings import Settings, load_settings
 
 all_assets = [
     *landing_specs,
@@ -32,13 +39,21 @@ all_assets = [
     *action_assets,
 ]
 
-defs = dg.Definitions(
-    assets=all_assets,
-    asset_checks=asset_checks,
-    jobs=jobs,
-    schedules=schedules,
-    sensors=sensors,
-    resources=build_resources(),
-    # One DuckDB writer at a time: every step runs in this process, one after another.
-    executor=dg.in_process_executor,
-)
+
+def build_definitions(settings: Settings) -> dg.Definitions:
+    """The code location for ``settings``: the tax-year partitions run from its
+    ``first_tax_year`` to its ``last_tax_year``, and the resources (which the checks, sensors
+    and schedules read) carry it."""
+    return dg.Definitions(
+        assets=with_tax_years(all_assets, settings),
+        asset_checks=asset_checks,
+        jobs=jobs,
+        schedules=schedules,
+        sensors=sensors,
+        resources=build_resources(settings),
+        # One DuckDB writer at a time: every step runs in this process, one after another.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions(load_settings())

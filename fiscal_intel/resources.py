@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
+from pydantic import Field, create_model
 
 from fiscal_intel.locking import held_here, warehouse_lock
 from fiscal_intel.settings import Settings, load_settings
@@ -48,67 +49,38 @@ class WarehouseResource(DuckDBResource):
             con.close()
 
 
-class FiscalSettings(dg.ConfigurableResource):
-    """The run's settings as a resource (see ``fiscal_intel.settings``)."""
+class _SettingsResource(dg.ConfigurableResource):
+    """What the settings resource adds to the settings' own fields (generated below)."""
 
-    landing: str
-    as_of: str = ""
-    municipality: str = "05615"
-    filing_deadline_month: int = 4
-    filing_deadline_day: int = 30
-    statute_years_filed: int = 3
-    statute_years_omiso: int = 5
-    max_unknown_filer_share: float = 0.01
-    seed: int = 20240601
-    num_threads: int = 2
-    boosting_rounds: int = 100
-    explain_top: int = 1000
-    backtest_months: int = 24
-    audit_capacity: int = 100
-    truth: str = ""
-    min_cell_taxpayers: int = 5
-    dominance_p_percent: float = 10.0
-    secrecy_rounding_cop: int = 1_000_000
-    leadership_dir: str = ""
-    report_language: str = "es"
-    mappings: str = ""
-    continue_past_unreadable: bool = False
-    inspector_hour_cost: float = 60_000.0
-    hours_per_audit: float = 40.0
-    hours_per_request: float = 3.0
-    audits_per_year: int = 300
-    requests_per_year: int = 2_000
-    letter_cost: float = 8_000.0
-    letters_per_campaign: int = 2_000
-    prior_yield_requerimiento: float = 0.35
-    prior_yield_emplazamiento: float = 0.30
-    prior_yield_carta: float = 0.05
-    max_quarantine_share: float = 0.20
-    first_tax_year: int = 2010
-    last_tax_year: int = 2035
-    min_list_share: float = 0.5
+    @property
+    def settings(self) -> Settings:
+        """The settings this resource carries, validated as every source is."""
+        return Settings.model_validate(
+            {name: getattr(self, name) for name in Settings.model_fields}
+        )
 
     @property
     def landing_path(self) -> Path:
-        return Path(self.landing)
+        return Path(self.landing)  # type: ignore[attr-defined]
 
     def sql_params(self) -> dict[str, object]:
-        """The parameters SQL files may use as ``$name``."""
-        return {
-            "as_of": self.as_of,
-            "municipality": self.municipality,
-            "deadline_month": self.filing_deadline_month,
-            "deadline_day": self.filing_deadline_day,
-            "statute_years_filed": self.statute_years_filed,
-            "statute_years_omiso": self.statute_years_omiso,
-            "max_unknown_filer_share": self.max_unknown_filer_share,
-            "min_cell_taxpayers": self.min_cell_taxpayers,
-            "dominance_p_percent": self.dominance_p_percent,
-            "secrecy_rounding_cop": self.secrecy_rounding_cop,
-            "audit_capacity": self.audit_capacity,
-            "letter_cost": self.letter_cost,
-            "request_cost": self.hours_per_request * self.inspector_hour_cost,
-        }
+        """The parameters SQL files may use: every setting as ``$<its name>``."""
+        return self.settings.sql_params()
+
+
+# The run's settings as a resource: one config field per setting, with the type, default and
+# description of ``Settings`` (so the Dagster UI and a run config show and take the same names),
+# generated from the model rather than written twice.
+FiscalSettings = create_model(
+    "FiscalSettings",
+    __base__=_SettingsResource,
+    __module__=__name__,
+    __doc__="The run's settings as a resource (see ``fiscal_intel.settings``).",
+    **{
+        name: (field.annotation, Field(field.default, description=field.description))
+        for name, field in Settings.model_fields.items()
+    },
+)
 
 
 def build_resources(settings: Settings | None = None) -> dict[str, object]:
@@ -121,7 +93,5 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
             lock_timeout=s.lock_timeout,
             connection_config={"memory_limit": s.duckdb_memory_limit},
         ),
-        "settings": FiscalSettings(
-            **{name: getattr(s, name) for name in FiscalSettings.model_fields}
-        ),
+        "settings": FiscalSettings(**s.model_dump()),
     }

@@ -3,7 +3,8 @@
 import dagster as dg
 
 from fiscal_intel.jobs import nightly, yearly_retrain
-from fiscal_intel.partitions import ALL_TAX_YEARS
+from fiscal_intel.partitions import all_tax_years
+from fiscal_intel.resources import FiscalSettings
 
 TIMEZONE = "America/Bogota"
 # Both start STOPPED: the deployment turns them on (UI toggle, or `dagster schedule start NAME`).
@@ -17,11 +18,14 @@ TIMEZONE = "America/Bogota"
     default_status=dg.DefaultScheduleStatus.STOPPED,
     description="Every night at 02:00: staging, features, scores and marts from what is loaded.",
 )
-def nightly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    # All tax-year partitions in one run (partition-range tags cannot be static schedule tags).
+def nightly_schedule(
+    context: dg.ScheduleEvaluationContext, settings: FiscalSettings
+) -> dg.RunRequest:
+    # All tax-year partitions of the deployment's settings in one run (partition-range tags
+    # cannot be static schedule tags).
     return dg.RunRequest(
         run_key=f"nightly-{context.scheduled_execution_time:%Y-%m-%d}",
-        tags=ALL_TAX_YEARS,
+        tags=all_tax_years(settings.settings),
     )
 
 

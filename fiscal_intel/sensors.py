@@ -10,8 +10,10 @@ import dagster as dg
 from fiscal_intel.ingest.loader import landing_files
 from fiscal_intel.ingest.sources import SOURCES
 from fiscal_intel.jobs import TRAINING, everything
-from fiscal_intel.partitions import ALL_TAX_YEARS
+from fiscal_intel.partitions import all_tax_years
 from fiscal_intel.resources import FiscalSettings
+from fiscal_intel.run_events import failure_reason, stage_result_of
+from fiscal_intel.run_log import RunRecord, write_run_log
 
 
 def scan_landing(landing: Path) -> dict[str, list[int]]:
@@ -69,7 +71,7 @@ def landing_files_sensor(
                 tags={
                     "fiscal_intel/trigger": "landing",
                     "fiscal_intel/sources": ",".join(sources),
-                    **ALL_TAX_YEARS,
+                    **all_tax_years(settings.settings),
                 },
             )
         ],
@@ -78,11 +80,11 @@ def landing_files_sensor(
 
 
 
-def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> None:
-    """Write a run launched by the daemon or the UI into ``ops.run_log``, as CLI runs are."""
-    from fiscal_intel.runner import RunRecord, _failure_reason, stage_result_of, write_run_log
-    from fiscal_intel.settings import load_settings
-
+def _record_finished_run(
+    context: dg.RunStatusSensorContext, status: str, settings: FiscalSettings
+) -> None:
+    """Write a run launched by the daemon or the UI into ``ops.run_log``, as CLI runs are, in
+    the warehouse of the code location's settings (its ``settings`` resource)."""
     run = context.dagster_run
     if "fiscal_intel/run_id" in run.tags:
         # A stage of a command-line run (recorded in the same Dagster instance since runs are
@@ -100,13 +102,13 @@ def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> Non
     record.status = status
     if status == "failed":
         record.failed_stage = run.job_name
-        record.message = _failure_reason(events)
-    settings = load_settings()
-    write_run_log(settings, record)
+        record.message = failure_reason(events)
+    run_settings = settings.settings
+    write_run_log(run_settings, record)
     if status == "success":  # what readers and BI tools open (fiscal_intel.published)
         from fiscal_intel.published import publish
 
-        publish(settings.warehouse, timeout=settings.lock_timeout)
+        publish(run_settings.warehouse, timeout=run_settings.lock_timeout)
 
 
 @dg.run_status_sensor(
@@ -116,8 +118,8 @@ def _record_finished_run(context: dg.RunStatusSensorContext, status: str) -> Non
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records every successful run of this code location in ops.run_log.",
 )
-def run_log_on_success(context: dg.RunStatusSensorContext) -> None:
-    _record_finished_run(context, "success")
+def run_log_on_success(context: dg.RunStatusSensorContext, settings: FiscalSettings) -> None:
+    _record_finished_run(context, "success", settings)
 
 
 @dg.run_status_sensor(
@@ -127,8 +129,8 @@ def run_log_on_success(context: dg.RunStatusSensorContext) -> None:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Records every failed run of this code location in ops.run_log, with why.",
 )
-def run_log_on_failure(context: dg.RunStatusSensorContext) -> None:
-    _record_finished_run(context, "failed")
+def run_log_on_failure(context: dg.RunStatusSensorContext, settings: FiscalSettings) -> None:
+    _record_finished_run(context, "failed", settings)
 
 
 sensors = [landing_files_sensor, run_log_on_success, run_log_on_failure]

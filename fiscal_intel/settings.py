@@ -1,17 +1,38 @@
 """One settings object: where the data is, whom we serve, and the knobs of the models.
 
-Values come from, in order of precedence: explicit arguments (the CLI flags), environment
-variables ``FISCAL_INTEL_*``, an optional TOML file (``FISCAL_INTEL_CONFIG`` or
-``fiscal_intel.toml`` in the working directory), then the defaults below.
+``Settings`` is a pydantic-settings model: each field's type, default and meaning are written
+once, here, and everything else is derived from them (the Dagster resource in
+``fiscal_intel.resources``, the ``$name`` parameters of the SQL files, the tax-year partitions,
+``docs/settings.md``). Values come from these sources, each overriding the one before:
+
+1. the defaults below;
+2. environment variables ``FISCAL_INTEL_<NAME>`` (``FISCAL_INTEL_NUM_THREADS=4``);
+3. an optional TOML file: ``--config FILE``, else the file named by ``FISCAL_INTEL_CONFIG``,
+   else ``fiscal_intel.toml`` in the working directory when there is one;
+4. the command-line flags (the ``overrides`` of :func:`load_settings`).
+
+An unknown key, a value of the wrong type, a date that is not a date, a value outside its range
+and a named config file that does not exist all fail with :class:`SettingsError`, whose message
+names the setting (or the file) and the value.
 """
 
 from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 ENV_PREFIX = "FISCAL_INTEL_"
 
@@ -24,89 +45,262 @@ SECRECY_FLOORS: dict[str, float] = {
     "secrecy_rounding_cop": 1_000,
 }
 
+# The TOML source of the settings being built (set by load_settings for one call).
+_TOML: ContextVar[PydanticBaseSettingsSource | None] = ContextVar("fiscal_intel_toml", default=None)
 
-@dataclass(frozen=True)
-class Settings:
-    landing: str = "data/landing"
-    warehouse: str = "data/warehouse.duckdb"
-    # Empty: the as-of date is the latest dated event found in the landing data.
-    as_of: str = ""
-    municipality: str = "05615"
-    # Annual ICA return deadline for tax year Y, as month and day of year Y + 1.
-    filing_deadline_month: int = 4
-    filing_deadline_day: int = 30
-    # Years a filed return stays open to review (ET art. 714) and a non-filer to assessment (717).
-    statute_years_filed: int = 3
-    statute_years_omiso: int = 5
-    # Share of returns whose NIT is in no registry before the cross-table check fails.
-    max_unknown_filer_share: float = 0.01
-    seed: int = 20240601
-    num_threads: int = 2
-    boosting_rounds: int = 100
-    # pred_contrib costs ~1.5 ms a row: reasons are written for the cases inspectors will see.
-    explain_top: int = 1000
-    # Audit targeting evaluation: the backtest trains on audits closed this many months before
-    # the as-of date and tests on the ones opened after; the burden mart counts the top
-    # audit_capacity cases per program as selected; truth is an optional ground-truth CSV
-    # (nit, tax_year, program, true_gap) for marts.model_performance (`fiscal-intel evaluate`).
-    backtest_months: int = 24
-    audit_capacity: int = 100
-    truth: str = ""
-    # Tax secrecy (ET art. 583): leadership marts never show a cell built from fewer taxpayers,
-    # nor an amount cell dominated under the p % rule (what the other payers add is less than
-    # p % of the largest payer's share), and round published amounts to this many pesos.
-    # Values below the floors in SECRECY_FLOORS are refused (README, "Tax secrecy").
-    min_cell_taxpayers: int = 5
-    dominance_p_percent: float = 10.0
-    secrecy_rounding_cop: int = 1_000_000
-    # Where the leadership report and shareable DuckDB go (empty: `leadership/` beside the
-    # warehouse) and the report's language (`es` or `en`).
-    leadership_dir: str = ""
-    report_language: str = "es"
-    # Seconds a run waits for another run on the same warehouse before giving up.
-    lock_timeout: float = 3600.0
-    # Tax years the partitioned tables (returns, payments, withholdings) may hold.
-    first_tax_year: int = 2010
-    last_tax_year: int = 2035
-    # A run whose audit list for a program is empty, or holds fewer than this share of the
-    # previous run's cases, fails the blocking check marts/audit_ranking:lists_not_collapsed
-    # (0 accepts the new size once, e.g. after a large audit campaign closed many cases).
-    min_list_share: float = 0.5
-    # Folder of <source>.toml column mappings read before the shipped ones (empty: shipped only).
-    mappings: str = ""
-    # An unreadable landing file fails its raw asset (false), or is recorded and the run goes on
-    # to build every table from what was read, exiting non-zero at the end (true).
-    continue_past_unreadable: bool = False
-    # A file with more than this share of its rows quarantined stops the publication like an
-    # unreadable one (blocking check raw/<source>:quarantine_share; continue_past_unreadable too).
-    max_quarantine_share: float = 0.20
-    # DuckDB's memory for one query (beyond it, it spills to <warehouse>.tmp/); the models and
-    # polars frames live beside it in the same process, so the whole run stays near twice this.
-    duckdb_memory_limit: str = "4GB"
-    # Actions (README "Actions and campaigns"): what the office can do in a year and what each
-    # action costs. An audit and a request cost inspector hours; a letter costs its mailing.
-    inspector_hour_cost: float = 60_000.0
-    hours_per_audit: float = 40.0
-    hours_per_request: float = 3.0
-    audits_per_year: int = 300
-    requests_per_year: int = 2_000
-    letter_cost: float = 8_000.0
-    letters_per_campaign: int = 2_000
-    # Share of an audit's expected money each cheaper action brings in, until the office's own
-    # campaigns have measured it (priors, cited in the README).
-    prior_yield_requerimiento: float = 0.35
-    prior_yield_emplazamiento: float = 0.30
-    prior_yield_carta: float = 0.05
-    extra: dict[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        for name, floor in SECRECY_FLOORS.items():
-            value = getattr(self, name)
-            if value < floor:
-                raise ValueError(
-                    f"setting {name} ({ENV_PREFIX}{name.upper()}) = {value} is below its floor "
-                    f"of {floor}: tax secrecy (ET art. 583) does not allow it"
-                )
+class SettingsError(ValueError):
+    """A setting that cannot be used: the message names the setting (or file) and the value."""
+
+
+class Settings(BaseSettings):
+    """The settings of one run (see the module docstring for where values come from)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        extra="forbid",
+        frozen=True,
+        # `municipality = 5615` in a TOML file is checked as the text "5615", not refused
+        # as "not text" before the check that says what a DANE code is.
+        coerce_numbers_to_str=True,
+    )
+
+    landing: str = Field("data/landing", description="landing folder (one subfolder per source)")
+    warehouse: str = Field(
+        "data/warehouse.duckdb",
+        description="the DuckDB warehouse file (any name: it is attached under a fixed catalog "
+        "name by fiscal_intel/warehouse.py)",
+    )
+    as_of: str = Field(
+        "",
+        description="the date the run reasons from, YYYY-MM-DD (also 30/06/2025 or 20250630); "
+        "empty: the latest dated event in the landing data, at most 31 days (or the data's own "
+        "pace) past the data's horizon",
+    )
+    municipality: str = Field("05615", description="5-digit DANE code served (Rionegro)")
+    filing_deadline_month: int = Field(
+        4, description="month of the annual ICA return deadline for tax year Y, in year Y + 1"
+    )
+    filing_deadline_day: int = Field(
+        30, description="day of the annual ICA return deadline for tax year Y, in year Y + 1"
+    )
+    statute_years_filed: int = Field(
+        3, description="years a filed return stays open to review (ET art. 714)"
+    )
+    statute_years_omiso: int = Field(
+        5, description="years a non-filer stays open to assessment (ET art. 717)"
+    )
+    max_unknown_filer_share: float = Field(
+        0.01,
+        description="share of returns whose NIT is in no registry before the cross-table "
+        "check fails",
+    )
+    seed: int = Field(20240601, description="random seed of model training")
+    num_threads: int = Field(2, description="threads of model training")
+    boosting_rounds: int = Field(
+        100, description="boosting rounds of the risk models (the learning rate is 15 / rounds)"
+    )
+    explain_top: int = Field(
+        1000,
+        description="cases per program whose reasons are computed (pred_contrib costs ~1.5 ms "
+        "a row: reasons are written for the cases inspectors will see)",
+    )
+    backtest_months: int = Field(
+        24,
+        description="the backtest trains on audits closed this many months before the as-of "
+        "date and tests on the ones opened after",
+    )
+    audit_capacity: int = Field(
+        100, description="cases per program the burden mart counts as selected"
+    )
+    truth: str = Field(
+        "",
+        description="optional ground-truth CSV (nit, tax_year, program, true_gap) for "
+        "marts.model_performance (`fiscal-intel evaluate --truth`)",
+    )
+    min_cell_taxpayers: int = Field(
+        5,
+        description="tax secrecy (ET art. 583): no leadership figure from fewer taxpayers "
+        "(floor 3)",
+    )
+    dominance_p_percent: float = Field(
+        10.0,
+        description="tax secrecy: p % dominance rule on amount cells, hidden when what the "
+        "other payers add is less than p % of the largest payer's share (floor 5)",
+    )
+    secrecy_rounding_cop: int = Field(
+        1_000_000,
+        description="tax secrecy: published amounts (export, report, revenue_monthly) are "
+        "rounded to this many pesos (floor 1,000)",
+    )
+    leadership_dir: str = Field(
+        "",
+        description="where the run writes `report.html` and `leadership.duckdb` (empty: "
+        "`leadership/` beside the warehouse)",
+    )
+    report_language: str = Field("es", description="language of the leadership report: es or en")
+    lock_timeout: float = Field(
+        3600.0,
+        description="seconds a run waits for another run on the same warehouse before giving up",
+    )
+    first_tax_year: int = Field(
+        2010,
+        description="first tax year of the partitioned tables (returns, payments, "
+        "withholdings); rows of earlier years are quarantined at load",
+    )
+    last_tax_year: int = Field(
+        2035,
+        description="last tax year of the partitioned tables; rows of later years are "
+        "quarantined at load",
+    )
+    min_list_share: float = Field(
+        0.5,
+        description="an audit list that is empty, or holds fewer than this share of the last "
+        "passing run's cases, fails the blocking check marts/audit_ranking:lists_not_collapsed "
+        "(0 accepts the new size once)",
+    )
+    mappings: str = Field(
+        "",
+        description="folder of `<source>.toml` column mappings read before the shipped ones "
+        "(empty: shipped only)",
+    )
+    continue_past_unreadable: bool = Field(
+        False,
+        description="an unreadable (or mostly quarantined) landing file fails its raw asset "
+        "(false), or is recorded and the run builds every table from what was read and exits "
+        "non-zero at the end (true)",
+    )
+    max_quarantine_share: float = Field(
+        0.20,
+        description="a file with more than this share of its rows quarantined stops the "
+        "publication like an unreadable one (blocking check `raw/<source>:quarantine_share`)",
+    )
+    duckdb_memory_limit: str = Field(
+        "4GB",
+        description="DuckDB's memory for one query (beyond it, it spills to `<warehouse>.tmp/`); "
+        "the run's peak RSS stays near twice this: models and frames live beside it",
+    )
+    inspector_hour_cost: float = Field(60_000.0, description="COP per inspector hour")
+    hours_per_audit: float = Field(40.0, description="inspector hours of one field audit")
+    hours_per_request: float = Field(
+        3.0, description="inspector hours of one request (requerimiento) or demand to file"
+    )
+    audits_per_year: int = Field(300, description="field audits the office can make in a year")
+    requests_per_year: int = Field(
+        2_000, description="requests and demands to file the office can send in a year"
+    )
+    letter_cost: float = Field(8_000.0, description="COP per letter (mailing)")
+    letters_per_campaign: int = Field(
+        2_000, description="letters of one campaign (default of `fiscal-intel campaign --size`)"
+    )
+    prior_yield_requerimiento: float = Field(
+        0.35,
+        description="share of an audit's expected money a request brings in, until the "
+        "office's own campaigns have measured it",
+    )
+    prior_yield_emplazamiento: float = Field(
+        0.30,
+        description="share of an audit's expected money a demand to file brings in, until "
+        "measured",
+    )
+    prior_yield_carta: float = Field(
+        0.05,
+        description="share of an audit's expected money a letter brings in, until measured",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Highest priority first: CLI flags, then the TOML file, then the environment.
+        toml = _TOML.get()
+        return (init_settings, toml, env_settings) if toml else (init_settings, env_settings)
+
+    @field_validator("continue_past_unreadable", mode="before")
+    @classmethod
+    def _yes_or_no(cls, value: Any) -> Any:
+        # Spanish first: `si`/`sí` are yes; an empty variable is no.
+        if isinstance(value, str) and value.strip().lower() in {"si", "sí", ""}:
+            return value.strip().lower() != ""
+        return value
+
+    @field_validator("as_of")
+    @classmethod
+    def _as_of_date(cls, value: str) -> str:
+        """The as-of date as ISO text: ``2025-06-30``, ``30/06/2025`` and ``20250630`` are the
+        same date (the landing contract's forms); anything else is refused, never replaced."""
+        if not value.strip():
+            return ""
+        from fiscal_intel.ingest.values import parse_date
+
+        parsed = parse_date(value)
+        if parsed is None:
+            raise ValueError(
+                f"{value!r} is not a date (write it YYYY-MM-DD, e.g. 2025-06-30)"
+            )
+        return parsed.isoformat()
+
+    @field_validator("max_unknown_filer_share", "max_quarantine_share")
+    @classmethod
+    def _share(cls, value: float) -> float:
+        if not 0 <= value <= 1:
+            raise ValueError(f"{value!r} is not a share between 0 and 1")
+        return value
+
+    @field_validator(
+        "num_threads", "boosting_rounds", "filing_deadline_month", "filing_deadline_day"
+    )
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError(f"{value!r} is below 1")
+        return value
+
+    @field_validator("filing_deadline_month")
+    @classmethod
+    def _month(cls, value: int) -> int:
+        if not 1 <= value <= 12:
+            raise ValueError(f"{value!r} is not a month")
+        return value
+
+    @field_validator("municipality")
+    @classmethod
+    def _dane_code(cls, value: str) -> str:
+        if not (value.isascii() and value.isdigit() and len(value) == 5):
+            raise ValueError(f"{value!r} is not a 5-digit DANE code")
+        return value
+
+    @field_validator("report_language")
+    @classmethod
+    def _language(cls, value: str) -> str:
+        if value not in ("es", "en"):
+            raise ValueError(f"{value!r} is not es or en")
+        return value
+
+    @field_validator(*SECRECY_FLOORS)
+    @classmethod
+    def _secrecy_floor(cls, value: float, info: Any) -> float:
+        floor = SECRECY_FLOORS[info.field_name]
+        if value < floor:
+            raise ValueError(
+                f"{value} ({ENV_PREFIX}{info.field_name.upper()}) is below its floor of "
+                f"{floor}: tax secrecy (ET art. 583) does not allow it"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _tax_years_in_order(self) -> Settings:
+        if self.last_tax_year < self.first_tax_year:
+            raise ValueError(
+                f"setting last_tax_year: {self.last_tax_year} is before first_tax_year "
+                f"{self.first_tax_year}"
+            )
+        return self
 
     @property
     def landing_path(self) -> Path:
@@ -116,105 +310,143 @@ class Settings:
     def warehouse_path(self) -> Path:
         return Path(self.warehouse)
 
+    def replace(self, **changes: Any) -> Settings:
+        """These settings with ``changes``, validated like any other source (the model is
+        frozen; ``dataclasses.replace`` does not apply to it)."""
+        try:
+            return type(self).model_validate({**self.model_dump(), **changes})
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc)) from None
 
-class SettingsError(ValueError):
-    """A setting that cannot be used: the message names the setting (or file) and the value."""
+    def sql_params(self) -> dict[str, object]:
+        """The parameters SQL files may use: every setting as ``$<its name>``
+        (``fiscal_intel.sqlfiles.run_sql`` passes each file only those it names)."""
+        return self.model_dump()
 
 
-_TRUE, _FALSE = {"1", "true", "yes", "si", "sí"}, {"0", "false", "no", ""}
+# What a pydantic error type means to the person who wrote the value.
+_KIND = {
+    "int_parsing": "is not a whole number",
+    "int_from_float": "is not a whole number",
+    "int_type": "is not a whole number",
+    "float_parsing": "is not a number",
+    "float_type": "is not a number",
+    "bool_parsing": "is not true or false",
+    "bool_type": "is not true or false",
+    "string_type": "is not a text value",
+}
 
 
-def _coerce(name: str, value: Any, like: Any) -> Any:
-    text = str(value).strip()
-    if isinstance(like, bool):
-        if isinstance(value, bool):
-            return value
-        if text.lower() in _TRUE | _FALSE:
-            return text.lower() in _TRUE
-        raise SettingsError(f"setting {name}: {value!r} is not true or false")
+def _explain(exc: ValidationError) -> str:
+    """One line per refused value, each naming the setting: ``setting NAME: VALUE is not ...``."""
+    lines = []
+    for error in exc.errors(include_url=False):
+        name = ".".join(str(part) for part in error["loc"]) or "settings"
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(sorted(Settings.model_fields))
+            lines.append(f"unknown setting {name} (known: {known})")
+        elif error["type"] in _KIND:
+            lines.append(f"setting {name}: {error['input']!r} {_KIND[error['type']]}")
+        elif error["type"] == "value_error":
+            reason = str(error["ctx"]["error"]) if "ctx" in error else error["msg"]
+            lines.append(f"setting {name}: {reason}" if error["loc"] else reason)
+        else:
+            lines.append(f"setting {name}: {error['input']!r}: {error['msg']}")
+    return "; ".join(lines)
+
+
+def _toml_source(path: Path) -> TomlConfigSettingsSource:
+    """The TOML file as a settings source; unreadable, invalid or with unknown keys, refused
+    naming the file."""
     try:
-        if isinstance(like, int):
-            if isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            return int(value)
-        if isinstance(like, float):
-            return float(value)
-    except (TypeError, ValueError):
-        kind = "a whole number" if isinstance(like, int) else "a number"
-        raise SettingsError(f"setting {name}: {value!r} is not {kind}") from None
-    if not isinstance(value, str | int | float):
-        raise SettingsError(f"setting {name}: {value!r} is not a text value")
-    return str(value)
-
-
-def _as_of(value: str) -> str:
-    """The as-of date as ISO text: ``2025-06-30``, ``30/06/2025`` and ``20250630`` are the same
-    date (the landing contract's forms); anything else is refused, never replaced."""
-    if not value.strip():
-        return ""
-    from fiscal_intel.ingest.values import parse_date
-
-    parsed = parse_date(value)
-    if parsed is None:
+        source = TomlConfigSettingsSource(Settings, toml_file=path)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SettingsError(f"config file {path}: {exc}") from None
+    unknown = sorted(set(source.toml_data) - set(Settings.model_fields))
+    if unknown:
         raise SettingsError(
-            f"setting as_of: {value!r} is not a date (write it YYYY-MM-DD, e.g. 2025-06-30)"
+            f"config file {path}: unknown setting(s) {', '.join(unknown)} "
+            f"(known: {', '.join(sorted(Settings.model_fields))})"
         )
-    return parsed.isoformat()
+    return source
 
 
-def _check(settings: Settings) -> Settings:
-    """Values of the right type that still cannot be used, named with the setting."""
-    for name in ("max_unknown_filer_share", "max_quarantine_share"):
-        value = getattr(settings, name)
-        if not 0 <= value <= 1:
-            raise SettingsError(f"setting {name}: {value!r} is not a share between 0 and 1")
-    for name in ("num_threads", "boosting_rounds", "filing_deadline_month", "filing_deadline_day"):
-        if getattr(settings, name) < 1:
-            raise SettingsError(f"setting {name}: {getattr(settings, name)!r} is below 1")
-    if not 1 <= settings.filing_deadline_month <= 12:
-        raise SettingsError(
-            f"setting filing_deadline_month: {settings.filing_deadline_month!r} is not a month"
-        )
-    if not (settings.municipality.isascii() and settings.municipality.isdigit()) or len(
-        settings.municipality
-    ) != 5:
-        raise SettingsError(
-            f"setting municipality: {settings.municipality!r} is not a 5-digit DANE code"
-        )
-    if settings.report_language not in ("es", "en"):
-        raise SettingsError(
-            f"setting report_language: {settings.report_language!r} is not es or en"
-        )
-    return replace(settings, as_of=_as_of(settings.as_of))
+@contextmanager
+def _with_toml(source: PydanticBaseSettingsSource | None) -> Iterator[None]:
+    token = _TOML.set(source)
+    try:
+        yield
+    finally:
+        _TOML.reset(token)
 
 
 def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
-    """Build the settings from defaults, the TOML file, the environment and ``overrides``."""
-    base = Settings()
-    values: dict[str, Any] = {}
+    """The settings from the defaults, the environment, the TOML file and ``overrides`` (the
+    CLI flags; ``None`` means the flag was not given), each overriding the one before.
+
+    ``config`` names the TOML file (else ``FISCAL_INTEL_CONFIG``, else ``fiscal_intel.toml`` in
+    the working directory when it exists); a named file that does not exist is refused.
+    """
     named = config or os.environ.get(f"{ENV_PREFIX}CONFIG")
     path = Path(named or "fiscal_intel.toml")
-    known = {f.name for f in fields(Settings)} - {"extra"}
     if named and not path.is_file():
         raise SettingsError(f"config file {path} does not exist")
-    if path.is_file():
-        try:
-            with path.open("rb") as fh:
-                from_file = tomllib.load(fh)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise SettingsError(f"config file {path}: {exc}") from None
-        unknown_keys = sorted(set(from_file) - known)
-        if unknown_keys:
-            raise SettingsError(
-                f"config file {path}: unknown setting(s) {', '.join(unknown_keys)} "
-                f"(known: {', '.join(sorted(known))})"
-            )
-        values.update(from_file)
-    for f in fields(Settings):
-        env = os.environ.get(ENV_PREFIX + f.name.upper())
-        if env is not None and f.name != "extra":
-            values[f.name] = env
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    unknown = {k: v for k, v in values.items() if k not in known}
-    typed = {k: _coerce(k, v, getattr(base, k)) for k, v in values.items() if k in known}
-    return _check(replace(base, **typed, extra=unknown))
+    toml = _toml_source(path) if path.is_file() else None
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        with _with_toml(toml):
+            return Settings(**given)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+
+
+def settings_reference() -> str:
+    """``docs/settings.md``: every setting with its environment variable, default and meaning,
+    from the model itself (``python -m fiscal_intel.settings > docs/settings.md``)."""
+    lines = [
+        "# Settings",
+        "",
+        "<!-- Generated from fiscal_intel/settings.py by `python -m fiscal_intel.settings`;",
+        "     tests/test_settings.py fails when it is out of date. -->",
+        "",
+        "Every setting has one name, used everywhere: the field of `Settings`, the key of the",
+        "TOML file, the environment variable `FISCAL_INTEL_<NAME>`, the Dagster resource's",
+        "config field and the `$name` parameter of the SQL files. Each source overrides the one",
+        "before it:",
+        "",
+        "1. the defaults below;",
+        "2. environment variables `FISCAL_INTEL_<NAME>`;",
+        "3. an optional TOML file: `--config FILE`, else the file named by",
+        "   `FISCAL_INTEL_CONFIG`, else `fiscal_intel.toml` in the working directory;",
+        "4. command-line flags: `--landing`, `--warehouse`, `--as-of`,",
+        "   `--continue-past-unreadable`, and `--lang` of `run` and `demo` (`report_language`).",
+        "",
+        "The tax-year partitions, the schedules and the sensors take the same settings: a run",
+        "with `first_tax_year = 2005` in its `--config` file has partitions from 2005; the",
+        "code location `dagster dev` and `dg` load (`fiscal_intel.definitions.defs`) is built",
+        "from the environment and the TOML file of sources 2 and 3.",
+        "",
+        "An unknown key, a value of the wrong type, a date that is not a date, a value outside",
+        "its range and a named config file that does not exist end the command with one line",
+        "naming the setting (or the file) and exit code 2, e.g.",
+        "`setting as_of: '31/02/2025' is not a date (write it YYYY-MM-DD, e.g. 2025-06-30)`.",
+        "",
+        "| setting | environment variable | default | meaning |",
+        "|---|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = (
+            "(empty)" if default == ""
+            else str(default).lower() if isinstance(default, bool)
+            else f"{default:g}" if isinstance(default, float)
+            else str(default)
+        )
+        lines.append(
+            f"| `{name}` | `{ENV_PREFIX}{name.upper()}` | `{shown}` | {field.description} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(settings_reference(), end="")

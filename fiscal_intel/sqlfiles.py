@@ -44,7 +44,7 @@ _PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
 
 
 def run_sql(
-    con: duckdb.DuckDBPyConnection, relative: str, **params: Any
+    con: duckdb.DuckDBPyConnection, relative: str, /, **params: Any
 ) -> duckdb.DuckDBPyConnection:
     """Execute a SQL file, passing only the ``$name`` parameters it uses.
 

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
-from dataclasses import replace
 
 import duckdb
 import polars as pl
 import pytest
 
-from fiscal_intel.cli import main
+from fiscal_intel.cli import evaluate, main
 from fiscal_intel.resources import build_resources
-from fiscal_intel.scoring.evaluation import PROGRAMS, evaluate, features_as_of
+from fiscal_intel.scoring.evaluation import PROGRAMS, features_as_of
 from fiscal_intel.sqlfiles import install_macros
 
 
@@ -107,8 +106,7 @@ def test_backtest_and_model_card(demo_run) -> None:
 def test_model_performance_against_the_truth(demo_run, tmp_path) -> None:
     warehouse = tmp_path / "w.duckdb"
     shutil.copy(demo_run["warehouse"], warehouse)
-    settings = replace(
-        demo_run["settings"],
+    settings = demo_run["settings"].replace(
         warehouse=str(warehouse),
         truth=str(demo_run["truth"] / "tax_gap.csv"),
     )

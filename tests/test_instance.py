@@ -57,13 +57,14 @@ def test_run_log_sensor_leaves_cli_runs_to_the_cli(monkeypatch) -> None:
     """A CLI run is in the same instance now: the run-status sensor must not log it twice."""
     from types import SimpleNamespace
 
-    import fiscal_intel.runner as runner
+    import fiscal_intel.sensors as sensors
+    from fiscal_intel.resources import FiscalSettings
     from fiscal_intel.sensors import _record_finished_run
 
     written = []
-    monkeypatch.setattr(runner, "write_run_log", lambda *a: written.append(a))
+    monkeypatch.setattr(sensors, "write_run_log", lambda *a: written.append(a))
     run = SimpleNamespace(tags={"fiscal_intel/run_id": "abc"}, run_id="r1", job_name="staging")
-    _record_finished_run(SimpleNamespace(dagster_run=run), "success")
+    _record_finished_run(SimpleNamespace(dagster_run=run), "success", FiscalSettings())
     assert written == []
 
 

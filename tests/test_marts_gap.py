@@ -24,7 +24,7 @@ def unsuppressed(demo_run, tmp_path_factory: pytest.TempPathFactory) -> duckdb.D
     shutil.copy(demo_run["warehouse"], copy)
     con = duckdb.connect(str(copy))
     install_macros(con)
-    params = {"deadline_month": 4, "deadline_day": 30, "min_cell_taxpayers": 1}
+    params = {"filing_deadline_month": 4, "filing_deadline_day": 30, "min_cell_taxpayers": 1}
     run_sql(con, "marts/compliance_yearly", **params)
     run_sql(con, "marts/tax_gap", **params)
     yield con

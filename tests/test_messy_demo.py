@@ -10,7 +10,6 @@ import contextlib
 import io
 import json
 from collections import Counter
-from dataclasses import replace
 
 import duckdb
 import pytest
@@ -214,7 +213,7 @@ def test_re_running_with_no_new_files_changes_nothing(messy_bad) -> None:
             return {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
 
     before = snapshot()
-    stages = run_pipeline(replace(settings), stages=("raw",))
+    stages = run_pipeline(settings, stages=("raw",))
     assert snapshot() == before
     raw_meta = stages[0].metadata
     assert sum(m["files_loaded"] for m in raw_meta.values()) == 0

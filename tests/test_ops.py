@@ -16,7 +16,7 @@ import pytest
 
 from fiscal_intel.definitions import defs
 from fiscal_intel.locking import warehouse_lock
-from fiscal_intel.partitions import ALL_TAX_YEARS
+from fiscal_intel.partitions import all_tax_years
 from fiscal_intel.resources import build_resources
 from fiscal_intel.sensors import landing_files_sensor
 from fiscal_intel.settings import load_settings
@@ -72,7 +72,7 @@ def test_a_new_file_triggers_a_run_of_what_it_affects(tmp_path: Path) -> None:
     everything = [*defs.assets, *defs.asset_checks]
     with dg.DagsterInstance.ephemeral() as instance:
         full = dg.materialize(everything, resources=resources, instance=instance,
-                              tags=ALL_TAX_YEARS)
+                              tags=all_tax_years(settings))
         assert full.success
         triggered = dg.materialize(
             everything, selection=request.asset_selection, resources=resources, instance=instance,
@@ -268,7 +268,6 @@ def test_daemon_runs_are_recorded_in_the_run_log(tmp_path: Path, monkeypatch) ->
     from fiscal_intel.sensors import run_log_on_success
 
     warehouse = tmp_path / "w.duckdb"
-    monkeypatch.setenv("FISCAL_INTEL_WAREHOUSE", str(warehouse))
     settings = load_settings(landing=str(FIXTURE), warehouse=str(warehouse))
     selection = dg.AssetSelection.groups("ref", "raw")
     (tmp_path / "home").mkdir()
@@ -282,6 +281,7 @@ def test_daemon_runs_are_recorded_in_the_run_log(tmp_path: Path, monkeypatch) ->
         context = dg.build_run_status_sensor_context(
             sensor_name="run_log_on_success", dagster_event=success,
             dagster_instance=instance, dagster_run=run,
+            resources={"settings": build_resources(settings)["settings"]},
         )
         run_log_on_success(context)
     with duckdb.connect(str(warehouse), read_only=True) as con:

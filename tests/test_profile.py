@@ -9,14 +9,9 @@ from pathlib import Path
 import pytest
 
 from fiscal_intel.cli import main
-from fiscal_intel.runner import (
-    PHASES,
-    StageResult,
-    process_peak_rss_bytes,
-    run_pipeline,
-    run_profile,
-    step_phase,
-)
+from fiscal_intel.profiling import PHASES, process_peak_rss_bytes, run_profile, step_phase
+from fiscal_intel.run_events import StageResult
+from fiscal_intel.runner import run_pipeline
 from fiscal_intel.settings import load_settings
 
 FIXTURE = Path(__file__).parent / "fixtures" / "landing_small"

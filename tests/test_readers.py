@@ -251,7 +251,7 @@ def test_a_publication_cut_short_is_finished_by_the_next_run(tmp_path: Path) -> 
     from datetime import datetime
 
     from fiscal_intel.published import partial_path
-    from fiscal_intel.runner import RunRecord, begin_run_log
+    from fiscal_intel.run_log import RunRecord, begin_run_log
 
     warehouse = tmp_path / "w.duckdb"
     settings = load_settings(landing=str(FIXTURE), warehouse=str(warehouse))

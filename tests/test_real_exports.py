@@ -441,18 +441,21 @@ def test_quarantine_share_check_names_file_share_and_reasons(monkeypatch) -> Non
     )
     files = ["1000_empresas_2023.csv"]
     params = {"source": "commerce_registry", "files": files}
-    passed, observed, detail = run_sql(c, "checks/quarantine_share", max_share=0.3, **params)\
-        .fetchone()
+    passed, observed, detail = run_sql(
+        c, "checks/quarantine_share", max_quarantine_share=0.3, **params
+    ).fetchone()
     assert passed and observed == 0 and "more than 30.0 %" in detail
-    passed, observed, detail = run_sql(c, "checks/quarantine_share", max_share=0.2, **params)\
-        .fetchone()
+    passed, observed, detail = run_sql(
+        c, "checks/quarantine_share", max_quarantine_share=0.2, **params
+    ).fetchone()
     assert not passed and observed == pytest.approx(0.25)
     assert detail.startswith(
         "1000_empresas_2023.csv: 25.0 % of 24 rows quarantined (max_quarantine_share 20.0 %); "
         "most common: municipality_code '…' names 2 municipalities"
     )
     # A file no longer in landing does not count.
-    assert run_sql(c, "checks/quarantine_share", max_share=0.1, source="commerce_registry",
+    assert run_sql(c, "checks/quarantine_share", max_quarantine_share=0.1,
+                   source="commerce_registry",
                    files=["other.csv"]).fetchone()[0]
 
 
@@ -684,16 +687,16 @@ def test_mostly_quarantined_file_stops_the_run(tmp_path: Path, capsys) -> None:
 
 
 def test_continue_past_the_gate_exits_1_naming_the_file(tmp_path: Path, capsys, monkeypatch):
-    import fiscal_intel.report
+    import fiscal_intel.run_summary
     import fiscal_intel.runner
-    from fiscal_intel.runner import StageResult
+    from fiscal_intel.run_events import StageResult
 
     line = ("check raw/payments:quarantine_share failed: payments/recaudo_malo.csv: 75.0 % of 4 "
             "rows quarantined (max_quarantine_share 20.0 %); most common: paid_on '…' is not a "
             "date (3)")
     monkeypatch.setattr(fiscal_intel.runner, "run_pipeline",
                         lambda *a, **k: [StageResult("raw", 1.0, 7, checks_failed=[line])])
-    monkeypatch.setattr(fiscal_intel.report, "print_summary", lambda *a, **k: None)
+    monkeypatch.setattr(fiscal_intel.run_summary, "print_summary", lambda *a, **k: None)
     code, err = _err(capsys, ["run", "--landing", str(SMALL), "--warehouse",
                               str(tmp_path / "w.duckdb"), "--continue-past-unreadable"])
     assert code == 1

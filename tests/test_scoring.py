@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from fiscal_intel.export import assign_inspectors
+from fiscal_intel.inspector_files import assign_inspectors
 from fiscal_intel.scoring.evaluation import backtest_cutoff
 from fiscal_intel.scoring.model import (
     contributions,

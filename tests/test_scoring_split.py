@@ -130,7 +130,7 @@ def test_scoring_without_a_stored_model_fails_saying_how_to_train(demo_run, tmp_
     with duckdb.connect(str(warehouse)) as con:
         before = con.execute("select count(*) from scoring.omiso_scores").fetchall()[0][0]
         con.execute("drop table scoring.risk_models")
-    settings = replace(demo_run["settings"], warehouse=str(warehouse))
+    settings = demo_run["settings"].replace(warehouse=str(warehouse))
     result = _materialize(settings, "scoring/omiso_scores")
     assert not result.success
     message = _failure(result)

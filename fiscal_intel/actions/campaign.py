@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from fiscal_intel.actions.texts import NAMES, evidence, letter
-from fiscal_intel.export import Sheet, write_workbook
+from fiscal_intel.inspector_files import Sheet, write_workbook
 from fiscal_intel.sqlfiles import frame, run_sql, scalar
 
 OPEN_DAYS = 180  # a campaign is open (its cases taken) for its longest effect window

@@ -11,7 +11,6 @@ from dagster_duckdb import DuckDBResource
 from fiscal_intel.assets.staging import STAGED_TABLES
 from fiscal_intel.catalogue import comment_sql_table
 from fiscal_intel.ingest.sources import SOURCES
-from fiscal_intel.partitions import FIRST_TAX_YEAR, LAST_TAX_YEAR
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.sqlfiles import run_sql
 from fiscal_intel.validation.gx import SuiteOutcome
@@ -87,7 +86,7 @@ def gx_check(table: str) -> dg.AssetChecksDefinition:
 
 
 def run_check_sql(
-    warehouse: DuckDBResource, name: str, **params: object
+    warehouse: DuckDBResource, name: str, /, **params: object
 ) -> tuple[bool, float, str]:
     """Run ``sql/checks/<name>.sql``: one row of (passed, observed, detail)."""
     with warehouse.get_connection() as con:
@@ -168,8 +167,6 @@ partition_checks = [
         "Every tax year in the raw table falls within the tax-year partitions.",
         sql="tax_years_in_partitions",
         raw_table=f"raw.{source}",
-        first_tax_year=FIRST_TAX_YEAR,
-        last_tax_year=LAST_TAX_YEAR,
     )
     for source in ("declarations", "payments", "withholdings")
 ]
@@ -198,7 +195,7 @@ def quarantine_share_check(source: str) -> dg.AssetChecksDefinition:
             "quarantine_share",
             source=source,
             files=files,
-            max_share=settings.max_quarantine_share,
+            max_quarantine_share=settings.max_quarantine_share,
         )
         severity = dg.AssetCheckSeverity.ERROR
         if not passed and settings.continue_past_unreadable:

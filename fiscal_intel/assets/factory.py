@@ -14,7 +14,7 @@ from duckdb import DuckDBPyConnection
 from fiscal_intel.catalogue import column_text, comment_table
 from fiscal_intel.ingest.sources import SOURCES
 from fiscal_intel.lineage import Table, sql_lineage
-from fiscal_intel.partitions import tax_years
+from fiscal_intel.partitions import default_tax_years
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.sqlfiles import install_macros, run_sql, scalar, sql_text
 
@@ -122,7 +122,8 @@ def partitioned_sql_asset(schema: str, name: str, *_ignored: object) -> dg.Asset
             deps=deps,
             description=description,
             kinds={"duckdb", "sql"},
-            partitions_def=tax_years,
+            # The run's years replace these in build_definitions (partitions.with_tax_years).
+            partitions_def=default_tax_years(),
             backfill_policy=dg.BackfillPolicy.single_run(),
         )
 

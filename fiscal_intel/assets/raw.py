@@ -103,7 +103,7 @@ raw_assets = [raw_asset(s) for s in SOURCES.values()]
 
 def unreadable_files(stages: Iterable[object]) -> list[str]:
     """``<source>/<file>: <problem>`` for each file a run could not read, from its stages'
-    metadata (``runner.StageResult``); with ``continue_past_unreadable`` the run still built
+    metadata (``run_events.StageResult``); with ``continue_past_unreadable`` the run still built
     every table, and the CLI exits non-zero naming these files."""
     found: list[str] = []
     for stage in stages:

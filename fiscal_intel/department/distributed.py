@@ -26,10 +26,13 @@ MODULE = __name__
 def _definitions() -> dg.Definitions:
     from fiscal_intel.assets.checks import asset_checks
     from fiscal_intel.definitions import all_assets
+    from fiscal_intel.partitions import with_tax_years
     from fiscal_intel.resources import FiscalSettings, WarehouseResource
+    from fiscal_intel.settings import load_settings
 
     return dg.Definitions(
-        assets=all_assets,
+        # The workers' tax years: from their environment, as every code location's.
+        assets=with_tax_years(all_assets, load_settings()),
         asset_checks=asset_checks,
         jobs=[
             dg.define_asset_job(f"stage_{stage}", selection=dg.AssetSelection.groups(stage))
@@ -76,20 +79,11 @@ def run_pipeline_celery(
     warehouse lock per connection, so this process holds none."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    from fiscal_intel.partitions import ALL_TAX_YEARS
+    from fiscal_intel.partitions import all_tax_years
+    from fiscal_intel.run_events import check_outcomes, failure_reason, stage_result_of
+    from fiscal_intel.run_log import PUBLISHED, RunRecord, begin_run_log, write_run_log
     from fiscal_intel.run_marker import write_marker
-    from fiscal_intel.runner import (
-        PARTITIONED_STAGES,
-        PUBLISHED,
-        PipelineError,
-        RunRecord,
-        _check_outcomes,
-        _failure_reason,
-        _publish,
-        begin_run_log,
-        stage_result_of,
-        write_run_log,
-    )
+    from fiscal_intel.runner import PARTITIONED_STAGES, PipelineError, publish_run
 
     repo = ReconstructableRepository.for_module(MODULE, "defs")
     config = run_config(settings, broker, backend)
@@ -107,7 +101,7 @@ def run_pipeline_celery(
                     "fiscal_intel/stage": stage,
                     "fiscal_intel/run_id": record.run_id,
                     "fiscal_intel/municipality": settings.municipality,
-                    **(ALL_TAX_YEARS if stage in PARTITIONED_STAGES else {}),
+                    **(all_tax_years(settings) if stage in PARTITIONED_STAGES else {}),
                 },
             ) as result:
                 events = [
@@ -116,10 +110,10 @@ def run_pipeline_celery(
                 success = result.success
             stage_result = stage_result_of(stage, time.perf_counter() - start, events)
             record.stages.append(stage_result)
-            _, blocking, _ = _check_outcomes(events)
+            _, blocking, _ = check_outcomes(events)
             if blocking or not success:
                 record.failed_stage = stage
-                reason = blocking[0] if blocking else _failure_reason(events)
+                reason = blocking[0] if blocking else failure_reason(events)
                 raise PipelineError(f"stage {stage}: {reason}")
         record.status = "success"
     except BaseException as exc:
@@ -128,7 +122,7 @@ def run_pipeline_celery(
     finally:
         write_run_log(settings, record)
         if record.status in PUBLISHED:
-            _publish(settings, record)  # the read-only copy readers open, as in process
+            publish_run(settings, record)  # the read-only copy readers open, as in process
         write_marker(
             settings.warehouse, record.run_id, record.started_at, record.status,
             record.failed_stage,

@@ -19,6 +19,9 @@ from fiscal_intel.leadership import IDENTIFYING_COLUMNS, LEADERSHIP_MARTS
 from fiscal_intel.leadership.export import published_columns
 from fiscal_intel.published import published_path
 
+# The department's file, beside the municipalities' warehouses in --warehouse-dir.
+DEPARTMENT_FILE = "department.duckdb"
+
 # One row per municipality: the figures a department compares, each from a secrecy-checked
 # leadership mart of that municipality (sums of shown cells only: a suppressed cell is null).
 SUMMARY = """
@@ -90,8 +93,6 @@ def _literal(path: Path) -> str:
 def build_department(warehouse_dir: Path, results: list, settings) -> Path:
     """Write ``<warehouse_dir>/department.duckdb`` from the municipalities that built their
     marts (status success or incomplete); the file is swapped in whole at the end."""
-    from fiscal_intel.department.runner import DEPARTMENT_FILE
-
     out = Path(warehouse_dir) / DEPARTMENT_FILE
     tmp = out.with_name(f".{out.name}.tmp")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -25,8 +25,6 @@ from fiscal_intel.department.landing import (
     unknown_codes,
 )
 from fiscal_intel.settings import Settings
-
-DEPARTMENT_FILE = "department.duckdb"
 
 
 @dataclass
@@ -48,8 +46,7 @@ def municipality_settings(
     settings: Settings, code: str, landing: Path, warehouse_dir: Path
 ) -> Settings:
     """The settings of one municipality's run inside a department."""
-    return replace(
-        settings,
+    return settings.replace(
         landing=str(landing),
         warehouse=str(Path(warehouse_dir) / f"{code}.duckdb"),
         municipality=code,
@@ -94,7 +91,7 @@ def run_municipality(
         code, municipality_name(code), "failed", 0.0, settings.warehouse, worker=os.getpid()
     )
     try:
-        from fiscal_intel.cli import landing_problem, warehouse_problem
+        from fiscal_intel.preflight import landing_problem, warehouse_problem
 
         problem = landing_problem(settings.landing_path) or warehouse_problem(
             settings.warehouse_path

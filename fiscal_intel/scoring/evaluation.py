@@ -164,36 +164,6 @@ def truth_frame(path: str | Path | None) -> pl.DataFrame:
     return truth.select(TRUTH_COLUMNS)
 
 
-def evaluate(settings: object) -> pl.DataFrame:
-    """Load ``settings.truth`` and rebuild marts.model_performance on a built warehouse; returns
-    the mart. Runs the two assets through Dagster, like every other table."""
-    import dagster as dg
-
-    from fiscal_intel.definitions import all_assets
-    from fiscal_intel.resources import build_resources
-
-    keys = [dg.AssetKey(["evaluation", "truth"]), dg.AssetKey(["marts", "model_performance"])]
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(
-            all_assets,
-            selection=dg.AssetSelection.assets(*keys),
-            resources=build_resources(settings),  # type: ignore[arg-type]
-            instance=instance,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        )
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure and event.step_failure_data.error is not None:
-                error = event.step_failure_data.error
-                while error.cause is not None:
-                    error = error.cause
-                raise RuntimeError(f"{event.step_key}: {error.message.strip().splitlines()[0]}")
-        raise RuntimeError("evaluation failed (see the Dagster logs)")
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:  # type: ignore[attr-defined]
-        return frame(con, "select * from marts.model_performance order by all")
-
-
 def summary_lines(performance: pl.DataFrame, k: int = 100) -> list[str]:
     """The model, the rule and random side by side at ``k`` (or the largest k there is), per
     program and ground, as printed by ``fiscal-intel evaluate``."""

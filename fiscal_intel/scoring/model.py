@@ -20,7 +20,7 @@ Expected recovery = P(an audit finds tax due) × E[assessed amount | it does], p
 
 Why this target and not a single tweedie regression on assessed amounts: on the development
 municipalities the product ranked more of the true gap into the top 100 (recovery@100 0.92 vs
-0.87 inexacto, 0.91 vs 0.85 omiso), at some cost in precision (see the README's model notes).
+0.87 inexacto, 0.91 vs 0.85 omiso), at some cost in precision (see docs/models.md, model notes).
 Ranking by money rather than probability sends scarce audits where the money is (Black et al.,
 FAccT 2022).
 """

@@ -9,8 +9,9 @@ family per case in :mod:`fiscal_intel.scoring.reasons`.
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -53,6 +54,27 @@ def _clean(value: object) -> object:
 def phrase(key: str, **figures: object) -> Phrase:
     """A catalogue key with the raw figures its template quotes."""
     return key, {k: _clean(v) for k, v in figures.items()}
+
+
+def dumps(reasons: Sequence[Reason]) -> str:
+    """The structured reasons of one case, as stored in ``reason_codes``."""
+    return json.dumps([r.to_json() for r in reasons], ensure_ascii=False, sort_keys=True)
+
+
+def loads(text: str | None) -> list[Reason]:
+    """The structured reasons stored by :func:`dumps` (none for an empty ``reason_codes``)."""
+    if not text:
+        return []
+    return [
+        Reason(r["family"], [(k, f) for k, f in r["phrases"]]) for r in json.loads(text)
+    ]
+
+
+def not_explained(explain_top: int) -> list[Reason]:
+    """The one reason of a case below the explained top of its list."""
+    return [
+        Reason("general.not_explained", [phrase("general.not_explained", explain_top=explain_top)])
+    ]
 
 
 def _num(row: Row, key: str) -> float | None:

@@ -19,7 +19,7 @@ import string
 from collections.abc import Sequence
 from datetime import date
 
-from fiscal_intel.scoring.phrases import Reason
+from fiscal_intel.scoring.phrases import Reason, loads, not_explained
 
 LANGUAGES = ("es", "en")
 
@@ -375,8 +375,6 @@ def stored(text: str | None, codes: str | None, lang: str = "es") -> str | None:
     """A case's reasons in ``lang`` from what ``marts.audit_ranking`` stores: ``reason_codes``
     when the case was explained; below the explained top (no codes) the one fixed sentence,
     whose only figure is read back from the Spanish text."""
-    from fiscal_intel.scoring.reasons import loads, not_explained
-
     if codes:
         return render(loads(codes), lang)
     match = re.fullmatch(r"por debajo de los ([\d.]+) primeros casos explicados", text or "")

@@ -15,15 +15,16 @@ same reason can be written in Spanish or English later. The *wording* and number
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-
 import numpy as np
 
-from fiscal_intel.scoring.phrases import Phrase, Reason, Row, phrase
+# dumps, loads and not_explained live with Reason (phrases.py), which reason_texts reads too.
+from fiscal_intel.scoring.phrases import Phrase, Reason, Row, dumps, loads, not_explained, phrase
 from fiscal_intel.scoring.programs import PROGRAMS
 
-__all__ = ["Phrase", "Reason", "Row", "closing", "dumps", "explain", "explain_reasons", "loads"]
+__all__ = [
+    "Phrase", "Reason", "Row", "closing", "dumps", "explain", "explain_reasons", "loads",
+    "not_explained",
+]  # fmt: skip
 
 
 def late_filing(row: Row, late_probability: float) -> Reason:
@@ -68,12 +69,6 @@ def no_model(program: str, train_rows: int, positives: int) -> list[Reason]:
                 )
             ],
         )
-    ]
-
-
-def not_explained(explain_top: int) -> list[Reason]:
-    return [
-        Reason("general.not_explained", [phrase("general.not_explained", explain_top=explain_top)])
     ]
 
 
@@ -131,19 +126,6 @@ def explain(
         program, features, contributions, rows, predicted_amount=predicted_amount, top=top
     )
     return [render(r, lang) for r in reasons]
-
-
-def dumps(reasons: Sequence[Reason]) -> str:
-    """The structured reasons of one case, as stored in ``reason_codes``."""
-    return json.dumps([r.to_json() for r in reasons], ensure_ascii=False, sort_keys=True)
-
-
-def loads(text: str | None) -> list[Reason]:
-    if not text:
-        return []
-    return [
-        Reason(r["family"], [(k, f) for k, f in r["phrases"]]) for r in json.loads(text)
-    ]
 
 
 def cop(value: object) -> str:

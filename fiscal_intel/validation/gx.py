@@ -109,7 +109,7 @@ def validate_frame(df: Any, suite_json: dict) -> SuiteOutcome:
             column=_columns_of(r.expectation_config.kwargs),
             success=bool(r.success),
             unexpected_count=r.result.get("unexpected_count"),
-            sample=[_plain(v) for v in (r.result.get("partial_unexpected_list") or [])][:5],
+            sample=[plain_sample(v) for v in (r.result.get("partial_unexpected_list") or [])][:5],
         )
         for r in sorted(result.results, key=lambda r: _position(suite_json, r.expectation_config))
     ]
@@ -136,7 +136,7 @@ def _position(suite_json: dict, config: Any) -> int:
     return len(suite_json["expectations"])
 
 
-def _plain(value: Any) -> Any:
+def plain_sample(value: Any) -> Any:
     """JSON-friendly sample values for check metadata."""
     if isinstance(value, dict | list | str | int | float | bool) or value is None:
         return value

@@ -19,7 +19,7 @@ from typing import Any
 
 import duckdb
 
-from fiscal_intel.validation.gx import ExpectationOutcome, SuiteOutcome, _plain
+from fiscal_intel.validation.gx import ExpectationOutcome, SuiteOutcome, plain_sample
 
 SAMPLE_VALUES = 5
 
@@ -151,7 +151,7 @@ def _duplicated(
         f"select {shown} as k, count(*) as n from {table} where {present} "
         f"group by {keys} having count(*) > 1)"
     ).fetchone()
-    return int(rows), [_plain(v) for v in (values or [])]
+    return int(rows), [plain_sample(v) for v in (values or [])]
 
 
 def validate_table(con: duckdb.DuckDBPyConnection, table: str, suite_json: dict) -> SuiteOutcome:
@@ -178,7 +178,7 @@ def validate_table(con: duckdb.DuckDBPyConnection, table: str, suite_json: dict)
             position += 2
             if unexpected:
                 sample = [
-                    _plain(r[0])
+                    plain_sample(r[0])
                     for r in con.execute(
                         f"select {rule.sample} from {table} where {rule.unexpected} "
                         f"order by 1 nulls first limit {SAMPLE_VALUES}"

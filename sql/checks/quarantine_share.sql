@@ -1,5 +1,5 @@
 -- A file mostly quarantined stops the publication: for each file of this source still in the
--- landing folder ($files), its latest load may quarantine at most $max_share of its rows. The
+-- landing folder ($files), its latest load may quarantine at most $max_quarantine_share of its rows. The
 -- detail names each such file, its share and its three most common reasons (values shown as
 -- '…', so one reason with many values counts once).
 with latest as (
@@ -20,7 +20,7 @@ bad as (
         rows_read,
         rows_quarantined / rows_read as share
     from latest
-    where rows_read > 0 and rows_quarantined / rows_read > $max_share
+    where rows_read > 0 and rows_quarantined / rows_read > $max_quarantine_share
 ),
 
 reasons as (
@@ -53,7 +53,7 @@ top_reasons as (
 ),
 
 limits as (
-    select round(100 * $max_share, 1) || ' %' as shown
+    select round(100 * $max_quarantine_share, 1) || ' %' as shown
 )
 
 select

@@ -33,10 +33,10 @@ select
     ln(nullif(d.gross_income, 0) / nullif(g.total_assets, 0)) as log_income_per_asset,
     ln(nullif(d.gross_income, 0) / nullif(g.employees, 0)) as log_income_per_employee,
     -- the statute: 3 years from the deadline, or from the filing when it was late
-    make_date(d.tax_year::int + 1, $deadline_month, $deadline_day) as filing_deadline,
+    make_date(d.tax_year::int + 1, $filing_deadline_month, $filing_deadline_day) as filing_deadline,
     (
         greatest(
-            d.first_filed_on, make_date(d.tax_year::int + 1, $deadline_month, $deadline_day)
+            d.first_filed_on, make_date(d.tax_year::int + 1, $filing_deadline_month, $filing_deadline_day)
         )
         + to_years($statute_years_filed)
     )::date as statute_expires_on

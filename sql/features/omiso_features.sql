@@ -37,13 +37,13 @@ span as (
 years_due as (
     select
         y.tax_year::int as tax_year,
-        make_date(y.tax_year::int + 1, $deadline_month, $deadline_day) as deadline
+        make_date(y.tax_year::int + 1, $filing_deadline_month, $filing_deadline_day) as deadline
     from (
         select unnest(range(first_year, last_year + 1)) as tax_year
         from span
     ) as y
     cross join as_of
-    where make_date(y.tax_year::int + 1, $deadline_month, $deadline_day) < as_of.as_of
+    where make_date(y.tax_year::int + 1, $filing_deadline_month, $filing_deadline_day) < as_of.as_of
 ),
 
 last_filing as (
@@ -357,16 +357,16 @@ select
     case when d.nit is not null then 1 else 0 end as filed,
     d.total_tax as declared_tax,
     d.first_filed_on,
-    make_date(c.tax_year + 1, $deadline_month, $deadline_day) as filing_deadline,
+    make_date(c.tax_year + 1, $filing_deadline_month, $filing_deadline_day) as filing_deadline,
     -- no return yet for the year whose deadline passed less than a year ago: as likely late
     -- as omitted (fiscal_intel.scoring.model.LATE_FILING_PROGRAMS)
     (
         d.nit is null
-        and make_date(c.tax_year + 1, $deadline_month, $deadline_day)
+        and make_date(c.tax_year + 1, $filing_deadline_month, $filing_deadline_day)
         > a.as_of - interval 1 year
     ) as late_filing_open,
     (
-        make_date(c.tax_year + 1, $deadline_month, $deadline_day)
+        make_date(c.tax_year + 1, $filing_deadline_month, $filing_deadline_day)
         + to_years($statute_years_omiso)
     )::date as statute_expires_on,
     (
@@ -380,7 +380,7 @@ select
             where q.source = 'declarations' and q.nit = c.nit and q.tax_year = c.tax_year
         )
         and (
-            make_date(c.tax_year + 1, $deadline_month, $deadline_day)
+            make_date(c.tax_year + 1, $filing_deadline_month, $filing_deadline_day)
             + to_years($statute_years_omiso)
         )::date >= a.as_of
     ) as is_candidate,

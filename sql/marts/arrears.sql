@@ -32,7 +32,7 @@ debts as (
         d.balance_due,
         d.balance_due - coalesce(p.paid, 0) as outstanding,
         a.as_of - greatest(
-            make_date(d.tax_year + 1, $deadline_month, $deadline_day), d.first_filed_on
+            make_date(d.tax_year + 1, $filing_deadline_month, $filing_deadline_day), d.first_filed_on
         ) as days_due
     from staging.stg_declarations as d
     cross join as_of as a

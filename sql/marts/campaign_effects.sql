@@ -9,7 +9,7 @@ with costs as (
     -- what one sent action costs: a letter, or the inspector hours of a demand or request
     select
         $letter_cost as cost_per_letter,
-        $request_cost as cost_per_request
+        $hours_per_request * $inspector_hour_cost as cost_per_request
 ),
 
 arms as (

@@ -23,12 +23,12 @@ statute as (
             case
                 when c.program = 'omiso'
                     then
-                        make_date(c.tax_year::int + 1, $deadline_month, $deadline_day)
+                        make_date(c.tax_year::int + 1, $filing_deadline_month, $filing_deadline_day)
                         + to_years($statute_years_omiso)
                 else
                     greatest(
                         r.first_filed_on,
-                        make_date(c.tax_year::int + 1, $deadline_month, $deadline_day)
+                        make_date(c.tax_year::int + 1, $filing_deadline_month, $filing_deadline_day)
                     )
                     + to_years($statute_years_filed)
             end

@@ -49,13 +49,13 @@ span as (
 years_due as (
     select
         cast(y.tax_year as integer) as tax_year,
-        make_date(cast(y.tax_year as integer) + 1, $deadline_month, $deadline_day) as deadline
+        make_date(cast(y.tax_year as integer) + 1, $filing_deadline_month, $filing_deadline_day) as deadline
     from (
         select unnest(range(first_year, last_year + 1)) as tax_year
         from span
     ) as y
     cross join as_of as a
-    where make_date(cast(y.tax_year as integer) + 1, $deadline_month, $deadline_day) < a.as_of
+    where make_date(cast(y.tax_year as integer) + 1, $filing_deadline_month, $filing_deadline_day) < a.as_of
 ),
 
 last_filing as (
