@@ -119,10 +119,11 @@ def population_rows(
     spec = PROGRAMS[program]
     table, labels = spec.table, spec.labels
     audited = f"({labels.adjusted} is not null and {labels.closed_on} <= $as_of::date)"
+    # fetchall, not fetchone: a result left unfinished blocks the connection's next query
     years = con.execute(
         f"select min(tax_year), max(tax_year) from {table} where {audited}", {"as_of": as_of}
-    ).fetchone()
-    if years is None or years[0] is None:
+    ).fetchall()[0]
+    if years[0] is None:
         return None, 0
     condition = (
         f"tax_year between {int(years[0])} and {int(years[1])} "
