@@ -4,6 +4,7 @@ against peers, and how the ranking combines them with the learnt model."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 
 import duckdb
 import numpy as np
@@ -127,3 +128,166 @@ def test_a_case_ranked_on_the_evidence_says_so_first(demo_run) -> None:
     assert first_reason.family == "omiso.contractor"
     assert texts[0].startswith("sin inscripción en el RIT")
     assert PROGRAMS["omiso"].evidence == "contractor_tax"
+
+
+def _population(n: int = 4000, seed: int = 3) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A synthetic population staff picked from by size (the largest ten times likelier),
+    with 1 % random audits, as the omiso feature table would hold it."""
+    rng = np.random.default_rng(seed)
+    features = PROGRAMS["omiso"].feature_list
+    size = rng.normal(0.0, 1.0, n)
+    data = {f: rng.normal(0.0, 1.0, n) for f in features}
+    data["total_assets"] = size
+    frame_ = pl.DataFrame(
+        {"nit": [f"9{i:08d}" for i in range(n)], "tax_year": [2020 + i % 4 for i in range(n)],
+         **data}
+    )
+    risk = rng.random(n) < 0.02 + 0.2 * (size > 1.0)
+    rand = ~risk & (rng.random(n) < 0.01)
+    population = frame_.with_columns(risk_pick=pl.Series(risk))
+    audits = frame_.filter(pl.Series(risk | rand)).with_columns(
+        audit_selection=pl.Series(np.where(risk, "risk", "random")[risk | rand]),
+        label_adjusted=pl.Series(rng.random(int((risk | rand).sum())) < 0.5),
+    )
+    return population, audits
+
+
+def test_the_selection_correction_weighs_audits_by_the_inverse_of_staffs_propensity() -> None:
+    from fiscal_intel.scoring import model
+
+    population, audits = _population()
+    weight, info = model.selection_weights("omiso", audits, population, population.height,
+                                           seed=1)
+    assert weight is not None and len(weight) == audits.height
+    assert abs(weight.mean() - 1) < 1e-9 and weight.max() <= model.MAX_SELECTION_WEIGHT + 1e-9
+    large = (audits["total_assets"] > 1.0).to_numpy()
+    # staff picked the large ten times likelier: their audits teach less about the rest
+    assert weight[~large].mean() > 1.5 * weight[large].mean()
+    assert info["selection_random_share"] == round(
+        int((audits["audit_selection"] == "random").sum()) / population.height, 6
+    )
+    assert info["selection_effective_audits"] < audits.height
+    # without random audits nothing bounds the weights: no correction; nor when switched off
+    staff_only = audits.filter(pl.col("audit_selection") == "risk")
+    assert model.selection_weights("omiso", staff_only, population, population.height,
+                                   seed=1)[0] is None
+    try:
+        model.SELECTION_CORRECTION = False
+        assert model.selection_weights("omiso", audits, population, population.height,
+                                       seed=1) == (None, {})
+    finally:
+        model.SELECTION_CORRECTION = True
+    # a program whose spec turns it off (inexacto: measured, see its spec) learns unweighted
+    assert not PROGRAMS["inexacto"].selection_correction
+    assert model.selection_weights("inexacto", audits, population, population.height,
+                                   seed=1) == (None, {})
+
+
+def test_the_population_staff_picked_from_comes_from_the_feature_table(demo_run) -> None:
+    from fiscal_intel.scoring.training import population_rows
+
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        as_of = con.execute("select as_of from staging.as_of_date").fetchone()[0]
+        rows, size = population_rows(con, "omiso", as_of)
+        picked, filed, years = con.execute(
+            "select count(*) filter (where audit_selection = 'risk'), "
+            "count(*) filter (where filed = 1 and label_adjusted is null), "
+            "count(distinct tax_year) filter (where label_adjusted is not null) "
+            "from features.omiso_features where audit_closed_on <= $a or audit_closed_on is null",
+            {"a": as_of},
+        ).fetchone()
+    assert rows is not None and rows.height == size > 0
+    # every closed staff-picked audit is in it, no filer that was never audited is
+    assert int(rows["risk_pick"].sum()) == picked > 0
+    assert rows["tax_year"].n_unique() == years
+    assert filed > 0 and rows.height < size + filed
+
+
+def test_an_amount_the_current_witnesses_contradict_is_counted_at_their_multiple() -> None:
+    from fiscal_intel.scoring.ranking import corroborated
+
+    spec = PROGRAMS["omiso"]
+    k = spec.corroboration_multiple
+    candidates = pl.DataFrame(
+        {
+            # a shell with a rich past, a solid case, nothing seen, only a third party seen
+            "asset_implied_tax": [0.5e6, 30e6, None, None],
+            "employee_implied_tax": [0.0, 25e6, None, None],
+            "third_party_implied_tax": [0.0, 0.0, 0.0, 2e6],
+        }
+    )
+    amount = np.array([90e6, 40e6, 60e6, 20e6])
+    got = corroborated("omiso", candidates, amount)
+    assert got.tolist() == [k * 0.5e6, 40e6, 60e6, k * 2e6]
+    # witnesses of an inexacto case would be what third parties, the return's lines, the
+    # registry and linked NITs say is missing; a return none of them questions keeps its amount
+    returns = pl.DataFrame(
+        {
+            "suspected_gap_tax": [1e6, 0.0, 0.0],
+            "registry_evidence_tax": [0.0, 4e6, 0.0],
+            "group_shortfall_tax": [None, 1e6, None],
+        }
+    )
+    amounts = np.array([50e6, 5e6, 80e6])
+    # inexacto declares no witnesses (measured: see its spec): its amounts stand
+    assert PROGRAMS["inexacto"].corroboration == ()
+    assert corroborated("inexacto", returns, amounts).tolist() == amounts.tolist()
+    spec = PROGRAMS["inexacto"]
+    try:
+        PROGRAMS["inexacto"] = replace(spec, corroboration=tuple(returns.columns))
+        got = corroborated("inexacto", returns, amounts)
+        # a frame without the witnesses' columns is left alone
+        assert corroborated("inexacto", candidates, amount).tolist() == amount.tolist()
+    finally:
+        PROGRAMS["inexacto"] = spec
+    assert got.tolist() == [spec.corroboration_multiple * 1e6, 5e6, 80e6]
+
+
+def test_a_case_whose_money_rests_on_size_alone_does_not_outrank_a_solid_one(demo_run) -> None:
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        model = stored_model(con, "omiso")
+        candidates = frame(
+            con, "select * from features.omiso_features where is_candidate order by nit, tax_year"
+        )
+    plain = rank_candidates(model, candidates)
+    solid = plain.row(0, named=True)
+    # a former filer that declared a hundred times the top case's tax, whose registry now shows
+    # a shell's assets and no staff, and no third party pays
+    shell = candidates.filter(pl.col("nit") != solid["nit"]).row(0, named=True)
+    big = 100 * float(solid["predicted_amount"])
+    changed = candidates.with_columns(
+        [
+            pl.when((pl.col("nit") == shell["nit"]) & (pl.col("tax_year") == shell["tax_year"]))
+            .then(pl.lit(value))
+            .otherwise(pl.col(name))
+            .cast(candidates.schema[name])
+            .alias(name)
+            for name, value in (
+                ("nearest_declared_tax", big),
+                ("nearest_declared_income", big * 100),
+                ("prior_filings", 3),
+                ("total_assets", 20e6),
+                ("employees", 0),
+                ("asset_implied_tax", 0.2e6),
+                ("employee_implied_tax", 0.0),
+                ("third_party_implied_tax", 0.0),
+                ("third_party_base", 0.0),
+            )
+        ]
+    )
+    ranked = rank_candidates(model, changed)
+    row = ranked.filter(
+        (pl.col("nit") == shell["nit"]) & (pl.col("tax_year") == shell["tax_year"])
+    ).row(0, named=True)
+    assert row["predicted_amount"] <= PROGRAMS["omiso"].corroboration_multiple * 0.2e6 + 1
+    first = ranked.row(0, named=True)
+    assert (first["nit"], first["tax_year"]) == (solid["nit"], solid["tax_year"])
+    # and its reasons say why its amount is not its old return's
+    top = ranked.filter(
+        (pl.col("nit") == shell["nit"]) & (pl.col("tax_year") == shell["tax_year"])
+    ).join(changed.drop("statute_expires_on", "size_band", "ciiu_section"),
+           on=["nit", "tax_year"])
+    texts, codes = reasons_for(model, top, 1, 1)
+    expected = next(r for r in loads(codes[0]) if r.family == "general.expected")
+    assert [key for key, _ in expected.phrases][-1] == "omiso.expected.corroborated"
+    assert "no descansa solo en el tamaño" in texts[0]

@@ -51,3 +51,10 @@ def test_every_feature_is_a_column_of_its_table(demo_run) -> None:
             assert set(spec.features) <= columns, set(spec.features) - columns
             labels = spec.labels
             assert {labels.adjusted, labels.amount, labels.closed_on, labels.selection} <= columns
+
+
+def test_a_corroborating_witness_must_be_a_feature() -> None:
+    spec = PROGRAMS["omiso"]
+    assert set(spec.corroboration) <= set(spec.features) and spec.corroboration_multiple > 1
+    bad = replace(spec, corroboration=(*spec.corroboration, "gone"))
+    assert bad.problems() == ["omiso.corroboration: 'gone' is not a feature"]

@@ -188,17 +188,24 @@ def _fit_members(
     member_params: list[dict],
     rounds: int,
     threads: int,
+    weight: np.ndarray | None = None,
 ) -> list[lgb.Booster]:
-    """One booster per parameter set, all on the same rows. Members that each train on one
-    thread (small data, see MIN_ROWS_PER_THREAD) train side by side on up to ``threads`` cores:
-    each booster is the same as trained alone (deterministic, one thread), only sooner. The
+    """One booster per parameter set, all on the same rows (``weight``: per row, or None).
+    Members that each train on one thread (small data, see MIN_ROWS_PER_THREAD) train side by
+    side on up to ``threads`` cores: each booster is the same as trained alone (deterministic,
+    one thread), only sooner. The
     rows are binned with the first member's parameters, as ``lgb.train`` bins them; side by
     side, each member bins its own copy (identical bins), so no LightGBM object is shared
     between threads."""
 
     def dataset() -> lgb.Dataset:
         return lgb.Dataset(
-            x, label=y, feature_name=features, params=dict(member_params[0]), free_raw_data=False
+            x,
+            label=y,
+            weight=weight,
+            feature_name=features,
+            params=dict(member_params[0]),
+            free_raw_data=False,
         )
 
     workers = min(threads, len(member_params))
@@ -219,11 +226,12 @@ def train_classifiers(
     rounds: int,
     label: str | None = None,
     members: int = CLASSIFIERS,
+    weight: np.ndarray | None = None,
 ) -> list[lgb.Booster]:
     """The program's classifiers on ``training`` (sorted, ``label`` present): closed audits,
     or for the late-filing probability, past years' rows labelled by ``filed``. Several
     ``members`` each see half the features (a few hundred labels rank steadier averaged); one
-    member sees them all."""
+    member sees them all. ``weight``: per training row (the selection correction), or None."""
     spec = PROGRAMS[program]
     features = spec.feature_list
     y = training[label or spec.labels.adjusted].cast(pl.Int8).to_numpy()
@@ -241,7 +249,97 @@ def train_classifiers(
             # zero split gain: the classifier never splits on them, columns stay aligned
             params["feature_contri"] = [0.0 if f in amount_only else 1.0 for f in features]
         member_params.append(params)
-    return _fit_members(matrix(training, features), y, features, member_params, rounds, threads)
+    return _fit_members(
+        matrix(training, features), y, features, member_params, rounds, threads, weight
+    )
+
+# The selection correction (issue #20): staff audit the cases they think richest, so the closed
+# audits over-represent the large filers and the model learns little about the rest. Each
+# closed audit is weighted by the inverse of its probability of being audited (inverse
+# propensity weighting): P(audited | x) = rho + pi(x), where rho is the random audits' share
+# of the population (an unbiased draw, the same for every case) and pi(x) the probability that
+# staff picked a case like it, learnt from the population of the audited tax years. The random
+# audits are what bound the weights: no case has P(audited) below rho. False: every audit
+# weighs the same (the benchmark's "without" row).
+SELECTION_CORRECTION = True
+# At most this many population rows teach pi(x) (``hash_sample``; a 15,000-taxpayer
+# municipality holds ~10,000 omiso and ~40,000 inexacto rows in its audited years).
+POPULATION_MAX_ROWS = 60_000
+# No audit weighs more than this many times the average one: a handful of rare picks must not
+# carry the model (the usual trimming of inverse-propensity weights).
+MAX_SELECTION_WEIGHT = 10.0
+# Rounds and leaves of the propensity model: it estimates a smooth tendency of staff, not a
+# ranking; few rounds keep it from memorising which rows were picked.
+PROPENSITY_ROUNDS = 40
+SELECTION_POWER = 0.5
+
+
+def selection_weights(
+    program: str,
+    audits: pl.DataFrame,
+    population: pl.DataFrame | None,
+    population_size: int,
+    *,
+    seed: int,
+) -> tuple[np.ndarray | None, dict[str, float | int]]:
+    """Inverse-propensity weights for the closed ``audits`` (see ``SELECTION_CORRECTION``),
+    mean 1, and what they were built from; None without random audits or a population.
+
+    pi(x) is learnt by two models, each on half of the population (halves by ``sample_key``)
+    and each predicting the audits of the other half (cross-fitting): a model scoring the rows
+    it learnt from would call every picked row certain to be picked, and weigh them all alike."""
+    spec = PROGRAMS[program]
+    labels = spec.labels
+    is_random = (audits[labels.selection] == "random").fill_null(False).to_numpy()
+    n_random = int(is_random.sum())
+    if (
+        not SELECTION_CORRECTION
+        or not spec.selection_correction
+        or population is None
+        or population_size == 0
+        or n_random == 0
+        or audits.height == 0
+    ):
+        return None, {}
+    rho = min(1.0, n_random / population_size)
+    features = spec.feature_list
+    picked = population["risk_pick"].cast(pl.Int8).to_numpy()
+    half = np.array(
+        [sample_key(n, y) % 2 for n, y in zip(population["nit"], population["tax_year"],
+                                             strict=True)]
+    )
+    audit_half = np.array(
+        [sample_key(n, y) % 2 for n, y in zip(audits["nit"], audits["tax_year"], strict=True)]
+    )
+    x_pop, x_audits = matrix(population, features), matrix(audits, features)
+    pi = np.full(audits.height, float(picked.mean()))
+    for h in (0, 1):
+        learn = half != h
+        y = picked[learn]
+        if y.sum() < MIN_TRAIN_ROWS or y.sum() == len(y):
+            continue
+        params = _params(seed + 17 + h, 1, "binary", int(learn.sum()), PROPENSITY_ROUNDS)
+        params.update(num_leaves=7, min_data_in_leaf=max(20, int(learn.sum()) // 200))
+        booster = lgb.train(
+            params,
+            lgb.Dataset(x_pop[learn], label=y, feature_name=features),
+            num_boost_round=PROPENSITY_ROUNDS,
+        )
+        rows = audit_half == h
+        if rows.any():
+            pi[rows] = booster.predict(x_audits[rows])
+    weight = (1.0 / (rho + (1.0 - rho) * pi)) ** SELECTION_POWER
+    for _ in range(3):  # trim, then bring the mean back to 1
+        weight = np.minimum(weight / weight.mean(), MAX_SELECTION_WEIGHT)
+    weight = weight / weight.mean()
+    effective = float(weight.sum() ** 2 / (weight**2).sum())
+    return weight, {
+        "selection_random_share": round(rho, 6),
+        "selection_population": population_size,
+        "selection_max_weight": round(float(weight.max()), 4),
+        "selection_random_weight": round(float(weight[is_random].mean()), 4),
+        "selection_effective_audits": round(effective, 1),
+    }
 
 
 # A row's place in a sample: the first 32 bits of md5("<nit>/<tax_year>"). A sample is the rows
@@ -284,12 +382,16 @@ def train(
     amount: AmountSpec = _AUDIT_AMOUNT,
     all_rows: pl.DataFrame | None = None,
     late_rows: pl.DataFrame | None = None,
+    population: pl.DataFrame | None = None,
+    population_size: int = 0,
 ) -> ProgramModel:
     """Fit the program's classifiers on closed audits and its amount model as ``amount`` says
     (``all_rows``: the rows an ``amount.rows == "all"`` model learns from; only those with a
     positive target are used, ``amount.max_rows`` of them at most), and for programs with a
     late-filing part (``ProgramSpec.late_filing``) the late-filing classifiers on ``late_rows``
-    (past years' rows still without a return at the open year's age, with ``filed``)."""
+    (past years' rows still without a return at the open year's age, with ``filed``).
+    ``population`` (with ``risk_pick``) and ``population_size``: the rows staff picked the
+    audits from, for the selection correction (``selection_weights``)."""
     spec = PROGRAMS[program]
     features = spec.feature_list
     training = training.sort(["nit", "tax_year"])  # row order must not depend on the scan
@@ -297,7 +399,12 @@ def train(
     y = training[labels.adjusted].cast(pl.Int8).to_numpy()
     is_random = (training[labels.selection] == "random").to_numpy()
     base_rate = float(y.mean()) if len(y) else 0.0
-    classifiers = train_classifiers(program, training, seed=seed, threads=threads, rounds=rounds)
+    weight, selection = selection_weights(
+        program, training, population, population_size, seed=seed
+    )
+    classifiers = train_classifiers(
+        program, training, seed=seed, threads=threads, rounds=rounds, weight=weight
+    )
 
     source = training.filter(pl.col(labels.adjusted)) if amount.rows == "audits" else all_rows
     if source is None:
@@ -363,6 +470,7 @@ def train(
             "classifiers": len(classifiers),
             "amount_models": len(amount_models),
             **evidence,
+            **selection,
         },
         late_classifiers=late_classifiers,
         late_rows=late_count,

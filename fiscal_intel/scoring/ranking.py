@@ -20,7 +20,7 @@ from fiscal_intel.scoring.model import (
     model_from_record,
     predict,
 )
-from fiscal_intel.scoring.phrases import Reason
+from fiscal_intel.scoring.phrases import Reason, phrase
 from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.scoring.reason_texts import render
 from fiscal_intel.scoring.reasons import (
@@ -80,6 +80,28 @@ def near_equal(values: np.ndarray) -> np.ndarray:
     return out.reshape(np.shape(values))
 
 
+def corroboration_cap(program: str, candidates: pl.DataFrame) -> np.ndarray:
+    """Per candidate, ``corroboration_multiple`` times the largest tax the program's current
+    witnesses imply (``ProgramSpec.corroboration``); infinite where none saw anything."""
+    spec = PROGRAMS[program]
+    names = [c for c in spec.corroboration if c in candidates.columns]
+    if not names:
+        return np.full(candidates.height, np.inf)
+    witness = candidates.select(
+        pl.max_horizontal(
+            [pl.col(c).cast(pl.Float64).fill_nan(None).fill_null(0.0) for c in names]
+        )
+    ).to_series().to_numpy()
+    return np.where(witness > 0, spec.corroboration_multiple * witness, np.inf)
+
+
+def corroborated(program: str, candidates: pl.DataFrame, amount: np.ndarray) -> np.ndarray:
+    """The predicted ``amount`` counted at most ``corroboration_multiple`` times the largest
+    tax the program's current witnesses imply (``ProgramSpec.corroboration``), where any of
+    them saw something; unchanged elsewhere."""
+    return np.minimum(amount, corroboration_cap(program, candidates))
+
+
 def rank_candidates(
     model: ProgramModel,
     candidates: pl.DataFrame,
@@ -90,6 +112,9 @@ def rank_candidates(
     """``candidates`` with risk_score, predicted_amount and expected_recovery, best first;
     only the ``keep`` columns of ``candidates`` (all when None) are carried through the sort."""
     p, amount = predict(model, candidates, threads=threads)
+    cap = corroboration_cap(model.program, candidates)
+    capped_at = np.where(amount > cap, cap, np.nan)  # for the reasons: the amount was capped
+    amount = np.minimum(amount, cap)
     # Label-free evidence (ProgramSpec.evidence): where its tax times its hit rate on the random
     # audits is worth more than the model's expectation, the case is ranked on the evidence.
     evidence = PROGRAMS[model.program].evidence
@@ -108,6 +133,7 @@ def rank_candidates(
         predicted_amount=pl.Series(amount),
         expected_recovery=pl.Series(near_equal(p * amount)),
         by_evidence=pl.Series(by_evidence),
+        amount_capped_at=pl.Series(np.where(by_evidence, np.nan, capped_at)).fill_nan(None),
     ).sort(
         ["expected_recovery", "statute_expires_on", "nit", "tax_year"],
         descending=[True, False, False, False],
@@ -144,6 +170,22 @@ def reasons_for(
             for row, flag, reasons in zip(
                 rows, top["by_evidence"].to_list(), structured, strict=True
             )
+        ]
+    if "amount_capped_at" in top.columns:
+        # the amount the witnesses of today contradict was counted at their multiple: say so
+        # beside the expected amount
+        structured = [
+            [
+                Reason(r.family, [*r.phrases, phrase(
+                    f"{program}.expected.corroborated",
+                    witness=cap / spec.corroboration_multiple,
+                    multiple=spec.corroboration_multiple,
+                )])
+                if r.family == "general.expected" and cap is not None
+                else r
+                for r in reasons
+            ]
+            for reasons, cap in zip(structured, top["amount_capped_at"].to_list(), strict=True)
         ]
     late = late_filing_probability(model, top)
     if late is not None:
@@ -206,19 +248,22 @@ def score_program(
         columns[model.amount.base] = None
     if model.late_classifiers:
         columns["late_filing_open"] = None
+    columns.update(dict.fromkeys(PROGRAMS[program].corroboration))
     candidates = frame(con, f"select {', '.join(columns)} from {table} where is_candidate")
     # The feature columns are not needed past the prediction: sorting 1.8M rows with them
     # moved ~60 columns for nothing.
     scored = rank_candidates(model, candidates, threads=settings.num_threads, keep=SCORE_KEYS)
     del candidates
     head = scored.head(settings.explain_top).select(
-        "nit", "tax_year", "risk_score", "predicted_amount", "expected_recovery", "by_evidence"
+        "nit", "tax_year", "risk_score", "predicted_amount", "expected_recovery", "by_evidence",
+        "amount_capped_at",
     )
     con.register("_top", head.with_row_index("_position"))
     try:
         top = frame(
             con,
-            f"select f.*, t.risk_score, t.predicted_amount, t.expected_recovery, t.by_evidence "
+            f"select f.*, t.risk_score, t.predicted_amount, t.expected_recovery, t.by_evidence, "
+            f"t.amount_capped_at "
             f"from _top as t join {table} as f using (nit, tax_year) order by t._position",
         )
     finally:

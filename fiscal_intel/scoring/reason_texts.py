@@ -60,6 +60,7 @@ TEXT: dict[str, dict[str, str]] = {
         "inexacto.paid": "pagó el {paid_share:pct} del saldo a pagar",
         "inexacto.paid.credited": "; las retenciones de ICA descontadas son el {credited_to_tax:pct} del impuesto declarado",
         "inexacto.expected": "impuesto adicional esperado si hay ajuste {amount:cop} (más la sanción por inexactitud, ET art. 648)",
+        "inexacto.expected.corroborated": "; limitado a {multiple:n} veces el faltante que muestran terceros, las líneas de la declaración, el registro o los NIT vinculados ({witness:cop}): el monto no descansa solo en el tamaño",
         "inexacto.statute": "la declaración queda en firme el {statute_expires_on:date} (ET art. 714)",
         # omiso
         "omiso.third_party.adjacent": "agentes de reteICA le reportaron pagos por {third_party_base_adjacent:cop} en un año vecino a {tax_year:y}",
@@ -87,6 +88,7 @@ TEXT: dict[str, dict[str, str]] = {
         "omiso.activity": "actividad CIIU {ciiu} con tarifa de {activity_rate:rate}",
         "omiso.late_filing": "aún sin declaración de {tax_year:y} (vencimiento {filing_deadline:date}): en años anteriores el {late_probability:pct} de los casos con un historial como este fueron declaraciones tardías, no omisiones: un emplazamiento para declarar (ET art. 715) puede resolverlo",
         "omiso.expected": "impuesto esperado si se liquida {amount:cop} (liquidación de aforo, ET art. 717)",
+        "omiso.expected.corroborated": "; limitado a {multiple:n} veces lo que hoy indican el registro mercantil y los terceros ({witness:cop}): el monto no descansa solo en el tamaño",
         "omiso.statute": "puede liquidarse hasta el {statute_expires_on:date} (ET art. 717)",
         # both programs
         "general.past_audits.adjusted": "{past_adjusted_audits:n} auditoría(s) de otros años encontraron impuesto a cargo",
@@ -135,6 +137,7 @@ TEXT: dict[str, dict[str, str]] = {
         "inexacto.paid": "paid {paid_share:pct} of the balance due",
         "inexacto.paid.credited": "; reteICA credited is {credited_to_tax:pct} of the tax declared",
         "inexacto.expected": "expected assessment if adjusted {amount:cop} (plus the inaccuracy penalty, ET art. 648)",
+        "inexacto.expected.corroborated": "; capped at {multiple:n} times the shortfall third parties, the return's lines, the registry or linked NITs show ({witness:cop}): the amount does not rest on size alone",
         "inexacto.statute": "the return becomes final on {statute_expires_on:date} (ET art. 714)",
         "omiso.third_party.adjacent": "reteICA agents reported paying it {third_party_base_adjacent:cop} in a year next to {tax_year:y}",
         "omiso.third_party.none": "no reteICA agent reported paying it in {tax_year:y} or the years around it",
@@ -161,6 +164,7 @@ TEXT: dict[str, dict[str, str]] = {
         "omiso.activity": "activity CIIU {ciiu} taxed at {activity_rate:rate}",
         "omiso.late_filing": "no return yet for {tax_year:y} (deadline {filing_deadline:date}): in earlier years {late_probability:pct} of such cases with a record like this one were late returns, not omissions: a demand to file (emplazamiento, ET art. 715) may settle it",
         "omiso.expected": "expected assessment if adjusted {amount:cop} (assessment of a non-filer, ET art. 717)",
+        "omiso.expected.corroborated": "; capped at {multiple:n} times what the business registry and third parties show today ({witness:cop}): the amount does not rest on size alone",
         "omiso.statute": "can be assessed until {statute_expires_on:date} (ET art. 717)",
         "general.past_audits.adjusted": "{past_adjusted_audits:n} audit(s) of its other years found tax due",
         "general.past_audits.income": "; this year it declares {income_vs_adjusted_years:d1}x the income of those years",

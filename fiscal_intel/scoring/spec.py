@@ -79,6 +79,21 @@ class ProgramSpec:
     # times the evidence's hit rate on the random audits (``model.evidence_hit_rate``), and
     # the case's reasons then open with the family holding it.
     evidence: str | None = None
+    # The rows staff could have audited (SQL condition on the feature table, issue #20): the
+    # population the selection correction (``model.selection_weights``) estimates who was
+    # picked from. Every row of the table when None.
+    population: str | None = None
+    # Whether the program's classifiers learn with the selection correction (see
+    # ``model.SELECTION_CORRECTION``; the program's spec says why when not).
+    selection_correction: bool = True
+    # Corroboration (issue #20, precision where money ranks): features holding the tax that
+    # current, independent witnesses imply (the registry's assets and staff, third parties'
+    # payments). The ranking counts the predicted amount at most ``corroboration_multiple``
+    # times the largest of them, when any saw something (positive): an amount the witnesses
+    # of today contradict rests on size alone (a past return, a large band), and must not
+    # outrank a case they support. None of them seen: the amount stands.
+    corroboration: tuple[str, ...] = ()
+    corroboration_multiple: float = 3.0
 
     @property
     def table(self) -> str:
@@ -128,6 +143,7 @@ class ProgramSpec:
             ("amount_only", set(self.amount_only)),
             ("amount.blind", {n for n, _ in self.amount.blind}),
             ("late_filing_blind", {n for n, _ in self.late_filing_blind or ()}),
+            ("corroboration", set(self.corroboration)),
         ):
             out += [f"{self.name}.{what}: {n!r} is not a feature" for n in sorted(names - features)]
         return out

@@ -15,6 +15,7 @@ import polars as pl
 
 from fiscal_intel.scoring.model import (
     LATE_FILING_MAX_ROWS,
+    POPULATION_MAX_ROWS,
     AmountSpec,
     ProgramModel,
     model_record,
@@ -107,12 +108,53 @@ def late_filing_rows(
     )
 
 
+def population_rows(
+    con: duckdb.DuckDBPyConnection, program: str, as_of: object
+) -> tuple[pl.DataFrame | None, int]:
+    """The rows staff could have audited in the tax years the closed audits cover
+    (``ProgramSpec.population``), with ``risk_pick``: whether staff picked the row (a closed,
+    risk-selected audit); and how many there are (``POPULATION_MAX_ROWS`` of them at most
+    are read, a hash sample). What the selection correction learns the staff's picks from
+    (``model.selection_weights``)."""
+    spec = PROGRAMS[program]
+    table, labels = spec.table, spec.labels
+    audited = f"({labels.adjusted} is not null and {labels.closed_on} <= $as_of::date)"
+    # fetchall, not fetchone: a result left unfinished blocks the connection's next query
+    years = con.execute(
+        f"select min(tax_year), max(tax_year) from {table} where {audited}", {"as_of": as_of}
+    ).fetchall()[0]
+    if years[0] is None:
+        return None, 0
+    condition = (
+        f"tax_year between {int(years[0])} and {int(years[1])} "
+        f"and ({audited} or ({spec.population or 'true'}))"
+    )
+    n = scalar(con, f"select count(*) from {table} where {condition}", {"as_of": as_of})
+    rows = _sampled(
+        con,
+        table,
+        [
+            "nit",
+            "tax_year",
+            *spec.features,
+            f"coalesce({audited} and {labels.selection} = 'risk', false) as risk_pick",
+        ],
+        condition,
+        POPULATION_MAX_ROWS,
+        {"as_of": as_of},
+    )
+    return rows, int(n)
+
+
 class TrainingData(NamedTuple):
     """What a program's model as of a date learns from (``training_data``)."""
 
     audits: pl.DataFrame
     amount_rows: pl.DataFrame | None
     late_rows: pl.DataFrame | None
+    # the population staff picked from and its size (the selection correction)
+    population: pl.DataFrame | None = None
+    population_size: int = 0
 
 
 def training_data(con: duckdb.DuckDBPyConnection, program: str, as_of: object) -> TrainingData:
@@ -126,7 +168,8 @@ def training_data(con: duckdb.DuckDBPyConnection, program: str, as_of: object) -
         {"as_of": as_of},
     )
     amount = amount_rows(con, program, PROGRAMS[program].amount)
-    return TrainingData(audits, amount, late_filing_rows(con, program, as_of))
+    population, size = population_rows(con, program, as_of)
+    return TrainingData(audits, amount, late_filing_rows(con, program, as_of), population, size)
 
 
 def train_program(
@@ -146,6 +189,8 @@ def train_program(
         amount=PROGRAMS[program].amount,
         all_rows=data.amount_rows,
         late_rows=data.late_rows,
+        population=data.population,
+        population_size=data.population_size,
     )
 
 

@@ -208,4 +208,13 @@ OMISO = ProgramSpec(
     amount=AMOUNT,
     late_filing_blind=LATE_FILING_BLIND,
     evidence="contractor_tax",
+    # a return filed is not an omiso case: staff picked from the non-filers. The selection
+    # correction is on: with corroborated amounts it raised omiso recovery@100 on both worlds
+    # (rionegro 0.917 -> 0.925, llanura 0.905 -> 0.910, benchmarks/targeting_worlds.md).
+    population="filed = 0",
+    # What the registry and third parties say the business owes today: a non-filer whose last
+    # return declared billions and whose registry now shows a shell's assets and no staff is
+    # counted at three times what the registry implies, not at its old return. Measured on the
+    # worlds table (benchmarks/targeting_worlds.md, "corroborated amounts").
+    corroboration=("asset_implied_tax", "employee_implied_tax", "third_party_implied_tax"),
 )
