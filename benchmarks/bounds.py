@@ -65,7 +65,7 @@ import numpy as np
 import polars as pl
 
 from fiscal_intel.ingest.sources import SOURCES
-from fiscal_intel.scoring.model import CLASSIFIERS, _params
+from fiscal_intel.scoring.model import CLASSIFIERS, lgb_params
 from fiscal_intel.scoring.programs import PROGRAMS
 
 landing, db = Path(sys.argv[1]), sys.argv[2]
@@ -229,14 +229,14 @@ def train(day):
         data = lgb.Dataset(x, label=y, free_raw_data=False)
         boosters = []
         for i in range(CLASSIFIERS):
-            params = _params(1 + i, 2, "binary", n, 100)
+            params = lgb_params(1 + i, 2, "binary", n, 100)
             params["feature_fraction"] = 0.5
             boosters.append(lgb.train(params, data, num_boost_round=100))
         # omiso's amount model learns from 20,000 filers shown twice; inexacto's from the
         # adjusted audits
         m = 40_000 if program == "omiso" else int(y.sum())
         xa, _, ya = synthetic(m, WIDTH[program])
-        params = _params(1, 2, "regression", m, 100)
+        params = lgb_params(1, 2, "regression", m, 100)
         boosters.append(lgb.train(params, lgb.Dataset(xa, label=np.log(ya)), 100))
         models[program] = boosters
     return models

@@ -53,11 +53,11 @@ from fiscal_intel.scoring.model import (
     MIN_AMOUNT_ROWS,
     MIN_TRAIN_ROWS,
     ProgramModel,
-    _base,
-    _blinded,
-    _fit_members,
-    _params,
+    amount_base,
+    blinded,
     evidence_hit_rate,
+    fit_members,
+    lgb_params,
     matrix,
     model_from_record,
     model_record,
@@ -187,7 +187,7 @@ def pool_part(
 ) -> PoolPart:
     """The rows municipality ``code`` adds to the pooled fit of ``program`` as of ``as_of``: its
     audits closed by then, a hash sample of its amount rows and late-filing rows."""
-    from fiscal_intel.scoring.training import _sampled, late_filing_rows
+    from fiscal_intel.scoring.training import late_filing_rows, sampled_rows
 
     spec = PROGRAMS[program]
     labels = spec.labels
@@ -210,7 +210,7 @@ def pool_part(
         columns = dict.fromkeys(["nit", "tax_year", *spec.features, spec.amount.target])
         if spec.amount.base:
             columns[spec.amount.base] = None
-        amount = _sampled(
+        amount = sampled_rows(
             con, spec.table, list(columns), f"{spec.amount.target} > 0",
             AMOUNT_ROWS_PER_MUNICIPALITY,
         )  # fmt: skip
@@ -246,14 +246,14 @@ def _classifiers(
         return []
     member_params = []
     for i in range(members):
-        params = _params(seed + i, threads, "binary", len(y), rounds)
+        params = lgb_params(seed + i, threads, "binary", len(y), rounds)
         params["feature_fraction"] = 0.5 if members > 1 else 0.9
         if spec.monotone:
             params["monotone_constraints"] = [spec.monotone.get(f, 0) for f in features]
         if spec.amount_only:
             params["feature_contri"] = [0.0 if f in spec.amount_only else 1.0 for f in features]
         member_params.append(params)
-    return _fit_members(matrix(rows, features), y, features, member_params, rounds, threads)
+    return fit_members(matrix(rows, features), y, features, member_params, rounds, threads)
 
 
 def pooled_frame(parts: list[PoolPart], what: str) -> pl.DataFrame | None:
@@ -305,14 +305,15 @@ def train_pooled(
         source = audits.head(0)
     source = source.filter(pl.col(amount.target) > 0)
     if amount.blind:
-        source = pl.concat([source, _blinded(source, amount.blind)])
-    log_target = np.log(source[amount.target].cast(pl.Float64).to_numpy() / _base(source, amount))
+        source = pl.concat([source, blinded(source, amount.blind)])
+    target = source[amount.target].cast(pl.Float64).to_numpy()
+    log_target = np.log(target / amount_base(source, amount))
     median_log_amount = float(np.median(log_target)) if len(log_target) else 0.0
     amount_models: list[lgb.Booster] = []
     if source.height >= MIN_AMOUNT_ROWS:
-        amount_models = _fit_members(
+        amount_models = fit_members(
             matrix(source, features), log_target, features,
-            [_params(seed + i, threads, "regression", source.height, rounds)
+            [lgb_params(seed + i, threads, "regression", source.height, rounds)
              for i in range(amount.members)],
             rounds, threads,
         )  # fmt: skip
@@ -320,7 +321,7 @@ def train_pooled(
     late_count = 0
     late = pooled_frame(parts, "late")
     if spec.late_filing_blind is not None and late is not None:
-        late = _blinded(late, spec.late_filing_blind)
+        late = blinded(late, spec.late_filing_blind)
         late_count = late.height
         late_classifiers = _classifiers(
             program, late, "filed", LATE_FILING_MEMBERS, seed, threads, rounds

@@ -148,7 +148,7 @@ MIN_ROWS_PER_THREAD = 250_000
 SHRINKAGE = 15.0
 
 
-def _params(seed: int, threads: int, objective: str, rows: int, rounds: int) -> dict:
+def lgb_params(seed: int, threads: int, objective: str, rows: int, rounds: int) -> dict:
     return {
         "objective": objective,
         "learning_rate": min(0.3, SHRINKAGE / rounds),
@@ -168,20 +168,20 @@ def _params(seed: int, threads: int, objective: str, rows: int, rounds: int) -> 
 MIN_BASE = 100_000.0
 
 
-def _base(frame: pl.DataFrame, spec: AmountSpec) -> np.ndarray:
+def amount_base(frame: pl.DataFrame, spec: AmountSpec) -> np.ndarray:
     if spec.base is None:
         return np.ones(frame.height)
     base = frame[spec.base].cast(pl.Float64).fill_null(0.0).to_numpy()
     return np.maximum(base, MIN_BASE)
 
 
-def _blinded(frame: pl.DataFrame, blind: tuple[tuple[str, float | None], ...]) -> pl.DataFrame:
+def blinded(frame: pl.DataFrame, blind: tuple[tuple[str, float | None], ...]) -> pl.DataFrame:
     return frame.with_columns(
         [pl.lit(value).cast(frame.schema[name]).alias(name) for name, value in blind]
     )
 
 
-def _fit_members(
+def fit_members(
     x: np.ndarray,
     y: np.ndarray,
     features: list[str],
@@ -240,7 +240,7 @@ def train_classifiers(
     monotone = spec.monotone
     member_params = []
     for i in range(members):
-        params = _params(seed + i, threads, "binary", len(y), rounds)
+        params = lgb_params(seed + i, threads, "binary", len(y), rounds)
         params["feature_fraction"] = 0.5 if members > 1 else 0.9
         if monotone:
             params["monotone_constraints"] = [monotone.get(f, 0) for f in features]
@@ -249,7 +249,7 @@ def train_classifiers(
             # zero split gain: the classifier never splits on them, columns stay aligned
             params["feature_contri"] = [0.0 if f in amount_only else 1.0 for f in features]
         member_params.append(params)
-    return _fit_members(
+    return fit_members(
         matrix(training, features), y, features, member_params, rounds, threads, weight
     )
 
@@ -318,7 +318,7 @@ def selection_weights(
         y = picked[learn]
         if y.sum() < MIN_TRAIN_ROWS or y.sum() == len(y):
             continue
-        params = _params(seed + 17 + h, 1, "binary", int(learn.sum()), PROPENSITY_ROUNDS)
+        params = lgb_params(seed + 17 + h, 1, "binary", int(learn.sum()), PROPENSITY_ROUNDS)
         params.update(num_leaves=7, min_data_in_leaf=max(20, int(learn.sum()) // 200))
         booster = lgb.train(
             params,
@@ -412,17 +412,18 @@ def train(
     source = source.filter(pl.col(amount.target) > 0).sort(["nit", "tax_year"])
     source = hash_sample(source, amount.max_rows)
     if amount.blind:
-        source = pl.concat([source, _blinded(source, amount.blind)])
-    log_target = np.log(source[amount.target].cast(pl.Float64).to_numpy() / _base(source, amount))
+        source = pl.concat([source, blinded(source, amount.blind)])
+    target = source[amount.target].cast(pl.Float64).to_numpy()
+    log_target = np.log(target / amount_base(source, amount))
     median_log_amount = float(np.median(log_target)) if len(log_target) else 0.0
     amount_models: list[lgb.Booster] = []
     if source.height >= MIN_AMOUNT_ROWS:
-        amount_models = _fit_members(
+        amount_models = fit_members(
             matrix(source, features),
             log_target,
             features,
             [
-                _params(seed + i, threads, "regression", source.height, rounds)
+                lgb_params(seed + i, threads, "regression", source.height, rounds)
                 for i in range(amount.members)
             ],
             rounds,
@@ -432,7 +433,7 @@ def train(
     late_classifiers: list[lgb.Booster] = []
     late_count = 0
     if spec.late_filing_blind is not None and late_rows is not None:
-        late = _blinded(hash_sample(late_rows.sort(["nit", "tax_year"]), LATE_FILING_MAX_ROWS),
+        late = blinded(hash_sample(late_rows.sort(["nit", "tax_year"]), LATE_FILING_MAX_ROWS),
                         spec.late_filing_blind)
         late_count = late.height
         late_classifiers = train_classifiers(
@@ -571,7 +572,7 @@ def predict(
         log_amount = _mean_prediction(model.amount_models, x, threads)
     else:
         log_amount = np.full(frame.height, model.median_log_amount)
-    amount = np.exp(log_amount) * _base(frame, model.amount)
+    amount = np.exp(log_amount) * amount_base(frame, model.amount)
     return np.asarray(p, dtype=np.float64), np.asarray(amount, dtype=np.float64)
 
 

@@ -37,7 +37,7 @@ class ModelSettings(Protocol):
 SAMPLE_KEY_SQL = "('0x' || left(md5(nit || '/' || tax_year::varchar), 8))::bigint"
 
 
-def _sampled(
+def sampled_rows(
     con: duckdb.DuckDBPyConnection,
     table: str,
     columns: list[str],
@@ -73,7 +73,7 @@ def amount_rows(
     columns = dict.fromkeys(["nit", "tax_year", *PROGRAMS[program].features, spec.target])
     if spec.base:
         columns[spec.base] = None
-    return _sampled(
+    return sampled_rows(
         con, f"features.{program}_features", list(columns), f"{spec.target} > 0", spec.max_rows
     )
 
@@ -97,7 +97,7 @@ def late_filing_rows(
     )
     if age is None:
         return None
-    return _sampled(
+    return sampled_rows(
         con,
         table,
         ["nit", "tax_year", *PROGRAMS[program].features, "filed"],
@@ -130,7 +130,7 @@ def population_rows(
         f"and ({audited} or ({spec.population or 'true'}))"
     )
     n = scalar(con, f"select count(*) from {table} where {condition}", {"as_of": as_of})
-    rows = _sampled(
+    rows = sampled_rows(
         con,
         table,
         [
