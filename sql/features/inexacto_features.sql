@@ -115,10 +115,7 @@ where len(o.others) > 0;
 
 create or replace table features.inexacto_features as
 with as_of as (
-    select
-        coalesce(
-            try_cast(nullif($as_of, '') as date), (select as_of from staging.as_of_date)
-        ) as as_of
+    select fi_as_of($as_of, (select as_of from staging.as_of_date)) as as_of
 ),
 
 paid as (

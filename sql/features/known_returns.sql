@@ -4,10 +4,7 @@
 -- comes from raw (deduplicated per declaration_id exactly as staging does).
 create or replace table features.known_returns as
 with as_of as (
-    select
-        coalesce(
-            try_cast(nullif($as_of, '') as date), (select as_of from staging.as_of_date)
-        ) as as_of
+    select fi_as_of($as_of, (select as_of from staging.as_of_date)) as as_of
 ),
 
 filings as (

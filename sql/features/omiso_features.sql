@@ -8,10 +8,7 @@
 -- registry renewals, employees and assets. Nothing dated after the as-of date is used.
 create or replace table features.omiso_features as
 with as_of as (
-    select
-        coalesce(
-            try_cast(nullif($as_of, '') as date), (select as_of from staging.as_of_date)
-        ) as as_of
+    select fi_as_of($as_of, (select as_of from staging.as_of_date)) as as_of
 ),
 
 audits_known as (

@@ -8,10 +8,7 @@
 -- registrations and cancellations are dated, so only those are cut at the as-of date.
 create or replace table features.registry_profile as
 with as_of as (
-    select
-        coalesce(
-            try_cast(nullif($as_of, '') as date), (select as_of from staging.as_of_date)
-        ) as as_of
+    select fi_as_of($as_of, (select as_of from staging.as_of_date)) as as_of
 ),
 
 -- legal monthly minimum wage per year (col0: year, col1: pesos)

@@ -3,10 +3,7 @@
 -- supplier that a third party saw, independently of any return.
 create or replace table features.third_party_income as
 with as_of as (
-    select
-        coalesce(
-            try_cast(nullif($as_of, '') as date), (select as_of from staging.as_of_date)
-        ) as as_of
+    select fi_as_of($as_of, (select as_of from staging.as_of_date)) as as_of
 )
 
 select

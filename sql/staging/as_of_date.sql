@@ -59,7 +59,7 @@ data_end as (
 )
 
 select
-    coalesce(try_cast(nullif($as_of, '') as date), e.as_of) as as_of,
+    fi_as_of($as_of, e.as_of) as as_of,
     case
         when nullif($as_of, '') is not null then 'setting'
         when e.latest > e.as_of
@@ -71,6 +71,6 @@ select
     end as as_of_source,
     (
         select coalesce(sum(dd.n), 0) from daily as dd
-        where dd.d > coalesce(try_cast(nullif($as_of, '') as date), e.as_of)
+        where dd.d > fi_as_of($as_of, e.as_of)
     )::bigint as events_beyond
 from data_end as e;
