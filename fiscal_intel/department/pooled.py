@@ -50,12 +50,11 @@ from fiscal_intel.scoring.model import (
     CLASSIFIERS,
     LATE_FILING_MAX_ROWS,
     LATE_FILING_MEMBERS,
-    MIN_AMOUNT_ROWS,
     MIN_TRAIN_ROWS,
     ProgramModel,
-    amount_base,
     blinded,
     evidence_hit_rate,
+    fit_amount,
     fit_members,
     lgb_params,
     matrix,
@@ -303,20 +302,10 @@ def train_pooled(
     )
     if source is None:
         source = audits.head(0)
-    source = source.filter(pl.col(amount.target) > 0)
-    if amount.blind:
-        source = pl.concat([source, blinded(source, amount.blind)])
-    target = source[amount.target].cast(pl.Float64).to_numpy()
-    log_target = np.log(target / amount_base(source, amount))
-    median_log_amount = float(np.median(log_target)) if len(log_target) else 0.0
-    amount_models: list[lgb.Booster] = []
-    if source.height >= MIN_AMOUNT_ROWS:
-        amount_models = fit_members(
-            matrix(source, features), log_target, features,
-            [lgb_params(seed + i, threads, "regression", source.height, rounds)
-             for i in range(amount.members)],
-            rounds, threads,
-        )  # fmt: skip
+    source, amount_models, median_log_amount = fit_amount(
+        source.filter(pl.col(amount.target) > 0), amount, features,
+        seed=seed, threads=threads, rounds=rounds,
+    )  # fmt: skip
     late_classifiers: list[lgb.Booster] = []
     late_count = 0
     late = pooled_frame(parts, "late")

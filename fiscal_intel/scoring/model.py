@@ -372,6 +372,40 @@ def hash_sample(frame: pl.DataFrame, max_rows: int | None) -> pl.DataFrame:
 _AUDIT_AMOUNT = AmountSpec()
 
 
+
+def fit_amount(
+    source: pl.DataFrame,
+    amount: AmountSpec,
+    features: list[str],
+    *,
+    seed: int,
+    threads: int,
+    rounds: int,
+) -> tuple[pl.DataFrame, list[lgb.Booster], float]:
+    """The amount model on ``source`` (rows with a positive target): its blinded copies added,
+    ``amount.members`` regressions of log(target / base) when there are enough rows, and the
+    median of that log (the fallback amount). Returns the rows it learnt from, the members and
+    the median. One fit for a municipality's model and for the department's pooled one."""
+    if amount.blind:
+        source = pl.concat([source, blinded(source, amount.blind)])
+    target = source[amount.target].cast(pl.Float64).to_numpy()
+    log_target = np.log(target / amount_base(source, amount))
+    median_log_amount = float(np.median(log_target)) if len(log_target) else 0.0
+    members: list[lgb.Booster] = []
+    if source.height >= MIN_AMOUNT_ROWS:
+        members = fit_members(
+            matrix(source, features),
+            log_target,
+            features,
+            [
+                lgb_params(seed + i, threads, "regression", source.height, rounds)
+                for i in range(amount.members)
+            ],
+            rounds,
+            threads,
+        )
+    return source, members, median_log_amount
+
 def train(
     program: str,
     training: pl.DataFrame,
@@ -411,24 +445,9 @@ def train(
         raise ValueError(f"{program}: amount rows '{amount.rows}' need all_rows")
     source = source.filter(pl.col(amount.target) > 0).sort(["nit", "tax_year"])
     source = hash_sample(source, amount.max_rows)
-    if amount.blind:
-        source = pl.concat([source, blinded(source, amount.blind)])
-    target = source[amount.target].cast(pl.Float64).to_numpy()
-    log_target = np.log(target / amount_base(source, amount))
-    median_log_amount = float(np.median(log_target)) if len(log_target) else 0.0
-    amount_models: list[lgb.Booster] = []
-    if source.height >= MIN_AMOUNT_ROWS:
-        amount_models = fit_members(
-            matrix(source, features),
-            log_target,
-            features,
-            [
-                lgb_params(seed + i, threads, "regression", source.height, rounds)
-                for i in range(amount.members)
-            ],
-            rounds,
-            threads,
-        )
+    source, amount_models, median_log_amount = fit_amount(
+        source, amount, features, seed=seed, threads=threads, rounds=rounds
+    )
 
     late_classifiers: list[lgb.Booster] = []
     late_count = 0
