@@ -30,16 +30,20 @@ class WarehouseResource(DuckDBResource):
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
         if held_here(self.database):
-            with self._connection() as con:
+            with self.unlocked_connection() as con:
                 yield con
             return
-        with warehouse_lock(self.database, timeout=self.lock_timeout), self._connection() as con:
+        with (
+            warehouse_lock(self.database, timeout=self.lock_timeout),
+            self.unlocked_connection() as con,
+        ):
             yield con
 
     @contextmanager
-    def _connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        # Unlike the parent's, closes the connection when the asset fails too: a connection left
-        # open would pin its configuration on the file for the rest of the process.
+    def unlocked_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # A connection with the assets' settings, without taking the warehouse lock (the caller
+        # holds it). Unlike the parent's, closed when the asset fails too: a connection left open
+        # would pin its configuration on the file for the rest of the process.
         con = connect_warehouse(
             self.database, config={"custom_user_agent": "dagster", **self.connection_config}
         )

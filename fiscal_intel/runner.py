@@ -181,7 +181,7 @@ def _warehouse_kept_open(warehouse: WarehouseResource) -> Iterator[None]:
     if Path(warehouse.database).stem.lower() in SHADOWED:
         yield
         return
-    with warehouse._connection():  # the resource's own settings, so the assets' joins match
+    with warehouse.unlocked_connection():  # the resource's own settings, so the assets' joins match
         yield
 
 
