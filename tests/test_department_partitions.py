@@ -1,0 +1,186 @@
+"""Issue #19 req. 1: the department as a Dagster code location whose municipalities are dynamic
+partitions keyed by DANE code (``fiscal_intel.department.definitions``): the code location loads,
+the landing sensor adds exactly the DIVIPOLA codes as partitions and runs only new or changed
+folders, and materialising the partitions builds the same warehouses (and department view) as
+``fiscal-intel run --warehouse-dir`` (the session's ``department`` fixture)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from conftest import DEPARTMENT_BROKEN, DEPARTMENT_GOOD
+
+from fiscal_intel.department.partitions import (
+    DEPARTMENT_JOB,
+    MUNICIPALITY_JOB,
+    MUNICIPALITY_WAREHOUSE,
+    municipality_partitions,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _settings_resource(landing: Path, warehouse_dir: Path):
+    from fiscal_intel.resources import FiscalSettings
+    from fiscal_intel.settings import load_settings
+
+    settings = load_settings(landing=str(landing), warehouse_dir=str(warehouse_dir))
+    return FiscalSettings(**settings.model_dump())
+
+
+def test_department_code_location_loads() -> None:
+    from fiscal_intel.department.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {
+        "department/municipality_warehouse", "department/pooled_models",
+        "department/department_warehouse", "department/department_report",
+    }  # fmt: skip
+    partitioned = {
+        k.to_user_string(): graph.get(k).partitions_def for k in graph.get_all_asset_keys()
+    }
+    assert partitioned.pop("department/municipality_warehouse") == municipality_partitions
+    assert isinstance(municipality_partitions, dg.DynamicPartitionsDefinition)
+    assert set(partitioned.values()) == {None}  # the department's view reads all partitions
+    jobs = {j.name for j in defs.resolve_all_job_defs()}
+    assert {MUNICIPALITY_JOB, DEPARTMENT_JOB} <= jobs
+    sensor = defs.resolve_sensor_def("department_landing_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def _tick(sensor, instance, resource, cursor):
+    context = dg.build_sensor_context(
+        instance=instance, cursor=cursor, resources={"settings": resource}
+    )
+    result = sensor(context)
+    for request in result.dynamic_partitions_requests:  # what the daemon does with them
+        instance.add_dynamic_partitions(request.partitions_def_name, request.partition_keys)
+    added = sorted(k for r in result.dynamic_partitions_requests for k in r.partition_keys)
+    runs = [(r.job_name, r.partition_key) for r in result.run_requests]
+    return added, runs, result
+
+
+def test_sensor_adds_divipola_codes_and_runs_only_new_or_changed_folders(
+    department, tmp_path
+) -> None:
+    from fiscal_intel.department.sensors import department_landing_sensor
+
+    landing = tmp_path / "landing"
+    for code in ("05615", "05002", "99999"):  # two municipalities and a folder no DANE code
+        shutil.copytree(department["landing"] / code, landing / code)
+    resource = _settings_resource(landing, tmp_path / "wh")
+    with dg.DagsterInstance.ephemeral() as instance:
+        added, runs, result = _tick(department_landing_sensor, instance, resource, None)
+        assert added == ["05002", "05615"]  # 99999 refused: not in DIVIPOLA
+        assert runs == [(MUNICIPALITY_JOB, "05002"), (MUNICIPALITY_JOB, "05615")]
+        assert set(instance.get_dynamic_partitions("municipality")) == {"05002", "05615"}
+        # Next tick: nothing changed and no municipality run in progress: the department's view.
+        added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
+        assert (added, runs) == ([], [(DEPARTMENT_JOB, None)])
+        # Then nothing: unchanged folders are not asked for again.
+        added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
+        assert (added, runs) == ([], []) and "no new or changed" in result.skip_reason.skip_message
+        # A new municipality is a new folder: a new partition, no code change.
+        shutil.copytree(department["landing"] / "05021", landing / "05021")
+        added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
+        assert (added, runs) == (["05021"], [(MUNICIPALITY_JOB, "05021")])
+        assert json.loads(result.cursor)["pending"] is True
+        # A changed file asks for its municipality only (the partition exists already).
+        with (landing / "05002" / "payments" / "late.csv").open("w", encoding="utf-8") as fh:
+            fh.write("payment_id,nit,tax_year,paid_on,amount\n")
+        added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
+        assert (added, runs) == ([], [(MUNICIPALITY_JOB, "05002")])
+        assert result.run_requests[0].tags["fiscal_intel/municipality"] == "05002"
+
+
+@pytest.fixture(scope="module")
+def partitioned(department, tmp_path_factory):
+    """The session department's landing (three municipalities, one with an unreadable file),
+    each municipality materialised as its own partition, then the department's view."""
+    from fiscal_intel.department.assets import department_assets
+
+    root = tmp_path_factory.mktemp("partitioned")
+    resource = _settings_resource(department["landing"], root / "wh")
+    codes = sorted([*DEPARTMENT_GOOD, DEPARTMENT_BROKEN])
+    with dg.DagsterInstance.ephemeral() as instance:
+        instance.add_dynamic_partitions(municipality_partitions.name, codes)
+        runs = {
+            code: dg.materialize(
+                department_assets, selection=[MUNICIPALITY_WAREHOUSE], partition_key=code,
+                instance=instance, resources={"settings": resource}, raise_on_error=False,
+            )  # fmt: skip
+            for code in codes
+        }
+        view = dg.materialize(
+            department_assets,
+            selection=dg.AssetSelection.all() - dg.AssetSelection.assets(MUNICIPALITY_WAREHOUSE),
+            instance=instance,
+            resources={"settings": resource},
+            raise_on_error=False,
+        )
+        status = instance.get_status_by_partition(
+            MUNICIPALITY_WAREHOUSE, codes, municipality_partitions
+        )
+        yield {"runs": runs, "view": view, "status": status, "wh": root / "wh"}
+
+
+def test_a_failing_municipality_fails_only_its_partition(partitioned) -> None:
+    runs, status = partitioned["runs"], partitioned["status"]
+    assert not runs[DEPARTMENT_BROKEN].success
+    failure = next(e for e in runs[DEPARTMENT_BROKEN].all_events if e.is_step_failure)
+    message = failure.event_specific_data.error.message
+    assert f"municipality {DEPARTMENT_BROKEN}" in message and "broken.xlsx" in message
+    assert status[DEPARTMENT_BROKEN] == dg.AssetPartitionStatus.FAILED
+    for code in DEPARTMENT_GOOD:
+        assert runs[code].success
+        assert status[code] == dg.AssetPartitionStatus.MATERIALIZED
+        (materialization,) = runs[code].asset_materializations_for_node(
+            "department__municipality_warehouse"
+        )
+        metadata = materialization.metadata
+        assert metadata["status"].value == "success" and metadata["seconds"].value > 0
+        assert metadata["warehouse"].value == str(partitioned["wh"] / f"{code}.duckdb")
+        assert metadata["taxpayers"].value > 0
+
+
+def test_partitions_build_the_same_warehouses_as_the_command(department, partitioned) -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from compare_warehouses import compare
+
+    assert partitioned["view"].success
+    for code in DEPARTMENT_GOOD:
+        cli, dagster = department["wh"] / f"{code}.duckdb", partitioned["wh"] / f"{code}.duckdb"
+        rows = []
+        for path in (cli, dagster):
+            with duckdb.connect(str(path), read_only=True) as con:
+                rows.append(con.execute("select * from marts.audit_ranking").fetchall())
+        assert rows[0] and rows[0] == rows[1], code  # the ranked lists, row for row, in order
+        diffs = [row for row in compare(str(cli), str(dagster)) if row[1] not in ("same", "order")]
+        assert not diffs, f"{code}: {diffs}"
+
+
+def test_department_view_reads_every_built_partition(department, partitioned) -> None:
+    wh = partitioned["wh"]
+    with duckdb.connect(str(wh / "department.duckdb"), read_only=True) as con:
+        statuses = dict(
+            con.execute("select municipality_code, status from marts.municipalities").fetchall()
+        )
+        summary = con.execute(
+            "select * from marts.municipality_summary order by municipality_code"
+        ).fetchall()
+    assert statuses == {**dict.fromkeys(DEPARTMENT_GOOD, "success"), DEPARTMENT_BROKEN: "failed"}
+    # The command's view also names the folder 99999/, which the sensor never makes a partition.
+    with duckdb.connect(str(department["wh"] / "department.duckdb"), read_only=True) as con:
+        expected = con.execute(
+            "select * from marts.municipality_summary where municipality_code <> '99999' "
+            "order by municipality_code"
+        ).fetchall()
+    assert summary == expected
+    assert "RIONEGRO (ANTIOQUIA) (05615)" in (wh / "department.html").read_text(encoding="utf-8")
