@@ -81,6 +81,14 @@ def test_sensor_adds_divipola_codes_and_runs_only_new_or_changed_folders(
         assert added == ["05002", "05615"]  # 99999 refused: not in DIVIPOLA
         assert runs == [(MUNICIPALITY_JOB, "05002"), (MUNICIPALITY_JOB, "05615")]
         assert set(instance.get_dynamic_partitions("municipality")) == {"05002", "05615"}
+        # While a municipality's run is queued or going, the department's view waits.
+        from fiscal_intel.department.definitions import defs
+
+        job = defs.resolve_job_def(MUNICIPALITY_JOB)
+        run = instance.create_run_for_job(job, tags={"dagster/partition": "05002"})
+        added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
+        assert (added, runs) == ([], []) and "waiting" in result.skip_reason.skip_message
+        instance.report_run_failed(run)  # finished (a failure counts: the view shows it failed)
         # Next tick: nothing changed and no municipality run in progress: the department's view.
         added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
         assert (added, runs) == ([], [(DEPARTMENT_JOB, None)])
@@ -184,3 +192,20 @@ def test_department_view_reads_every_built_partition(department, partitioned) ->
         ).fetchall()
     assert summary == expected
     assert "RIONEGRO (ANTIOQUIA) (05615)" in (wh / "department.html").read_text(encoding="utf-8")
+
+
+def test_the_command_takes_the_warehouse_dir_setting(tmp_path, monkeypatch) -> None:
+    """`run` on a department landing without --warehouse-dir uses the setting the code
+    location reads (FISCAL_INTEL_WAREHOUSE_DIR); the flag still wins."""
+    import fiscal_intel.department.runner as runner
+    from fiscal_intel.cli import main
+
+    (tmp_path / "landing" / "05615").mkdir(parents=True)
+    called = []
+    monkeypatch.setattr(runner, "run_department", lambda s, wh, **kw: called.append(wh) or [])
+    landing = ["run", "--landing", str(tmp_path / "landing")]
+    assert main(landing) == 2  # neither flag nor setting: refused, as before
+    monkeypatch.setenv("FISCAL_INTEL_WAREHOUSE_DIR", str(tmp_path / "wh"))
+    assert main(landing) == 0
+    assert main([*landing, "--warehouse-dir", str(tmp_path / "flag")]) == 0
+    assert called == [tmp_path / "wh", tmp_path / "flag"]

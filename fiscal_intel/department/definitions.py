@@ -1,10 +1,10 @@
 """The department's Dagster code location: municipalities as dynamic partitions.
 
-Load it with ``dagster dev -m fiscal_intel.department.definitions`` (or beside the
-municipality's code location: ``dagster dev -w workspace-department.yaml``). Its settings come
-from the environment and the TOML file like every code location's: ``landing`` is the
-department landing (one subfolder per DANE code) and ``warehouse_dir`` the folder of the
-municipalities' warehouses.
+Load it with ``dagster dev -m fiscal_intel.department.definitions`` (a code location of its own:
+``workspace.yaml`` keeps the municipality's alone, so that ``dagster sensor start --start-all
+-w workspace.yaml`` needs no ``--location``). Its settings come from the environment and the
+TOML file like every code location's: ``landing`` is the department landing (one subfolder per
+DANE code) and ``warehouse_dir`` the folder of the municipalities' warehouses.
 """
 
 from __future__ import annotations
