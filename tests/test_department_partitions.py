@@ -54,6 +54,7 @@ def test_department_code_location_loads() -> None:
     assert {MUNICIPALITY_JOB, DEPARTMENT_JOB} <= jobs
     sensor = defs.resolve_sensor_def("department_landing_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+    dg.Definitions.validate_loadable(defs)  # what `dagster dev -m ...` checks when loading
 
 
 def _tick(sensor, instance, resource, cursor):
@@ -80,6 +81,7 @@ def test_sensor_adds_divipola_codes_and_runs_only_new_or_changed_folders(
     with dg.DagsterInstance.ephemeral() as instance:
         added, runs, result = _tick(department_landing_sensor, instance, resource, None)
         assert added == ["05002", "05615"]  # 99999 refused: not in DIVIPOLA
+        assert json.loads(result.cursor)["refused"] == ["99999"]  # named once, in the tick's log
         assert runs == [(MUNICIPALITY_JOB, "05002"), (MUNICIPALITY_JOB, "05615")]
         assert set(instance.get_dynamic_partitions("municipality")) == {"05002", "05615"}
         # While a municipality's run is queued or going, the department's view waits.

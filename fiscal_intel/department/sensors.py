@@ -58,7 +58,7 @@ def department_landing_sensor(
     seen: dict[str, str] = cursor.get("folders", {})
     folders = municipality_folders(landing)
     refused = unknown_codes(list(folders))
-    for code in refused:
+    for code in sorted(set(refused) - set(cursor.get("refused", []))):  # once, not every tick
         context.log.warning(
             f"folder {code}/ of {landing} is not a municipality code in DIVIPOLA: not added"
         )
@@ -95,10 +95,12 @@ def department_landing_sensor(
         skip = f"no new or changed municipality folder in {landing}"
     return dg.SensorResult(
         run_requests=requests,
-        dynamic_partitions_requests=[municipality_partitions.build_add_request(new)]
-        if new
-        else [],
-        cursor=json.dumps({"folders": current, "pending": pending}, sort_keys=True),
+        dynamic_partitions_requests=(
+            [municipality_partitions.build_add_request(new)] if new else []
+        ),
+        cursor=json.dumps(
+            {"folders": current, "pending": pending, "refused": sorted(refused)}, sort_keys=True
+        ),
         skip_reason=skip,
     )
 
