@@ -81,6 +81,7 @@ def test_sensor_adds_divipola_codes_and_runs_only_new_or_changed_folders(
     with dg.DagsterInstance.ephemeral() as instance:
         added, runs, result = _tick(department_landing_sensor, instance, resource, None)
         assert added == ["05002", "05615"]  # 99999 refused: not in DIVIPOLA
+        first_key = result.run_requests[0].run_key  # 05002's
         assert json.loads(result.cursor)["refused"] == ["99999"]  # named once, in the tick's log
         assert runs == [(MUNICIPALITY_JOB, "05002"), (MUNICIPALITY_JOB, "05615")]
         assert set(instance.get_dynamic_partitions("municipality")) == {"05002", "05615"}
@@ -109,6 +110,13 @@ def test_sensor_adds_divipola_codes_and_runs_only_new_or_changed_folders(
         added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
         assert (added, runs) == ([], [(MUNICIPALITY_JOB, "05002")])
         assert result.run_requests[0].tags["fiscal_intel/municipality"] == "05002"
+        # The file leaves again: the folder is back to an earlier state, a change all the same,
+        # under a run key the daemon has not seen (it launches a run key only once).
+        (landing / "05002" / "payments" / "late.csv").unlink()
+        added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
+        assert (added, runs) == ([], [(MUNICIPALITY_JOB, "05002")])
+        key = result.run_requests[0].run_key
+        assert key.rsplit("-", 1)[0] == first_key.rsplit("-", 1)[0] and key != first_key
 
 
 # Materialised here: two of the department's municipalities and the broken one. The third

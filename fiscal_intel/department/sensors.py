@@ -66,11 +66,14 @@ def department_landing_sensor(
     known = set(context.instance.get_dynamic_partitions(municipality_partitions.name))
     new = sorted(set(current) - known)
     changed = sorted(c for c in current if seen.get(c) != current[c] or c in new)
+    # Run keys carry the tick's number: a folder back to an earlier state (a file added, then
+    # removed) is a change to run again, not a run the daemon already launched under that key.
+    tick = cursor.get("tick", 0) + 1
     requests = [
         dg.RunRequest(
             job_name=MUNICIPALITY_JOB,
             partition_key=code,
-            run_key=f"{code}-{current[code]}",
+            run_key=f"{code}-{current[code]}-{tick}",
             tags={"fiscal_intel/municipality": code, "fiscal_intel/trigger": "department_landing"},
         )
         for code in changed
@@ -84,7 +87,7 @@ def department_landing_sensor(
         requests.append(
             dg.RunRequest(
                 job_name=DEPARTMENT_JOB,
-                run_key=f"department-{_fingerprint_key(current)}",
+                run_key=f"department-{_fingerprint_key(current)}-{tick}",
                 tags={"fiscal_intel/trigger": "department_landing"},
             )
         )
@@ -99,7 +102,8 @@ def department_landing_sensor(
             [municipality_partitions.build_add_request(new)] if new else []
         ),
         cursor=json.dumps(
-            {"folders": current, "pending": pending, "refused": sorted(refused)}, sort_keys=True
+            {"folders": current, "pending": pending, "refused": sorted(refused), "tick": tick},
+            sort_keys=True,
         ),
         skip_reason=skip,
     )
