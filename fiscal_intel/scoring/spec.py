@@ -94,6 +94,12 @@ class ProgramSpec:
     # outrank a case they support. None of them seen: the amount stands.
     corroboration: tuple[str, ...] = ()
     corroboration_multiple: float = 3.0
+    # The multiple learnt from the municipality's own returns instead (``None``: the one above):
+    # this quantile, over the amount model's rows that a witness saw, of what the return
+    # declared over the largest tax its witnesses imply (``model.learnt_corroboration_multiple``;
+    # ``corroboration_multiple`` when too few rows show both). Filers rarely declare more than
+    # that multiple of what their witnesses show, so a non-filer's amount is not counted above it.
+    corroboration_quantile: float | None = None
 
     @property
     def table(self) -> str:
@@ -146,4 +152,9 @@ class ProgramSpec:
             ("corroboration", set(self.corroboration)),
         ):
             out += [f"{self.name}.{what}: {n!r} is not a feature" for n in sorted(names - features)]
+        q = self.corroboration_quantile
+        if q is not None and not (self.corroboration and 0 < q < 1):
+            out.append(
+                f"{self.name}.corroboration_quantile: {q!r} needs witnesses and lies in (0, 1)"
+            )
         return out
