@@ -64,6 +64,9 @@ TARGETS = {
     "omiso": (0.92, 0.95),
 }
 RULE_MULTIPLE = 2.5
+# Whether the generated municipalities carry the demo's planted past letter campaign
+# (fiscal_intel.demo.campaign; ``--no-past-campaign``: without it, as before #18 added it).
+PAST_CAMPAIGN = True
 
 
 def run_seed(
@@ -77,7 +80,8 @@ def run_seed(
     warehouse = workdir / "warehouse.duckdb"
     if mode == "full" or not warehouse.exists():
         mode = "full"
-        generate(landing, truth, taxpayers=taxpayers, seed=seed, world=world)
+        generate(landing, truth, taxpayers=taxpayers, seed=seed, world=world,
+                 past_campaign=PAST_CAMPAIGN)
     settings = load_settings(
         landing=str(landing), warehouse=str(warehouse), truth=str(truth / "tax_gap.csv")
     )
@@ -357,7 +361,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="every closed audit weighs the same (model.SELECTION_CORRECTION)")
     parser.add_argument("--no-corroboration", action="store_true",
                         help="amounts not checked against the current witnesses")
+    parser.add_argument("--no-past-campaign", action="store_true",
+                        help="generate the municipalities without the planted letter campaign")
     args = parser.parse_args(argv)
+    if args.no_past_campaign:
+        global PAST_CAMPAIGN
+        PAST_CAMPAIGN = False
     if args.no_selection_correction:
         from fiscal_intel.scoring import model
 
