@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from fiscal_intel.resources import build_resources
-from fiscal_intel.scoring.model import evidence_hit_rate
+from fiscal_intel.scoring.model import evidence_hit_rate, predict
 from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.scoring.ranking import near_equal, rank_candidates, reasons_for, stored_model
 from fiscal_intel.scoring.reasons import loads
@@ -118,9 +118,20 @@ def test_a_case_ranked_on_the_evidence_says_so_first(demo_run) -> None:
         row["tax_year"],
         True,
     )
-    rate = model.params["evidence_hit_rate"] * model.params["evidence_amount_ratio"]
-    assert first["expected_recovery"] == near_equal(np.array([rate * tax]))[0]
+    # ranked on the evidence's tax, at the evidence's hit rate or the model's own probability
+    # for the case, whichever is higher: the evidence never makes a finding less likely
+    p_model, _ = predict(model, boosted.head(1))
+    rate = max(model.params["evidence_hit_rate"], float(p_model[0]))
+    amount = tax * model.params["evidence_amount_ratio"]
+    assert first["risk_score"] == rate
+    assert first["expected_recovery"] == near_equal(np.array([rate * amount]))[0]
     assert ranked["by_evidence"].sum() == plain["by_evidence"].sum() + 1
+    for hit_rate in (1e-3, 0.999):
+        params = {**model.params, "evidence_hit_rate": hit_rate}
+        again = rank_candidates(replace(model, params=params), boosted).row(0, named=True)
+        assert (again["nit"], again["tax_year"], again["by_evidence"]) == (
+            row["nit"], row["tax_year"], True)  # fmt: skip
+        assert again["risk_score"] == max(hit_rate, float(p_model[0]))
     top = ranked.head(1).join(boosted.drop("statute_expires_on", "size_band", "ciiu_section"),
                               on=["nit", "tax_year"])
     texts, codes = reasons_for(model, top, 1, 1)

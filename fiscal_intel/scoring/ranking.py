@@ -127,14 +127,19 @@ def rank_candidates(
     amount = np.minimum(amount, cap)
     # Label-free evidence (ProgramSpec.evidence): where its tax times its hit rate on the random
     # audits is worth more than the model's expectation, the case is ranked on the evidence.
+    # Its probability is the higher of that hit rate and the model's own for the case: with no
+    # audit showing the evidence the hit rate is an even bet (0.5), and ranking on the evidence
+    # must not halve a case the model already finds likely (llanura seed 9403: contractors the
+    # model put at 0.86 were counted at 0.5; worlds table, "higher of its hit rate").
     evidence = PROGRAMS[model.program].evidence
     rate = model.params.get("evidence_hit_rate")
     by_evidence = np.zeros(len(p), dtype=bool)
     if evidence is not None and rate is not None and evidence in candidates.columns:
         tax = np.nan_to_num(candidates[evidence].cast(pl.Float64).to_numpy())
         tax = tax * model.params.get("evidence_amount_ratio", 1.0)
-        by_evidence = rate * tax > p * amount
-        p = np.where(by_evidence, rate, p)
+        floor = np.maximum(p, rate)
+        by_evidence = floor * tax > p * amount
+        p = np.where(by_evidence, floor, p)
         amount = np.where(by_evidence, tax, amount)
     if keep is not None:
         candidates = candidates.select(keep)

@@ -76,8 +76,9 @@ class ProgramSpec:
     late_filing_blind: tuple[tuple[str, float | None], ...] | None = None
     # Evidence scored without labels (issue #20): a feature holding the tax that evidence alone
     # says is owed. The ranking takes the larger of the model's expected recovery and this tax
-    # times the evidence's hit rate on the random audits (``model.evidence_hit_rate``), and
-    # the case's reasons then open with the family holding it.
+    # times the evidence's hit rate on the random audits (``model.evidence_hit_rate``) or the
+    # model's own probability for the case, whichever is higher, and the case's reasons then
+    # open with the family holding it.
     evidence: str | None = None
     # The rows staff could have audited (SQL condition on the feature table, issue #20): the
     # population the selection correction (``model.selection_weights``) estimates who was
