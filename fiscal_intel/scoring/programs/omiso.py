@@ -221,8 +221,10 @@ OMISO = ProgramSpec(
     # (the 90th percentile of declared tax over the largest tax their witnesses imply: 1.8-1.9
     # on both worlds), not a fixed 3. At 3, a contractor that answered a letter with one late
     # return left the contractor rule and its other years were counted at three times its
-    # third-party tax, twice what it owed, above better cases. Worlds table, llanura omiso
-    # recovery@100 0.910 -> 0.932, rionegro 0.925 -> 0.926 (benchmarks/targeting_worlds.md,
-    # "corroboration multiple learnt"); the 95th percentile (2.4-2.5) kept most of the loss.
+    # third-party tax, twice what it owed, above better cases. Worlds table (precision@100 /
+    # recovery@100): llanura omiso 0.990 / 0.910 -> 0.990 / 0.932, rionegro 0.957 / 0.925 ->
+    # 0.960 / 0.925 (benchmarks/targeting_worlds.md, "corroboration multiple learnt"); the
+    # 95th percentile (2.4-2.5) gave llanura 0.917, the 80th 0.937 and rionegro 0.924
+    # (benchmarks/targeting_variants.md).
     corroboration_quantile=0.9,
 )
