@@ -93,8 +93,13 @@ def run_pipeline(
             write_run_log(settings, record)
             if record.status in PUBLISHED and set(stages) >= set(STAGES):
                 publish_run(settings, record)
-            write_marker(settings.warehouse, record.run_id, record.started_at, record.status,
-                         record.failed_stage)
+            write_marker(
+                settings.warehouse,
+                record.run_id,
+                record.started_at,
+                record.status,
+                record.failed_stage,
+            )
     return record.stages
 
 
