@@ -1,7 +1,13 @@
 """Materialise the pipeline stage by stage, as the CLI and the tests do.
 
-Each stage (an asset group) is one in-process Dagster run over the same definitions, so a stage
-can be timed and reported, and a failed blocking check stops the stages after it with its reason.
+The stages (asset groups) are one in-process Dagster run over the same definitions: each step
+carries its stage's priority, so the run executes the stages in order, and a failed step or
+blocking check stops the run before the next stage starts, with its reason. Each stage is still
+timed and reported on its own, split out of the run's events as Dagster stores them
+(``_StageWatcher``), which also records the stage in progress in the run marker. One run
+instead of one per stage saves Dagster's per-run cost five times a run (plan, run record,
+planned-materialization events: benchmarks/department_cost.md).
+
 The whole run holds the warehouse's writer lock. It writes its ``ops.run_log`` row first, as
 ``running`` (and marks ``died`` the rows of runs that were killed), updates it when it ends, and
 on success publishes the read-only copy that readers open (``fiscal_intel.published``).
