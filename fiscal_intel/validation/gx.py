@@ -71,6 +71,12 @@ def preload_in_background() -> threading.Thread:
         os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
         import great_expectations  # noqa: F401
 
+    # GX imports SQLAlchemy's ORM, which Dagster's event storage (SQLAlchemy core, in the run's
+    # thread) then finds half-initialised in sys.modules and uses: "partially initialized module
+    # 'sqlalchemy.orm.exc'" in a step. Imported here first, in the caller's thread (~0.25 s once
+    # per process), the ORM is complete before GX's thread starts.
+    import sqlalchemy.orm  # noqa: F401
+
     thread = threading.Thread(target=_import, name="gx-preload", daemon=True)
     thread.start()
     return thread
