@@ -11,7 +11,7 @@ import pytest
 
 from fiscal_intel.jobs import STAGES
 from fiscal_intel.run_marker import read_marker
-from fiscal_intel.runner import PipelineError, _step_stages, run_pipeline
+from fiscal_intel.runner import PipelineError, _step_stages, assets_and_checks, run_pipeline
 from fiscal_intel.settings import load_settings
 from fiscal_intel.validation.gx import ExpectationOutcome, SuiteOutcome
 
@@ -19,7 +19,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "landing_small"
 
 
 def test_a_cli_run_is_one_dagster_run_executing_the_stages_in_order(demo_run) -> None:
-    home = demo_run["warehouse"].parent / "dagster_home"
+    home, settings = demo_run["warehouse"].parent / "dagster_home", demo_run["settings"]
     with dg.DagsterInstance.from_config(str(home)) as instance:
         runs = instance.get_runs()
         assert len(runs) == 1 and runs[0].tags["fiscal_intel/stage"] == ",".join(STAGES)
@@ -27,6 +27,19 @@ def test_a_cli_run_is_one_dagster_run_executing_the_stages_in_order(demo_run) ->
             entry.step_key
             for entry in instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.STEP_START)
         ]
+        # The all-tax-years range tags of the one run: each partitioned table is one step that
+        # materialises every tax year.
+        years = {str(y) for y in range(settings.first_tax_year, settings.last_tax_year + 1)}
+        partitioned = [
+            key
+            for d in assets_and_checks()
+            if isinstance(d, dg.AssetsDefinition) and d.partitions_def is not None
+            for key in d.keys
+        ]
+        assert partitioned
+        for key in partitioned:
+            assert instance.get_materialized_partitions(key) == years, key
+    assert len(started) == len(set(started))  # every step once
     stage_of = _step_stages()
     order = [STAGES.index(stage_of[step]) for step in started]
     assert order == sorted(order)  # never a step of a stage before one of the stage before it
