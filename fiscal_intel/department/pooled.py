@@ -27,10 +27,12 @@ municipality's own held-out audits decide which list it gets.
   scored again with it and what reads it (``scoring.case_actions``, ``marts.audit_ranking`` with
   the contract's columns, ordered by expected money, and the marts after it) is rebuilt; then
   the warehouse is published again. All of it under the municipality's writer lock.
-- **Where it runs.** In :func:`fiscal_intel.department.runner.run_department`, in-process, after
-  the municipality runs and before ``department.duckdb`` is built. A municipality's own nightly
-  run (``fiscal-intel run`` on it alone) ranks with its own model again until the next
-  department run.
+- **Where it runs.** In :func:`fiscal_intel.department.runner.run_department`, after the
+  municipality runs and before ``department.duckdb`` is built. Reading each municipality, the
+  four pooled fits and writing each choice back run on the department's worker processes
+  (``--workers``); the fits are seeded and read rows sorted by municipality, so the models are
+  the same with any number of workers. A municipality's own nightly run (``fiscal-intel run``
+  on it alone) ranks with its own model again until the next department run.
 """
 
 from __future__ import annotations
@@ -614,50 +616,105 @@ def choice_rows(
     return out
 
 
+# How the per-municipality parts of the step run: ``parallel(fn, calls)`` returns
+# ``[fn(*args) for args in calls]`` in that order; the department runner passes its worker
+# pool's map, so reading and writing back run on the warm workers, two municipalities at a time.
+Parallel = Callable[[Callable[..., object], list[tuple]], list]
+
+
+def in_turn(fn: Callable[..., object], calls: list[tuple]) -> list:
+    """The serial :data:`Parallel`."""
+    return [fn(*args) for args in calls]
+
+
+def _train_pooled(
+    program: str, parts: list[PoolPart], seed: int, threads: int, rounds: int, closed_by: object
+) -> ProgramModel:
+    """:func:`train_pooled` with positional arguments, as :data:`Parallel` calls it."""
+    return train_pooled(
+        program, parts, seed=seed, threads=threads, rounds=rounds, closed_by=closed_by
+    )
+
+
+def read_or_failure(code: str, settings: Settings) -> Municipality | str:
+    """:func:`read_municipality`, or the failure in one line (never raises: one municipality's
+    surprise must not stop the others)."""
+    try:
+        return read_municipality(code, settings)
+    except Exception as exc:
+        return f"reading for the pooled model: {type(exc).__name__}: {exc}"
+
+
+def choose_and_write(
+    m: Municipality,
+    pooled_now: dict[str, ProgramModel],
+    pooled_then: dict[str, ProgramModel],
+    rebuild: Callable[[Settings], str | None],
+) -> dict[str, dict] | str:
+    """The municipality's choices (:func:`choice_rows`) written back (:func:`write_back`), or
+    the failure in one line."""
+    try:
+        choices = choice_rows(m, pooled_now, pooled_then)
+        write_back(m, choices, pooled_now, rebuild)
+        return choices
+    except Exception as exc:
+        return f"pooled step: {type(exc).__name__}: {exc}"
+
+
 def pooled_learning(
     municipalities: dict[str, Settings],
     *,
-    rebuild: Callable[[Settings], str | None],
+    write: Callable[
+        [Municipality, dict[str, ProgramModel], dict[str, ProgramModel]], dict[str, dict] | str
+    ],
     on_message: Callable[[str], None] | None = None,
+    parallel: Parallel = in_turn,
 ) -> PooledResult:
     """The department step: read every built municipality, fit the pooled models, choose per
-    municipality and program, write back (``rebuild``: see :func:`write_back`; the department
-    runner passes :func:`fiscal_intel.runner.rebuild_after_scores`). A municipality that fails
-    here keeps its own lists and is named in the result; it never stops the others. Fewer than
-    two municipalities: no pool, nothing done."""
+    municipality and program, write back. ``write`` is :func:`choose_and_write` with the
+    wiring's Dagster rebuild (:func:`fiscal_intel.department.runner.pooled_write`); reading
+    and writing run through ``parallel``, the fits here, so the models are the same however
+    many workers there are. A municipality that fails keeps its own lists and is named in the
+    result; it never stops the others. Fewer than two municipalities: no pool, nothing done."""
     import time
 
     start = time.perf_counter()
     result = PooledResult()
+    codes = sorted(municipalities)
     read: dict[str, Municipality] = {}
-    for code, settings in sorted(municipalities.items()):
-        try:
-            read[code] = read_municipality(code, settings)
-        except Exception as exc:  # one municipality's surprise must not stop the others
-            result.failed[code] = f"reading for the pooled model: {type(exc).__name__}: {exc}"
+    for code, got in zip(
+        codes, parallel(read_or_failure, [(c, municipalities[c]) for c in codes]), strict=True
+    ):
+        if isinstance(got, str):
+            result.failed[code] = got
+        else:
+            read[code] = got
     if len(read) < 2:
         result.seconds = time.perf_counter() - start
         return result
     first = next(iter(read.values())).settings
     fit = {"seed": first.seed, "threads": first.num_threads, "rounds": first.boosting_rounds}
     earliest = min(m.cutoff for m in read.values())
+    # The four fits (each program now and as of the cut-off) are independent: they run through
+    # ``parallel`` too, each seeded, so a worker fits the same model as this process would.
+    fits = [
+        (program, [getattr(m, when)[program] for m in read.values()], fit["seed"],
+         fit["threads"], fit["rounds"], earliest if when == "then" else None)
+        for program in PROGRAMS
+        for when in ("now", "then")
+    ]  # fmt: skip
+    models = iter(parallel(_train_pooled, fits))
     pooled_now, pooled_then = {}, {}
     for program in PROGRAMS:
-        pooled_now[program] = train_pooled(
-            program, [m.now[program] for m in read.values()], **fit
-        )
-        pooled_then[program] = train_pooled(
-            program, [m.then[program] for m in read.values()], closed_by=earliest, **fit
-        )
+        pooled_now[program], pooled_then[program] = next(models), next(models)
     result.models = pooled_now
-    for code, m in read.items():
-        try:
-            choices = choice_rows(m, pooled_now, pooled_then)
-            write_back(m, choices, pooled_now, rebuild)
-            result.choices[code] = choices
-        except Exception as exc:
-            result.failed[code] = f"pooled step: {type(exc).__name__}: {exc}"
-    for code, message in result.failed.items():
+    written = parallel(write, [(m, pooled_now, pooled_then) for m in read.values()])
+    for code, got in zip(read, written, strict=True):
+        if isinstance(got, str):
+            result.failed[code] = got
+        else:
+            result.choices[code] = got
+    for code, message in sorted(result.failed.items()):
         if on_message:
             on_message(f"municipality {code}: {message}")
     result.seconds = time.perf_counter() - start

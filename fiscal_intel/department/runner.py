@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,7 +30,8 @@ from fiscal_intel.department.landing import (
 from fiscal_intel.settings import Settings
 
 if TYPE_CHECKING:
-    from fiscal_intel.department.pooled import PooledResult
+    from fiscal_intel.department.pooled import Municipality, Parallel, PooledResult
+    from fiscal_intel.scoring.model import ProgramModel
 
 
 @dataclass
@@ -157,6 +159,7 @@ def run_department(
             results.append(result)
             if on_result:
                 on_result(result)
+        _pooled(results, jobs, pooled, log_level, None)
     else:
         # spawn, not fork: a forked Dagster/DuckDB process with live threads can deadlock.
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
@@ -173,14 +176,9 @@ def run_department(
                 results.append(result)
                 if on_result:
                     on_result(result)
+            # The pooled step reads and writes back on the same warm workers.
+            _pooled(results, jobs, pooled, log_level, _pool_map(pool))
     results.sort(key=lambda r: r.code)
-    if pooled:  # one model on every municipality's audits, chosen per municipality (#19)
-        built = {r.code: jobs[r.code] for r in results if r.status in ("success", "incomplete")}
-        pooled_step(
-            built,
-            log_level=log_level,
-            on_message=lambda line: print(f"fiscal-intel: {line}", file=sys.stderr),
-        )
     # With --municipality, the others keep their place in the department's view from their
     # last run (their files are not touched).
     kept = [
@@ -199,25 +197,76 @@ def run_department(
     return results
 
 
+def _pooled(
+    results: list[MunicipalityResult],
+    jobs: dict[str, Settings],
+    pooled: bool,
+    log_level: str,
+    parallel: Parallel | None,
+) -> None:
+    """The pooled step over the municipalities this run built (#19: one model on every
+    municipality's audits, chosen per municipality)."""
+    if not pooled:
+        return
+    built = {r.code: jobs[r.code] for r in results if r.status in ("success", "incomplete")}
+    pooled_step(
+        built,
+        log_level=log_level,
+        on_message=lambda line: print(f"fiscal-intel: {line}", file=sys.stderr),
+        parallel=parallel,
+    )
+
+
+def _pool_map(pool: ProcessPoolExecutor) -> Parallel:
+    """A worker pool as the pooled step's :data:`~fiscal_intel.department.pooled.Parallel`:
+    every call submitted at once, the results in the calls' order."""
+
+    def parallel(fn: Callable[..., object], calls: list[tuple]) -> list:
+        return [f.result() for f in [pool.submit(fn, *args) for args in calls]]
+
+    return parallel
+
+
 def pooled_step(
     municipalities: dict[str, Settings],
     *,
     log_level: str = "CRITICAL",
     on_message: Callable[[str], None] | None = None,
+    parallel: Parallel | None = None,
 ) -> PooledResult:
     """The department's pooled step (:func:`fiscal_intel.department.pooled.pooled_learning`) over
     these built municipalities, each one's lists rebuilt through Dagster when its choice changes
-    them (one ephemeral instance for them all)."""
+    them; reading and writing back through ``parallel`` (default: in turn, in this process)."""
+    from fiscal_intel.department.pooled import in_turn, pooled_learning
+
+    return pooled_learning(
+        municipalities,
+        write=partial(pooled_write, log_level=log_level),
+        on_message=on_message,
+        parallel=parallel or in_turn,
+    )
+
+
+def pooled_write(
+    m: Municipality,
+    pooled_now: dict[str, ProgramModel],
+    pooled_then: dict[str, ProgramModel],
+    *,
+    log_level: str = "CRITICAL",
+) -> dict[str, dict] | str:
+    """One municipality's choice written back, its lists rebuilt through Dagster on an
+    ephemeral instance: a module-level function, so a worker process can run it."""
     import dagster as dg
 
-    from fiscal_intel.department.pooled import pooled_learning
+    from fiscal_intel.department.pooled import choose_and_write
     from fiscal_intel.runner import rebuild_after_scores
 
     with dg.DagsterInstance.ephemeral() as instance:
-        return pooled_learning(
-            municipalities,
+        return choose_and_write(
+            m,
+            pooled_now,
+            pooled_then,
             rebuild=lambda settings: rebuild_after_scores(settings, instance, log_level),
-            on_message=on_message,
         )
 
 
