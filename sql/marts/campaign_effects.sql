@@ -33,8 +33,7 @@ arms as (
 ),
 
 pooled as (
-    -- both arms together: a floor for each arm's variance, so a rare outcome that no control
-    -- case happened to show (variance 0) does not make the interval falsely narrow
+    -- both arms together: a floor for each arm's variance (fi_diff_se says why)
     select
         campaign_id,
         window_days,
@@ -58,21 +57,15 @@ paired as (
         t.filing_rate as filing_rate_treatment,
         c.filing_rate as filing_rate_control,
         t.filing_rate - c.filing_rate as filing_rate_diff,
-        sqrt(
-            greatest(t.filing_var, p.filing_var) / t.n + greatest(c.filing_var, p.filing_var) / c.n
-        ) as filing_se,
+        fi_diff_se(t.filing_var, t.n, c.filing_var, c.n, p.filing_var) as filing_se,
         t.payment_rate as payment_rate_treatment,
         c.payment_rate as payment_rate_control,
         t.payment_rate - c.payment_rate as payment_rate_diff,
-        sqrt(
-            greatest(t.payment_var, p.payment_var) / t.n + greatest(c.payment_var, p.payment_var) / c.n
-        ) as payment_se,
+        fi_diff_se(t.payment_var, t.n, c.payment_var, c.n, p.payment_var) as payment_se,
         t.money_paid as money_paid_treatment,
         c.money_paid as money_paid_control,
         t.money_paid - c.money_paid as money_paid_diff,
-        sqrt(
-            greatest(t.money_var, p.money_var) / t.n + greatest(c.money_var, p.money_var) / c.n
-        ) as money_se
+        fi_diff_se(t.money_var, t.n, c.money_var, c.n, p.money_var) as money_se
     from arms as t
     inner join arms as c
         on
@@ -110,13 +103,8 @@ select
     p.money_paid_diff * p.treatment_cases as extra_money,
     p.cases_sent * case when p.action = 'carta' then k.cost_per_letter else k.cost_per_request end
         as cost,
-    case
-        when p.money_paid_diff > 0
-            then
-                p.cases_sent
-                * case when p.action = 'carta' then k.cost_per_letter else k.cost_per_request end
-                / (p.money_paid_diff * p.treatment_cases)
-    end as cost_per_peso
+    -- the cost just above (DuckDB reads a column alias of the same select)
+    case when p.money_paid_diff > 0 then cost / extra_money end as cost_per_peso
 from paired as p
 cross join staging.as_of_date as d
 cross join costs as k
