@@ -64,6 +64,9 @@ TARGETS = {
     "omiso": (0.92, 0.95),
 }
 RULE_MULTIPLE = 2.5
+# Whether the generated municipalities carry the demo's planted past letter campaign
+# (fiscal_intel.demo.campaign; ``--no-past-campaign``: without it, as before #18 added it).
+PAST_CAMPAIGN = True
 
 
 def run_seed(
@@ -77,7 +80,8 @@ def run_seed(
     warehouse = workdir / "warehouse.duckdb"
     if mode == "full" or not warehouse.exists():
         mode = "full"
-        generate(landing, truth, taxpayers=taxpayers, seed=seed, world=world)
+        generate(landing, truth, taxpayers=taxpayers, seed=seed, world=world,
+                 past_campaign=PAST_CAMPAIGN)
     settings = load_settings(
         landing=str(landing), warehouse=str(warehouse), truth=str(truth / "tax_gap.csv")
     )
@@ -272,6 +276,43 @@ LABEL_NOTES = {
         "do), so its model is main's and its rows equal the baseline's (a rescore is "
         "deterministic)."
     ),
+    "main at 9703c7c, full run": (
+        "The baseline of the next round (llanura omiso recovery 0.910 < 0.92): main's code at "
+        "9703c7c, every municipality generated and run again from scratch (`--mode full`, "
+        "kept in a new cache). Every cell equals the final row above: nothing the lists "
+        "depend on changed since. Every row below rescored these municipalities."
+    ),
+    "corroboration multiple learnt from the filers (90th percentile)": (
+        "The omiso amount counted at most the multiple of what today's witnesses imply that "
+        "nine returns in ten of the municipality stay within (the 90th percentile of declared "
+        "tax over the largest witness-implied tax, over the amount model's rows a witness saw; "
+        "learnt 1.8-1.9 on every municipality here), instead of a fixed 3. The cases it moves: "
+        "contractors that answered the planted letter campaign with one late return leave the "
+        "contractor rule, and their other years were counted at three times their third-party "
+        "tax, about twice what they owed, above better cases. inexacto has no corroboration: "
+        "its rows cannot move."
+    ),
+    "+ ranked on the evidence at the higher of its hit rate and the model's probability": (
+        "A case ranked on the contractor rule keeps the model's probability when it is higher "
+        "than the rule's hit rate: with no closed audit showing the evidence (llanura 9403) "
+        "that rate is an even bet, and contractors the model put at 0.86 were counted at 0.5. "
+        "Rionegro has no contractor evidence: its rows cannot move. Shipped. Variants measured "
+        "and not kept: benchmarks/targeting_variants.md."
+    ),
+    "main's code (9703c7c), llanura generated without the planted letter campaign": (
+        "What cost llanura omiso recovery between the 'after (final)' row (0.934) and main at "
+        "90d8a5d: not the code (no scoring, feature or staging change between b420f8d and "
+        "90d8a5d) but the world. #18 added a past letter campaign to the demo generator: "
+        "non-filers of the year before last that answered it filed one late return, and "
+        "the truth follows. The same seeds generated without it (`--no-past-campaign`, main's "
+        "code, full run) give 0.936 again: the campaign's responders are contractors and "
+        "registered businesses seen by third parties whose single late return moved them out "
+        "of the contractor rule and into amounts their witnesses did not support."
+    ),
+    "this branch, llanura generated without the planted letter campaign": (
+        "The row above rescored with this branch's code: on the world without the campaign "
+        "the two changes do not cost what they bought on the world with it."
+    ),
 }
 
 
@@ -357,7 +398,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="every closed audit weighs the same (model.SELECTION_CORRECTION)")
     parser.add_argument("--no-corroboration", action="store_true",
                         help="amounts not checked against the current witnesses")
+    parser.add_argument("--no-past-campaign", action="store_true",
+                        help="generate the municipalities without the planted letter campaign")
     args = parser.parse_args(argv)
+    if args.no_past_campaign:
+        global PAST_CAMPAIGN
+        PAST_CAMPAIGN = False
     if args.no_selection_correction:
         from fiscal_intel.scoring import model
 

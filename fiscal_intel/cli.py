@@ -157,6 +157,9 @@ def _run_department(args: argparse.Namespace, settings: Settings) -> int:
     from fiscal_intel.department.landing import is_department_landing
     from fiscal_intel.department.runner import DepartmentError, run_department
 
+    # The flag, else the setting (FISCAL_INTEL_WAREHOUSE_DIR), which the department code location
+    # reads too (fiscal_intel.department.definitions).
+    args.warehouse_dir = args.warehouse_dir or settings.warehouse_dir or None
     if not args.warehouse_dir:
         print(
             f"fiscal-intel: {settings.landing} is a department landing (one subfolder per DANE "

@@ -1,7 +1,13 @@
 """Materialise the pipeline stage by stage, as the CLI and the tests do.
 
-Each stage (an asset group) is one in-process Dagster run over the same definitions, so a stage
-can be timed and reported, and a failed blocking check stops the stages after it with its reason.
+The stages (asset groups) are one in-process Dagster run over the same definitions: each step
+carries its stage's priority, so the run executes the stages in order, and a failed step or
+blocking check stops the run before the next stage starts, with its reason. Each stage is still
+timed and reported on its own, split out of the run's events as Dagster stores them
+(``_StageWatcher``), which also records the stage in progress in the run marker. One run
+instead of one per stage saves Dagster's per-run cost five times a run (plan, run record,
+planned-materialization events: benchmarks/department_cost.md).
+
 The whole run holds the warehouse's writer lock. It writes its ``ops.run_log`` row first, as
 ``running`` (and marks ``died`` the rows of runs that were killed), updates it when it ends, and
 on success publishes the read-only copy that readers open (``fiscal_intel.published``).
@@ -93,8 +99,13 @@ def run_pipeline(
             write_run_log(settings, record)
             if record.status in PUBLISHED and set(stages) >= set(STAGES):
                 publish_run(settings, record)
-            write_marker(settings.warehouse, record.run_id, record.started_at, record.status,
-                         record.failed_stage)
+            write_marker(
+                settings.warehouse,
+                record.run_id,
+                record.started_at,
+                record.status,
+                record.failed_stage,
+            )
     return record.stages
 
 
@@ -116,54 +127,207 @@ def _run_stages(
     on_stage: Callable[[StageResult], None] | None,
     log_level: str,
 ) -> None:
+    """The stages as one Dagster run (one plan, one run record: a sixth of the per-run cost of
+    a run per stage), executed stage after stage and stopped after a failed stage, as six runs
+    were; each stage's result is split out of the run's events as Dagster stores them."""
     resources = build_resources(settings)
-    definitions = with_tax_years(assets_and_checks(), settings)  # the run's tax years
+    definitions = with_tax_years(_ordered_assets_and_checks(), settings)  # the run's tax years
     from fiscal_intel import instance as dagster_instance
 
+    job = dg.Definitions(
+        assets=definitions,
+        resources=resources,
+        jobs=[dg.define_asset_job(RUN_JOB, selection=dg.AssetSelection.groups(*stages))],
+    ).resolve_job_def(RUN_JOB)
     # Recorded in the persistent instance (DAGSTER_HOME, else data/dagster_home), so the UI
     # shows the history of command-line runs.
     with (
         dagster_instance.persistent_instance(settings.warehouse) as instance,
         _warehouse_kept_open(resources["warehouse"]),
     ):
-        for stage in stages:
-            write_marker(settings.warehouse, record.run_id, record.started_at, "running", stage)
-            if stage == "staging":  # its checks are the first to need GX
-                from fiscal_intel.validation.gx import preload_in_background
-
-                preload_in_background()
-            reset_peak_rss()
-            start = time.perf_counter()
-            result = dg.materialize(
-                definitions,
-                selection=dg.AssetSelection.groups(stage),
-                resources=resources,
-                instance=instance,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        watcher = _StageWatcher(settings, record, _step_stages(), on_stage)
+        run_id = str(uuid.uuid4())
+        instance.add_event_listener(run_id, watcher)
+        result = job.execute_in_process(
+            instance=instance,
+            run_id=run_id,
+            raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            tags={
+                "fiscal_intel/stage": ",".join(stages),
+                "fiscal_intel/run_id": record.run_id,
                 # Every tax-year partition in one run: each partitioned table is rebuilt once.
-                tags={
-                    "fiscal_intel/stage": stage,
-                    "fiscal_intel/run_id": record.run_id,
-                    **(all_tax_years(settings) if stage in PARTITIONED_STAGES else {}),
-                },
-            )
-            events = result.all_events
-            stage_result = stage_result_of(stage, time.perf_counter() - start, events)
-            stage_result.peak_rss_bytes = peak_rss_bytes()
-            if not result.success:
-                stage_result.steps.update(_failed_step_seconds(instance, result.run_id))
-            record.stages.append(stage_result)
-            # A failed blocking check also fails its step: report the check, which says why.
-            _, blocking, _ = check_outcomes(events)
-            if blocking:
-                record.failed_stage = stage
-                raise PipelineError(f"stage {stage}: {blocking[0]}")
-            if not result.success:
-                record.failed_stage = stage
-                raise PipelineError(f"stage {stage}: {failure_reason(events)}")
-            if on_stage:
-                on_stage(stage_result)
+                **(all_tax_years(settings) if PARTITIONED_STAGES & set(stages) else {}),
+            },
+        )
+        watcher.finish()
+    record.stages.extend(watcher.done)
+    for stage_result in watcher.done:
+        events = watcher.events[stage_result.stage]
+        # A failed blocking check also fails its step: report the check, which says why.
+        _, blocking, _ = check_outcomes(events)
+        if blocking:
+            record.failed_stage = stage_result.stage
+            raise PipelineError(f"stage {stage_result.stage}: {blocking[0]}")
+        if any(e.event_type == dg.DagsterEventType.STEP_FAILURE for e in events):
+            record.failed_stage = stage_result.stage
+            raise PipelineError(f"stage {stage_result.stage}: {failure_reason(events)}")
+    if watcher.error is not None:
+        raise watcher.error
+    if not result.success:  # failed outside any step (e.g. a resource could not start)
+        record.failed_stage = watcher.done[-1].stage if watcher.done else stages[0]
+        raise PipelineError(f"stage {record.failed_stage}: {failure_reason(result.all_events)}")
+
+
+# The name dg.materialize gives its runs: the runs of `fiscal-intel run` keep it in the UI.
+RUN_JOB = "__ephemeral_asset_job__"
+PRIORITY_TAG = "dagster/priority"  # Dagster's in-process executor runs higher priorities first
+
+
+class _StageStopped(dg.DagsterExecutionInterruptedError):
+    """Raised from the event listener when a stage after a failed one is about to start: the
+    way to end an in-process Dagster run early, which Dagster records as a failed run."""
+
+
+class _StageWatcher:
+    """Listens to the run's events as Dagster stores them (in-process, in order, before they
+    are logged to the console): records the stage in progress in the run marker, splits the
+    run into per-stage results (the wall time from a stage's first step to the next stage's;
+    the first also holds the run's start), reports each finished stage, and stops the run
+    when a stage after a failed one is about to start."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        record: RunRecord,
+        step_stages: dict[str, str],
+        on_stage: Callable[[StageResult], None] | None,
+    ) -> None:
+        self.settings, self.record = settings, record
+        self.step_stages, self.on_stage = step_stages, on_stage
+        self.events: dict[str, list[dg.DagsterEvent]] = {}
+        self.done: list[StageResult] = []
+        self.current: str | None = None
+        self.failed: str | None = None  # the first stage with a failed step or blocking check
+        self.error: BaseException | None = None  # raised by on_stage: re-raised after the run
+        self.mark = time.perf_counter()
+        self.started: dict[str, float] = {}
+        self.failed_steps: dict[str, float] = {}  # a failure event carries no duration
+
+    def __call__(self, entry: dg.EventLogEntry) -> None:
+        event, step = entry.dagster_event, entry.step_key
+        if event is None or step is None:
+            return
+        stage = self.step_stages.get(step, self.current or "")
+        now = time.perf_counter()
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            if stage != self.current:
+                self._close(now)
+                if self.failed is not None or self.error is not None:
+                    self.current = None
+                    raise _StageStopped(
+                        f"stage {stage} not run: stage {self.failed or 'before it'} failed"
+                    )
+                self._open(stage)
+            self.started[step] = now
+        self.events.setdefault(stage, []).append(event)
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            self.failed = self.failed or stage
+            self.failed_steps[step] = now - self.started.get(step, now)
+        elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = event.event_specific_data
+            if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+                self.failed = self.failed or stage
+
+    def _open(self, stage: str) -> None:
+        self.current = stage
+        write_marker(
+            self.settings.warehouse, self.record.run_id, self.record.started_at, "running", stage
+        )
+        if stage == "staging":  # its checks are the first to need GX
+            from fiscal_intel.validation.gx import preload_in_background
+
+            preload_in_background()
+        reset_peak_rss()
+
+    def _close(self, now: float) -> None:
+        stage = self.current
+        if stage is None:  # the time before the first step goes to the first stage
+            return
+        events = self.events.get(stage, [])
+        result = stage_result_of(stage, now - self.mark, events)
+        result.peak_rss_bytes = peak_rss_bytes()
+        result.steps.update(
+            {k: v for k, v in self.failed_steps.items() if self.step_stages.get(k) == stage}
+        )
+        self.done.append(result)
+        self.mark, self.current = now, None
+        if self.on_stage and self.failed is None and self.error is None:
+            try:
+                self.on_stage(result)
+            except BaseException as exc:  # Dagster would swallow it here: kept for the caller
+                self.error = exc
+
+    def finish(self) -> None:
+        self._close(time.perf_counter())
+
+
+@lru_cache(maxsize=1)
+def _ordered_assets_and_checks() -> tuple:
+    """Every asset and check, each step given its stage's priority, so the one run executes
+    the stages in order, as six runs did (and stops after a failed one, see _StageWatcher)."""
+    from fiscal_intel.jobs import STAGES
+
+    stage_of = _step_stages()
+    return tuple(
+        _with_priority(d, -STAGES.index(stage_of[d.op.name]))
+        if isinstance(d, dg.AssetsDefinition)
+        else d  # a spec (an asset fiscal_intel does not build) has no step
+        for d in assets_and_checks()
+    )
+
+
+@lru_cache(maxsize=1)
+def _step_stages() -> dict[str, str]:
+    """The stage (asset group) of each step: an asset's op, or a check's op (the group of the
+    asset it checks)."""
+    group: dict[dg.AssetKey, str | None] = {}
+    for d in assets_and_checks():
+        if isinstance(d, dg.AssetSpec):
+            group[d.key] = d.group_name
+        elif not isinstance(d, dg.AssetChecksDefinition):
+            group.update(d.group_names_by_key)
+    stages: dict[str, str] = {}
+    for d in assets_and_checks():
+        if isinstance(d, dg.AssetChecksDefinition):
+            stages[d.op.name] = str(group[next(iter(d.check_keys)).asset_key])
+        elif isinstance(d, dg.AssetsDefinition):
+            stages[d.op.name] = str(d.group_names_by_key[next(iter(d.keys))])
+    return stages
+
+
+def _with_priority(definition: dg.AssetsDefinition, priority: int) -> dg.AssetsDefinition:
+    """The same asset or check (same keys, same function) with its op tagged with a Dagster
+    step priority: the in-process executor runs the ready step of highest priority first."""
+    from dagster._core.definitions.op_definition import OpDefinition
+
+    op = definition.op
+    tagged = OpDefinition.dagster_internal_init(
+        compute_fn=op.compute_fn,
+        name=op.name,
+        ins={i.name: dg.In.from_definition(i) for i in op.input_defs},
+        outs={o.name: dg.Out.from_definition(o) for o in op.output_defs},
+        description=op.description,
+        config_schema=op.config_schema,
+        required_resource_keys=op.required_resource_keys,
+        tags={**op.tags, PRIORITY_TAG: str(priority)},
+        version=None,
+        retry_policy=op.retry_policy,
+        code_version=op._version,  # noqa: SLF001 (what with_replaced_properties passes too)
+        pool=op.pool,
+    )
+    attributes = {**definition.get_attributes_dict(), "node_def": tagged}
+    return type(definition).dagster_internal_init(**attributes)
 
 
 @contextmanager
@@ -183,21 +347,6 @@ def _warehouse_kept_open(warehouse: WarehouseResource) -> Iterator[None]:
         return
     with warehouse.unlocked_connection():  # the resource's own settings, so the assets' joins match
         yield
-
-
-def _failed_step_seconds(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
-    """Seconds per failed step (a failure event carries no duration: start to failure)."""
-    started: dict[str, float] = {}
-    failed: dict[str, float] = {}
-    for entry in instance.all_logs(run_id):
-        event = entry.dagster_event
-        if event is None or entry.step_key is None:
-            continue
-        if event.event_type == dg.DagsterEventType.STEP_START:
-            started[entry.step_key] = entry.timestamp
-        elif event.event_type == dg.DagsterEventType.STEP_FAILURE and entry.step_key in started:
-            failed[entry.step_key] = entry.timestamp - started[entry.step_key]
-    return failed
 
 
 def materialize_assets(

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
         description="the DuckDB warehouse file (any name: it is attached under a fixed catalog "
         "name by fiscal_intel/warehouse.py)",
     )
+    warehouse_dir: str = Field(
+        "",
+        description="a department: the folder of one `<code>.duckdb` per municipality and "
+        "`department.duckdb` (`run --warehouse-dir` overrides it; empty: `run` needs the flag, "
+        "the department code location uses `warehouses/` beside the landing folder)",
+    )
     as_of: str = Field(
         "",
         description="the date the run reasons from, YYYY-MM-DD (also 30/06/2025 or 20250630); "

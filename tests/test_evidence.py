@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from fiscal_intel.resources import build_resources
-from fiscal_intel.scoring.model import evidence_hit_rate
+from fiscal_intel.scoring.model import evidence_hit_rate, predict
 from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.scoring.ranking import near_equal, rank_candidates, reasons_for, stored_model
 from fiscal_intel.scoring.reasons import loads
@@ -118,9 +118,20 @@ def test_a_case_ranked_on_the_evidence_says_so_first(demo_run) -> None:
         row["tax_year"],
         True,
     )
-    rate = model.params["evidence_hit_rate"] * model.params["evidence_amount_ratio"]
-    assert first["expected_recovery"] == near_equal(np.array([rate * tax]))[0]
+    # ranked on the evidence's tax, at the evidence's hit rate or the model's own probability
+    # for the case, whichever is higher: the evidence never makes a finding less likely
+    p_model, _ = predict(model, boosted.head(1))
+    rate = max(model.params["evidence_hit_rate"], float(p_model[0]))
+    amount = tax * model.params["evidence_amount_ratio"]
+    assert first["risk_score"] == rate
+    assert first["expected_recovery"] == near_equal(np.array([rate * amount]))[0]
     assert ranked["by_evidence"].sum() == plain["by_evidence"].sum() + 1
+    for hit_rate in (1e-3, 0.999):
+        params = {**model.params, "evidence_hit_rate": hit_rate}
+        again = rank_candidates(replace(model, params=params), boosted).row(0, named=True)
+        assert (again["nit"], again["tax_year"], again["by_evidence"]) == (
+            row["nit"], row["tax_year"], True)  # fmt: skip
+        assert again["risk_score"] == max(hit_rate, float(p_model[0]))
     top = ranked.head(1).join(boosted.drop("statute_expires_on", "size_band", "ciiu_section"),
                               on=["nit", "tax_year"])
     texts, codes = reasons_for(model, top, 1, 1)
@@ -243,6 +254,75 @@ def test_an_amount_the_current_witnesses_contradict_is_counted_at_their_multiple
     assert got.tolist() == [spec.corroboration_multiple * 1e6, 5e6, 80e6]
 
 
+def test_the_corroboration_multiple_is_learnt_from_the_filers_returns() -> None:
+    from fiscal_intel.scoring.model import MIN_CORROBORATION_ROWS, learnt_corroboration_multiple
+
+    spec = PROGRAMS["omiso"]
+    n = 1000
+    rng = np.random.default_rng(5)
+    ratio = rng.uniform(0.5, 2.5, n)  # declared tax over the largest witness, 90th pct ~2.3
+    witness = rng.uniform(1e6, 9e6, n)
+    rows = pl.DataFrame(
+        {
+            # the largest witness counts, whichever it is; an unseen row or an empty return
+            # does not
+            "asset_implied_tax": np.where(np.arange(n) % 2 == 0, witness, witness / 2),
+            "employee_implied_tax": np.where(np.arange(n) % 2 == 1, witness, np.nan),
+            "third_party_implied_tax": np.zeros(n),
+            "declared_tax": ratio * witness,
+        }
+    )
+    unseen = pl.DataFrame(
+        {
+            "asset_implied_tax": [None, 0.0, 5e6],
+            "employee_implied_tax": [None, 0.0, 5e6],
+            "third_party_implied_tax": [0.0, None, 5e6],
+            "declared_tax": [1e12, 1e12, 0.0],
+        }
+    )
+    got = learnt_corroboration_multiple("omiso", pl.concat([rows, unseen], how="vertical_relaxed"))
+    expected = round(float(np.quantile(ratio, spec.corroboration_quantile)), 1)
+    assert got == expected and 2.0 < got < 2.5
+    # never below what the witnesses imply
+    low = rows.with_columns(pl.col("declared_tax") / 10)
+    assert learnt_corroboration_multiple("omiso", low) == 1.0
+    # too few returns a witness saw: the spec's multiple
+    few = rows.head(MIN_CORROBORATION_ROWS - 1)
+    assert learnt_corroboration_multiple("omiso", few) == spec.corroboration_multiple
+    # and a program without a quantile keeps its own
+    assert learnt_corroboration_multiple("inexacto", rows) == (
+        PROGRAMS["inexacto"].corroboration_multiple
+    )
+
+
+def test_the_ranking_caps_at_the_multiple_the_model_learnt(demo_run) -> None:
+    from fiscal_intel.scoring.ranking import corroboration_multiple
+
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        model = stored_model(con, "omiso")
+        candidates = frame(
+            con, "select * from features.omiso_features where is_candidate order by nit, tax_year"
+        )
+    # the demo's model learnt its multiple from the demo's returns
+    learnt = model.params["corroboration_multiple"]
+    assert corroboration_multiple(model) == learnt and 1 <= learnt < 3
+    witness = candidates.select(
+        pl.max_horizontal(
+            [pl.col(c).cast(pl.Float64).fill_null(0.0) for c in PROGRAMS["omiso"].corroboration]
+        )
+    ).to_series()
+    for k in (learnt, 1.0):
+        ranked = rank_candidates(replace(model, params={**model.params,
+                                                        "corroboration_multiple": k}),
+                                 candidates.with_columns(_witness=witness))  # fmt: skip
+        plain = ranked.filter(~pl.col("by_evidence") & (pl.col("_witness") > 0))
+        assert plain.height > 0
+        assert (plain["predicted_amount"] <= k * plain["_witness"] * (1 + 1e-9)).all()
+        capped = plain.filter(pl.col("amount_capped_at").is_not_null())
+        assert capped.height > 0
+        assert np.allclose(capped["amount_capped_at"], k * capped["_witness"])
+
+
 def test_a_case_whose_money_rests_on_size_alone_does_not_outrank_a_solid_one(demo_run) -> None:
     with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
         model = stored_model(con, "omiso")
@@ -279,7 +359,9 @@ def test_a_case_whose_money_rests_on_size_alone_does_not_outrank_a_solid_one(dem
     row = ranked.filter(
         (pl.col("nit") == shell["nit"]) & (pl.col("tax_year") == shell["tax_year"])
     ).row(0, named=True)
-    assert row["predicted_amount"] <= PROGRAMS["omiso"].corroboration_multiple * 0.2e6 + 1
+    from fiscal_intel.scoring.ranking import corroboration_multiple
+
+    assert row["predicted_amount"] <= corroboration_multiple(model) * 0.2e6 + 1
     first = ranked.row(0, named=True)
     assert (first["nit"], first["tax_year"]) == (solid["nit"], solid["tax_year"])
     # and its reasons say why its amount is not its old return's

@@ -20,6 +20,9 @@ WIRING = {
     "fiscal_intel.runner",
     "fiscal_intel.department.runner",
     "fiscal_intel.department.distributed",
+    # the department's code location, whose assets run municipalities (issue #19)
+    "fiscal_intel.department.assets",
+    "fiscal_intel.department.definitions",
 }
 
 

@@ -58,3 +58,14 @@ def test_a_corroborating_witness_must_be_a_feature() -> None:
     assert set(spec.corroboration) <= set(spec.features) and spec.corroboration_multiple > 1
     bad = replace(spec, corroboration=(*spec.corroboration, "gone"))
     assert bad.problems() == ["omiso.corroboration: 'gone' is not a feature"]
+
+
+def test_a_learnt_corroboration_multiple_needs_witnesses_and_a_quantile() -> None:
+    spec = PROGRAMS["omiso"]
+    assert spec.corroboration_quantile is not None and 0 < spec.corroboration_quantile < 1
+    assert PROGRAMS["inexacto"].corroboration_quantile is None
+    for bad in (replace(spec, corroboration=()), replace(spec, corroboration_quantile=1.5)):
+        assert bad.problems() == [
+            f"omiso.corroboration_quantile: {bad.corroboration_quantile!r} needs witnesses "
+            "and lies in (0, 1)"
+        ]

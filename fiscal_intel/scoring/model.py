@@ -115,6 +115,8 @@ class ProgramModel:
                     f"/{self.params['evidence_hit_rate']:.12g}"
                     f"/{self.params['evidence_amount_ratio']:.12g}".encode()
                 )
+            if "corroboration_multiple" in self.params:
+                h.update(f"/{self.params['corroboration_multiple']:.12g}".encode())
             self.version = h.hexdigest()[:12]
 
     def importance(self) -> dict[str, float]:
@@ -445,6 +447,11 @@ def train(
         raise ValueError(f"{program}: amount rows '{amount.rows}' need all_rows")
     source = source.filter(pl.col(amount.target) > 0).sort(["nit", "tax_year"])
     source = hash_sample(source, amount.max_rows)
+    corroboration = (
+        {"corroboration_multiple": learnt_corroboration_multiple(program, source)}
+        if spec.corroboration_quantile is not None
+        else {}
+    )
     source, amount_models, median_log_amount = fit_amount(
         source, amount, features, seed=seed, threads=threads, rounds=rounds
     )
@@ -491,10 +498,48 @@ def train(
             "amount_models": len(amount_models),
             **evidence,
             **selection,
+            **corroboration,
         },
         late_classifiers=late_classifiers,
         late_rows=late_count,
     )
+
+
+def witness_tax(frame: pl.DataFrame, names: list[str] | tuple[str, ...]) -> np.ndarray:
+    """Per row, the largest tax that the witnesses ``names`` (columns of ``frame``; those
+    missing are skipped) imply; 0 where none saw anything."""
+    names = [c for c in names if c in frame.columns]
+    if not names:
+        return np.zeros(frame.height)
+    return frame.select(
+        pl.max_horizontal(
+            [pl.col(c).cast(pl.Float64).fill_nan(None).fill_null(0.0) for c in names]
+        )
+    ).to_series().to_numpy()
+
+
+# Fewer amount rows that a witness saw than this and the spec's own corroboration_multiple
+# stands: a quantile of a few dozen returns would move with every one of them.
+MIN_CORROBORATION_ROWS = 200
+
+
+def learnt_corroboration_multiple(program: str, rows: pl.DataFrame) -> float:
+    """How many times what its current witnesses imply a return of this municipality declares
+    at most, as a rule (``ProgramSpec.corroboration_quantile``): that quantile, over the
+    ``rows`` (the amount model's: returns with their tax in ``amount.target``) that a witness
+    (``ProgramSpec.corroboration``) saw, of the declared tax over the largest tax the witnesses
+    imply; rounded to a tenth, never below 1. The spec's ``corroboration_multiple`` when it
+    sets no quantile or fewer than ``MIN_CORROBORATION_ROWS`` rows show both."""
+    spec = PROGRAMS[program]
+    if spec.corroboration_quantile is None or spec.amount.target not in rows.columns:
+        return spec.corroboration_multiple
+    witness = witness_tax(rows, spec.corroboration)
+    declared = rows[spec.amount.target].cast(pl.Float64).fill_null(0.0).to_numpy()
+    seen = (witness > 0) & (declared > 0)
+    if seen.sum() < MIN_CORROBORATION_ROWS:
+        return spec.corroboration_multiple
+    ratio = np.quantile(declared[seen] / witness[seen], spec.corroboration_quantile)
+    return round(max(float(ratio), 1.0), 1)
 
 
 # A random audit counts this many times a staff-picked one when the evidence's hit rate is

@@ -19,6 +19,7 @@ from fiscal_intel.scoring.model import (
     late_filing_probability,
     model_from_record,
     predict,
+    witness_tax,
 )
 from fiscal_intel.scoring.phrases import Reason, phrase
 from fiscal_intel.scoring.programs import PROGRAMS
@@ -80,26 +81,35 @@ def near_equal(values: np.ndarray) -> np.ndarray:
     return out.reshape(np.shape(values))
 
 
-def corroboration_cap(program: str, candidates: pl.DataFrame) -> np.ndarray:
-    """Per candidate, ``corroboration_multiple`` times the largest tax the program's current
-    witnesses imply (``ProgramSpec.corroboration``); infinite where none saw anything."""
+def corroboration_cap(
+    program: str, candidates: pl.DataFrame, multiple: float | None = None
+) -> np.ndarray:
+    """Per candidate, ``multiple`` (default the spec's ``corroboration_multiple``; a model
+    stores the one it learnt, ``model.learnt_corroboration_multiple``) times the largest tax
+    the program's current witnesses imply (``ProgramSpec.corroboration``); infinite where none
+    saw anything."""
     spec = PROGRAMS[program]
-    names = [c for c in spec.corroboration if c in candidates.columns]
-    if not names:
+    if not any(c in candidates.columns for c in spec.corroboration):
         return np.full(candidates.height, np.inf)
-    witness = candidates.select(
-        pl.max_horizontal(
-            [pl.col(c).cast(pl.Float64).fill_nan(None).fill_null(0.0) for c in names]
-        )
-    ).to_series().to_numpy()
-    return np.where(witness > 0, spec.corroboration_multiple * witness, np.inf)
+    witness = witness_tax(candidates, spec.corroboration)
+    k = spec.corroboration_multiple if multiple is None else multiple
+    return np.where(witness > 0, k * witness, np.inf)
 
 
-def corroborated(program: str, candidates: pl.DataFrame, amount: np.ndarray) -> np.ndarray:
-    """The predicted ``amount`` counted at most ``corroboration_multiple`` times the largest
-    tax the program's current witnesses imply (``ProgramSpec.corroboration``), where any of
-    them saw something; unchanged elsewhere."""
-    return np.minimum(amount, corroboration_cap(program, candidates))
+def corroborated(
+    program: str, candidates: pl.DataFrame, amount: np.ndarray, multiple: float | None = None
+) -> np.ndarray:
+    """The predicted ``amount`` counted at most ``multiple`` (see ``corroboration_cap``) times
+    the largest tax the program's current witnesses imply (``ProgramSpec.corroboration``),
+    where any of them saw something; unchanged elsewhere."""
+    return np.minimum(amount, corroboration_cap(program, candidates, multiple))
+
+
+def corroboration_multiple(model: ProgramModel) -> float:
+    """The multiple the model's amounts are corroborated at: the one it learnt, else the
+    spec's."""
+    multiple = model.params.get("corroboration_multiple")
+    return PROGRAMS[model.program].corroboration_multiple if multiple is None else multiple
 
 
 def rank_candidates(
@@ -112,19 +122,24 @@ def rank_candidates(
     """``candidates`` with risk_score, predicted_amount and expected_recovery, best first;
     only the ``keep`` columns of ``candidates`` (all when None) are carried through the sort."""
     p, amount = predict(model, candidates, threads=threads)
-    cap = corroboration_cap(model.program, candidates)
+    cap = corroboration_cap(model.program, candidates, corroboration_multiple(model))
     capped_at = np.where(amount > cap, cap, np.nan)  # for the reasons: the amount was capped
     amount = np.minimum(amount, cap)
     # Label-free evidence (ProgramSpec.evidence): where its tax times its hit rate on the random
     # audits is worth more than the model's expectation, the case is ranked on the evidence.
+    # Its probability is the higher of that hit rate and the model's own for the case: with no
+    # audit showing the evidence the hit rate is an even bet (0.5), and ranking on the evidence
+    # must not halve a case the model already finds likely (llanura seed 9403: contractors the
+    # model put at 0.86 were counted at 0.5; worlds table, "higher of its hit rate").
     evidence = PROGRAMS[model.program].evidence
     rate = model.params.get("evidence_hit_rate")
     by_evidence = np.zeros(len(p), dtype=bool)
     if evidence is not None and rate is not None and evidence in candidates.columns:
         tax = np.nan_to_num(candidates[evidence].cast(pl.Float64).to_numpy())
         tax = tax * model.params.get("evidence_amount_ratio", 1.0)
-        by_evidence = rate * tax > p * amount
-        p = np.where(by_evidence, rate, p)
+        floor = np.maximum(p, rate)
+        by_evidence = floor * tax > p * amount
+        p = np.where(by_evidence, floor, p)
         amount = np.where(by_evidence, tax, amount)
     if keep is not None:
         candidates = candidates.select(keep)
@@ -178,8 +193,8 @@ def reasons_for(
             [
                 Reason(r.family, [*r.phrases, phrase(
                     f"{program}.expected.corroborated",
-                    witness=cap / spec.corroboration_multiple,
-                    multiple=spec.corroboration_multiple,
+                    witness=cap / corroboration_multiple(model),
+                    multiple=corroboration_multiple(model),
                 )])
                 if r.family == "general.expected" and cap is not None
                 else r

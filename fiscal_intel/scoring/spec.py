@@ -76,8 +76,9 @@ class ProgramSpec:
     late_filing_blind: tuple[tuple[str, float | None], ...] | None = None
     # Evidence scored without labels (issue #20): a feature holding the tax that evidence alone
     # says is owed. The ranking takes the larger of the model's expected recovery and this tax
-    # times the evidence's hit rate on the random audits (``model.evidence_hit_rate``), and
-    # the case's reasons then open with the family holding it.
+    # times the evidence's hit rate on the random audits (``model.evidence_hit_rate``) or the
+    # model's own probability for the case, whichever is higher, and the case's reasons then
+    # open with the family holding it.
     evidence: str | None = None
     # The rows staff could have audited (SQL condition on the feature table, issue #20): the
     # population the selection correction (``model.selection_weights``) estimates who was
@@ -94,6 +95,12 @@ class ProgramSpec:
     # outrank a case they support. None of them seen: the amount stands.
     corroboration: tuple[str, ...] = ()
     corroboration_multiple: float = 3.0
+    # The multiple learnt from the municipality's own returns instead (``None``: the one above):
+    # this quantile, over the amount model's rows that a witness saw, of what the return
+    # declared over the largest tax its witnesses imply (``model.learnt_corroboration_multiple``;
+    # ``corroboration_multiple`` when too few rows show both). Filers rarely declare more than
+    # that multiple of what their witnesses show, so a non-filer's amount is not counted above it.
+    corroboration_quantile: float | None = None
 
     @property
     def table(self) -> str:
@@ -146,4 +153,9 @@ class ProgramSpec:
             ("corroboration", set(self.corroboration)),
         ):
             out += [f"{self.name}.{what}: {n!r} is not a feature" for n in sorted(names - features)]
+        q = self.corroboration_quantile
+        if q is not None and not (self.corroboration and 0 < q < 1):
+            out.append(
+                f"{self.name}.corroboration_quantile: {q!r} needs witnesses and lies in (0, 1)"
+            )
         return out
