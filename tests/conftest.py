@@ -34,9 +34,10 @@ def con() -> duckdb.DuckDBPyConnection:
 # the demo's other users come, the session fixtures they copy are built. Serial runs keep the
 # file order. A module missing here just keeps its place after these.
 SLOWEST_MODULES_FIRST = (
-    "test_department_celery.py", "test_ops.py", "test_readers.py", "test_cases_in_progress.py",
-    "test_messy_demo.py", "test_pipeline_small.py", "test_instance.py", "test_department.py",
-    "test_inspector_files.py", "test_pipeline_demo.py", "test_actions.py", "test_real_exports.py",
+    "test_department_celery.py", "test_ops.py", "test_readers.py", "test_department_partitions.py",
+    "test_cases_in_progress.py", "test_messy_demo.py", "test_pipeline_small.py", "test_instance.py",
+    "test_department.py", "test_inspector_files.py", "test_pipeline_demo.py", "test_actions.py",
+    "test_real_exports.py",
 )  # fmt: skip
 
 
