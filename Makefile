@@ -39,8 +39,14 @@ redis:
 	@command -v redis-server >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
+# The suite on two pytest-xdist workers (the machine has 2 cores). --dist loadscope keeps each
+# module's tests, and so its module fixtures, on one worker; --no-loadscope-reorder keeps the
+# order tests/conftest.py gives (slowest modules first, not most tests first); the session
+# fixtures that build a demo municipality are built once and copied to each worker (built_once).
+# PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
 test: lint browser redis
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q -n $(PYTEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 ui: setup
 	@# The instance `fiscal-intel run` records its runs in, so the UI shows their history.
