@@ -49,19 +49,15 @@ import numpy as np
 import polars as pl
 
 from fiscal_intel.scoring.model import (
-    CLASSIFIERS,
     LATE_FILING_MAX_ROWS,
     LATE_FILING_MEMBERS,
-    MIN_TRAIN_ROWS,
     ProgramModel,
     blinded,
     evidence_hit_rate,
     fit_amount,
-    fit_members,
-    lgb_params,
-    matrix,
     model_from_record,
     model_record,
+    train_classifiers,
 )
 from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.settings import Settings
@@ -236,27 +232,6 @@ def pooled_features(program: str) -> list[str]:
     return [*PROGRAMS[program].feature_list, *MUNICIPALITY_FEATURES]
 
 
-def _classifiers(
-    program: str, rows: pl.DataFrame, label: str, members: int, seed: int, threads: int,
-    rounds: int,
-) -> list[lgb.Booster]:
-    spec = PROGRAMS[program]
-    features = pooled_features(program)
-    y = rows[label].cast(pl.Int8).to_numpy()
-    if len(y) < MIN_TRAIN_ROWS or not 0 < y.sum() < len(y):
-        return []
-    member_params = []
-    for i in range(members):
-        params = lgb_params(seed + i, threads, "binary", len(y), rounds)
-        params["feature_fraction"] = 0.5 if members > 1 else 0.9
-        if spec.monotone:
-            params["monotone_constraints"] = [spec.monotone.get(f, 0) for f in features]
-        if spec.amount_only:
-            params["feature_contri"] = [0.0 if f in spec.amount_only else 1.0 for f in features]
-        member_params.append(params)
-    return fit_members(matrix(rows, features), y, features, member_params, rounds, threads)
-
-
 def pooled_frame(parts: list[PoolPart], what: str) -> pl.DataFrame | None:
     """The pooled rows of ``what`` (``audits``, ``amount`` or ``late``), municipality after
     municipality in code order."""
@@ -294,9 +269,8 @@ def train_pooled(
         )  # fmt: skip
     y = audits[labels.adjusted].cast(pl.Int8).to_numpy()
     is_random = (audits[labels.selection] == "random").to_numpy()
-    classifiers = _classifiers(
-        program, audits, labels.adjusted, CLASSIFIERS, seed, threads, rounds
-    )
+    fit = {"seed": seed, "threads": threads, "rounds": rounds, "features": features}
+    classifiers = train_classifiers(program, audits, label=labels.adjusted, **fit)
     source = (
         audits.filter(pl.col(labels.adjusted))
         if amount.rows == "audits"
@@ -314,8 +288,8 @@ def train_pooled(
     if spec.late_filing_blind is not None and late is not None:
         late = blinded(late, spec.late_filing_blind)
         late_count = late.height
-        late_classifiers = _classifiers(
-            program, late, "filed", LATE_FILING_MEMBERS, seed, threads, rounds
+        late_classifiers = train_classifiers(
+            program, late, label="filed", members=LATE_FILING_MEMBERS, **fit
         )
     evidence = {}
     if spec.evidence is not None and spec.evidence in audits.columns:

@@ -229,13 +229,16 @@ def train_classifiers(
     label: str | None = None,
     members: int = CLASSIFIERS,
     weight: np.ndarray | None = None,
+    features: list[str] | None = None,
 ) -> list[lgb.Booster]:
     """The program's classifiers on ``training`` (sorted, ``label`` present): closed audits,
     or for the late-filing probability, past years' rows labelled by ``filed``. Several
     ``members`` each see half the features (a few hundred labels rank steadier averaged); one
-    member sees them all. ``weight``: per training row (the selection correction), or None."""
+    member sees them all. ``weight``: per training row (the selection correction), or None.
+    ``features``: the model's columns when not the program's own (the department's pooled
+    model adds municipality-level ones)."""
     spec = PROGRAMS[program]
-    features = spec.feature_list
+    features = features or spec.feature_list
     y = training[label or spec.labels.adjusted].cast(pl.Int8).to_numpy()
     if len(y) < MIN_TRAIN_ROWS or not 0 < y.sum() < len(y):
         return []
