@@ -61,6 +61,7 @@ TEXT: dict[str, dict[str, str]] = {
         "inexacto.paid.credited": "; las retenciones de ICA descontadas son el {credited_to_tax:pct} del impuesto declarado",
         "inexacto.expected": "impuesto adicional esperado si hay ajuste {amount:cop} (más la sanción por inexactitud, ET art. 648)",
         "inexacto.expected.corroborated": "; limitado a {multiple:d1} veces el faltante que muestran terceros, las líneas de la declaración, el registro o los NIT vinculados ({witness:cop}): el monto no descansa solo en el tamaño",
+        "inexacto.expected.unwitnessed": "; de lo que estima el modelo, {unwitnessed:cop} no lo respalda ningún cruce (terceros, líneas de la declaración frente a sus pares, registro mercantil, NIT vinculados): descansa en el tamaño y la historia del contribuyente y cuenta solo al {probability:pct}, la probabilidad del caso",
         "inexacto.statute": "la declaración queda en firme el {statute_expires_on:date} (ET art. 714)",
         # omiso
         "omiso.third_party.adjacent": "agentes de reteICA le reportaron pagos por {third_party_base_adjacent:cop} en un año vecino a {tax_year:y}",
@@ -138,6 +139,7 @@ TEXT: dict[str, dict[str, str]] = {
         "inexacto.paid.credited": "; reteICA credited is {credited_to_tax:pct} of the tax declared",
         "inexacto.expected": "expected assessment if adjusted {amount:cop} (plus the inaccuracy penalty, ET art. 648)",
         "inexacto.expected.corroborated": "; capped at {multiple:d1} times the shortfall third parties, the return's lines, the registry or linked NITs show ({witness:cop}): the amount does not rest on size alone",
+        "inexacto.expected.unwitnessed": "; of the model's estimate, {unwitnessed:cop} is backed by no cross-check (third parties, the return's lines against its peers, the business registry, linked NITs): it rests on the taxpayer's size and history and counts only at {probability:pct}, the case's probability",
         "inexacto.statute": "the return becomes final on {statute_expires_on:date} (ET art. 714)",
         "omiso.third_party.adjacent": "reteICA agents reported paying it {third_party_base_adjacent:cop} in a year next to {tax_year:y}",
         "omiso.third_party.none": "no reteICA agent reported paying it in {tax_year:y} or the years around it",
