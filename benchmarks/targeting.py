@@ -324,9 +324,10 @@ LABEL_NOTES = {
         "the predicted amount up to the largest shortfall the case's witnesses show (the "
         "data-matching checks, the registry, linked NITs) counts in full, the rest, which the "
         "amount model extrapolates from size and history, at the case's probability. The "
-        "false positives it moves out of the top 100: honest large firms at probability "
-        "0.1-0.6 whose COP 0.1-8 bn amounts no check supported. Shipped. omiso rows cannot "
-        "move (no witnesses declared). Variants measured and not kept: "
+        "false positives it moves out of the top 100: honest, mostly large firms at "
+        "probability 0.03-0.8 whose COP 0.08-8 bn amounts the checks, the registry and linked "
+        "NITs showed less than a quarter of (docs/targeting.md, round 3). Shipped. omiso "
+        "rows cannot move (no witnesses declared). Variants measured and not kept: "
         "benchmarks/targeting_variants.md, inexacto section."
     ),
     "held-out seeds 9601-9603 (round 3)": (
