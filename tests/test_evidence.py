@@ -24,14 +24,25 @@ def test_the_evidence_hit_rate_comes_from_the_audits_that_show_it() -> None:
     is_random = np.array([0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0], dtype=bool)
     amount = np.array([9e9, 2e6, 2e6, 0, 0, 1e6, 1e6, 1e6, 1e6, 1e6, 9e9])
     got = evidence_hit_rate(evidence, adjusted, is_random, amount)
-    # shown: 2 random (weight 5: one hit, one miss) and 7 staff picks (6 hits)
-    assert got["evidence_hit_rate"] == round((5 + 6 + 1) / (10 + 7 + 2), 6)
+    # shown: 2 random (weight 5: one hit, one miss); the 7 staff picks (6 hits) do not count
+    assert got["evidence_hit_rate"] == round((5 + 1) / (10 + 2), 6)
     assert got["evidence_audits"] == 9 and got["evidence_random_audits"] == 2
     assert got["evidence_random_hits"] == 1
     # median assessed per peso of evidence tax on the 7 adjusted ones showing it
     assert got["evidence_amount_ratio"] == round(np.median([0.4, 0.4, 1, 0.5, 1 / 3, 0.25, 0.2]), 6)
     none = evidence_hit_rate(np.zeros(3), np.ones(3, bool), np.ones(3, bool), np.ones(3))
     assert none["evidence_hit_rate"] == 0.5 and none["evidence_amount_ratio"] == 1.0
+
+
+def test_a_staff_pick_does_not_move_the_evidence_hit_rate() -> None:
+    """llanura seed 9602 (#20 round 3): the only audit showing the contractor evidence was a
+    staff pick that found nothing; counted, it took every contractor from an even bet to 1/3."""
+    one_miss = evidence_hit_rate(np.array([5e6]), np.array([False]), np.array([False]),
+                                 np.array([0.0]))
+    assert one_miss["evidence_hit_rate"] == 0.5 and one_miss["evidence_audits"] == 1
+    random_miss = evidence_hit_rate(np.array([5e6]), np.array([False]), np.array([True]),
+                                    np.array([0.0]))
+    assert random_miss["evidence_hit_rate"] == round(1 / 7, 6)
 
 
 def test_the_contractor_rule_and_linked_nits_on_the_demo(demo_run, tmp_path) -> None:
