@@ -339,6 +339,18 @@ LABEL_NOTES = {
         "9603: 0.88 / 0.87) and llanura 0.953 / 0.884 (0.96 / 0.91, 0.95 / 0.92, 0.95 / "
         "0.81); omiso is the same code as main's."
     ),
+    "evidence hit rate from the random audits only (omiso)": (
+        "Round 3, after the held-out seeds (docs/targeting.md, 'what the top 100 misses'): the "
+        "nine seen seeds (9401-9403, 9501-9503, 9601-9603; the last three from their held-out "
+        "run), scoring and marts run again. omiso only: the contractor evidence's hit rate "
+        "learnt from random audits only (model.STAFF_PICK_WEIGHT); on llanura 9602 it rested "
+        "on one clean staff pick (1/3), on every other municipality here on random audits "
+        "or none, so only that cell can move. inexacto is main's code: its rows are main's."
+    ),
+    "held-out seeds 9701-9703 (round 3, after recovery)": (
+        "Fresh seeds, never run before, run once with this branch's final code (`--mode "
+        "full`, new municipalities in /tmp/recovery/heldout97): reported as they came out."
+    ),
 }
 
 
