@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing import get_context
@@ -60,6 +61,52 @@ def municipality_settings(
         # Each municipality's leadership file and report in its own folder (they share a dir).
         leadership_dir=str(Path(warehouse_dir) / "leadership" / code),
     )
+
+
+def worker_threads(workers: int) -> int:
+    """Threads for each of ``workers`` processes sharing this machine's cores (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def worker_settings(settings: Settings, workers: int) -> Settings:
+    """A municipality's settings in one of ``workers`` worker processes: DuckDB and model
+    training get the worker's share of the cores (two workers on two cores with two threads
+    each ran four busy threads on two cores, benchmarks/department_cost.md). Unchanged for one
+    worker, or when the settings already name fewer threads. The models are the same for any
+    thread count (deterministic LightGBM; each member trains on one thread below
+    ``MIN_ROWS_PER_THREAD`` rows)."""
+    if workers <= 1:
+        return settings
+    threads = worker_threads(workers)
+    duckdb_threads = min(settings.duckdb_threads or threads, threads)
+    return settings.replace(
+        duckdb_threads=duckdb_threads, num_threads=min(settings.num_threads, threads)
+    )
+
+
+# Thread pools that size themselves from the environment when their library is first imported
+# in the worker (polars, OpenMP under LightGBM, numpy's BLAS). PASSIVE: an OpenMP thread with
+# no work sleeps instead of spinning for a core the other worker needs.
+_THREAD_VARIABLES = (
+    "POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+)  # fmt: skip
+
+
+@contextmanager
+def worker_environment(workers: int) -> Iterator[None]:
+    """The environment the ``workers`` spawned worker processes start with: their thread pools
+    sized to their share of the cores. A spawned process copies this process's environment
+    when it starts, before it imports anything; restored afterwards (a variable set by the
+    user is kept as it is)."""
+    threads = str(worker_threads(workers))
+    wanted = {name: threads for name in _THREAD_VARIABLES} | {"OMP_WAIT_POLICY": "PASSIVE"}
+    added = [name for name in wanted if name not in os.environ]
+    os.environ.update({name: wanted[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def plan(landing: Path, only: list[str] | None = None) -> tuple[dict[str, Path], list[str]]:
@@ -152,7 +199,10 @@ def run_department(
             on_result(r)
     # Largest first: the long runs start early, the small ones fill the gaps.
     order = sorted(folders, key=lambda c: (-landing_size(folders[c]), c))
-    jobs = {c: municipality_settings(settings, c, folders[c], warehouse_dir) for c in order}
+    jobs = {
+        c: worker_settings(municipality_settings(settings, c, folders[c], warehouse_dir), workers)
+        for c in order
+    }
     if workers <= 1:
         for code in order:
             result = run_municipality(jobs[code], code, log_level)
@@ -162,7 +212,10 @@ def run_department(
         _pooled(results, jobs, pooled, log_level, None)
     else:
         # spawn, not fork: a forked Dagster/DuckDB process with live threads can deadlock.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with (
+            worker_environment(workers),
+            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
+        ):
             futures = {pool.submit(run_municipality, jobs[c], c, log_level): c for c in order}
             for future in as_completed(futures):
                 code = futures[future]
