@@ -88,8 +88,9 @@ def run_pipeline(
     with warehouse_lock(settings.warehouse, timeout=settings.lock_timeout, on_wait=on_wait):
         if phase == AFTER_CHOICE:
             record = record or waiting_record(settings.warehouse)
+        if phase == AFTER_CHOICE and record is not None:
             write_marker(settings.warehouse, record.run_id, record.started_at, "running", None)
-        else:
+        else:  # a run of its own (a second phase with no first waiting: the lists alone)
             record = record or RunRecord(str(uuid.uuid4()), datetime.now())
             begin_run_log(settings, record)
         try:
@@ -276,18 +277,15 @@ def record_summary(record: RunRecord) -> dict:
     }  # fmt: skip
 
 
-def waiting_record(warehouse: str | Path) -> RunRecord:
+def waiting_record(warehouse: str | Path) -> RunRecord | None:
     """The run a first phase left waiting on ``warehouse`` (its marker), to finish in a second
-    phase; :class:`PipelineError` when there is none (the first phase failed, or another run
-    came between)."""
+    phase; None when there is none (the warehouse was built otherwise, or another run came
+    between: the second phase is then a run of its own)."""
     from fiscal_intel.run_marker import read_marker
 
     marker = read_marker(warehouse) or {}
     if marker.get("status") != "waiting" or "record" not in marker:
-        raise PipelineError(
-            f"no run of {warehouse} is waiting for its lists (its first phase did not finish, "
-            "or another run came between): run the municipality again"
-        )
+        return None
     summary = marker["record"]
     record = RunRecord(marker["run_id"], datetime.fromisoformat(summary["started_at"]))
     record.stages = [StageResult(**r) for r in summary["stages"]]
