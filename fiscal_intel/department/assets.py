@@ -1,12 +1,16 @@
-"""The department's assets: each municipality a partition, then the department's view.
+"""The department's assets: each municipality two partitions around the pooled models, then the
+department's view.
 
-``department/municipality_warehouse`` is partitioned by municipality (dynamic partitions keyed
-by DANE code): materialising partition ``05615`` runs that municipality exactly as
-``fiscal-intel run --warehouse-dir`` does (:func:`fiscal_intel.department.runner.run_municipality`
-on :func:`~fiscal_intel.department.runner.municipality_settings`), into
-``<warehouse dir>/05615.duckdb``, with its own asset graph partitioned by tax year. A municipality
-that fails fails its own partition only, naming itself and the reason. The unpartitioned assets
-after it read every municipality built (all partitions), as the command does after its pool.
+``department/municipality_models`` and ``department/municipality_warehouse`` are partitioned by
+municipality (dynamic partitions keyed by DANE code). Partition ``05615`` of the first runs that
+municipality's first run as ``fiscal-intel run --warehouse-dir`` does
+(:func:`fiscal_intel.department.runner.run_municipality`, phase ``before_choice``, on
+:func:`~fiscal_intel.department.runner.municipality_settings`) into
+``<warehouse dir>/05615.duckdb``: everything the pooled models read. ``department/pooled_models``
+reads every first run and records each municipality's choice; then partition ``05615`` of
+``municipality_warehouse`` builds its lists once with that choice (phase ``after_choice``) and
+publishes the file. A municipality that fails fails its own partition only, naming itself and
+the reason. The view after them reads every municipality built (all partitions).
 """
 
 from pathlib import Path

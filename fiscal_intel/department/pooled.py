@@ -23,16 +23,20 @@ municipality's own held-out audits decide which list it gets.
   municipality closed fewer than :data:`SMALL_OFFICE_AUDITS` audits, its own model otherwise.
 - **What changes.** ``marts.model_choice`` (one row per program) records the choice, the three
   scores and the counts; ``scoring.pooled_models`` the pooled model (as ``scoring.risk_models``
-  stores a model). Where the pooled model or the rule wins, ``scoring.<program>_scores`` is
-  scored again with it and what reads it (``scoring.case_actions``, ``marts.audit_ranking`` with
-  the contract's columns, ordered by expected money, and the marts after it) is rebuilt; then
-  the warehouse is published again. All of it under the municipality's writer lock.
-- **Where it runs.** In :func:`fiscal_intel.department.runner.run_department`, after the
-  municipality runs and before ``department.duckdb`` is built. Reading each municipality, the
-  four pooled fits and writing each choice back run on the department's worker processes
-  (``--workers``); the fits are seeded and read rows sorted by municipality, so the models are
-  the same with any number of workers. A municipality's own nightly run (``fiscal-intel run``
-  on it alone) ranks with its own model again until the next department run.
+  stores a model); both under the municipality's writer lock. The lists are not touched here:
+  each municipality's second run builds ``scoring.<program>_scores`` once with the chosen model
+  (:func:`chosen_scores`, read by the score assets when the run carries
+  :data:`MODEL_CHOICE_TAG`) and what reads them (``scoring.case_actions``,
+  ``marts.audit_ranking`` with the contract's columns, ordered by expected money, the marts
+  after it), then publishes the warehouse.
+- **Where it runs.** In :func:`fiscal_intel.department.runner.run_department`, between each
+  municipality's two runs (``fiscal_intel.runner``: ``before_choice`` builds everything this
+  step reads, ``after_choice`` the lists) and before ``department.duckdb`` is built. Reading
+  each municipality, the four pooled fits and writing each choice run on the department's
+  worker processes (``--workers``); the fits are seeded and read rows sorted by municipality,
+  so the models are the same with any number of workers. A municipality's own run
+  (``fiscal-intel run`` on it alone) ranks with its own model again until the next department
+  run: its runs carry no choice tag, whatever ``marts.model_choice`` its file still holds.
 """
 
 from __future__ import annotations
