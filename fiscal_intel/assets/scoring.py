@@ -90,13 +90,16 @@ def scores_asset(program: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         with warehouse.get_connection() as con:
             model = _stored(con, program)
-            scores = score_program(con, model, settings)
             version = model.version
             choice = None
             if context.run.tags.get(MODEL_CHOICE_TAG):
                 # A department's municipality: the list its own backtest chose, built once here.
-                scores, choice = chosen_scores(con, program, scores, settings)
+                scores, choice = chosen_scores(
+                    con, program, lambda: score_program(con, model, settings), settings
+                )
                 version = scores["model_version"][0] if scores.height else version
+            else:
+                scores = score_program(con, model, settings)
             con.execute("create schema if not exists scoring")
             con.begin()
             con.register("_scores", scores.to_arrow())

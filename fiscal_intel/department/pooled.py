@@ -542,12 +542,16 @@ MODEL_CHOICE_TAG = "fiscal_intel/model_choice"
 
 
 def chosen_scores(
-    con: duckdb.DuckDBPyConnection, program: str, own: pl.DataFrame, settings: object
+    con: duckdb.DuckDBPyConnection,
+    program: str,
+    own: Callable[[], pl.DataFrame],
+    settings: object,
 ) -> tuple[pl.DataFrame, str]:
     """The program's score rows as ``marts.model_choice`` says, and the choice: ``own`` (the
-    rows ``own`` as the stored own model ranked them; also without a choice), ``pooled`` (every
-    open case scored by the pooled model in ``scoring.pooled_models``, with the municipality's
-    profile) or ``rule`` (:func:`rule_scores`). ``settings``: what ranking reads
+    rows ``own()`` gives: the stored own model's ranking; also without a choice), ``pooled``
+    (every open case scored by the pooled model in ``scoring.pooled_models``, with the
+    municipality's profile; the own model's ranking is not computed) or ``rule``
+    (:func:`rule_scores`, which keeps the own model's reasons). ``settings``: what ranking reads
     (``num_threads``, ``explain_top``)."""
     from fiscal_intel.scoring.ranking import score_program
 
@@ -567,9 +571,9 @@ def chosen_scores(
     )
     choice = row["choice"][0] if row.height else "own"
     if choice == "rule":
-        return _score_columns(rule_scores(con, program, own)), choice
+        return _score_columns(rule_scores(con, program, own())), choice
     if choice != "pooled":
-        return own, "own"
+        return own(), "own"
     record = frame(
         con, "select * from scoring.pooled_models where program = $p", {"p": program}
     ).row(0, named=True)
