@@ -121,7 +121,7 @@ def test_sensor_adds_divipola_codes_and_runs_only_new_or_changed_folders(
         shutil.copytree(department["landing"] / "05021", landing / "05021")
         added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
         assert (added, runs) == (["05021"], [(MUNICIPALITY_JOB, "05021")])
-        assert json.loads(result.cursor)["pending"] is True
+        assert json.loads(result.cursor)["pending"] == "first_runs"
         # A changed file asks for its municipality only (the partition exists already).
         with (landing / "05002" / "payments" / "late.csv").open("w", encoding="utf-8") as fh:
             fh.write("payment_id,nit,tax_year,paid_on,amount\n")

@@ -150,12 +150,12 @@ def _in_progress(instance: dg.DagsterInstance, asset: dg.AssetKey, codes: set[st
 
 
 def _job_in_progress(instance: dg.DagsterInstance, job: str) -> bool:
-    """True while a run of ``job`` is queued or going."""
-    from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+    """True while a run of ``job`` is queued or going (created and not finished)."""
+    from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
 
     return bool(
         instance.get_run_records(
-            dg.RunsFilter(job_name=job, statuses=list(IN_PROGRESS_RUN_STATUSES)), limit=1
+            dg.RunsFilter(job_name=job, statuses=list(NOT_FINISHED_STATUSES)), limit=1
         )
     )
 
