@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, row in summary.items():
         print(f"{name:10} {row['steps']:5d} {row['seconds_median']:8.2f} "
               f"{row['around_steps_median']:15.2f} {row['around_steps_max']:6.2f} "
-              f"{row['around_steps_first_run']:8.2f}  {'yes' if row['within_bound'] else 'NO'}")  # fmt: skip
+              f"{row['around_steps_first_run']:8.2f}  "
+              f"{'yes' if row['within_bound'] else 'NO'}")  # fmt: skip
     print(f"load average before {load_before[0]:.1f}, after {load_after[0]:.1f} "
           f"({os.cpu_count()} CPUs); wrote {args.out.relative_to(ROOT)}")
     return 0

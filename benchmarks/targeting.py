@@ -313,6 +313,32 @@ LABEL_NOTES = {
         "The row above rescored with this branch's code: on the world without the campaign "
         "the two changes do not cost what they bought on the world with it."
     ),
+    "main at 58f2991, full run, development seeds": (
+        "The baseline of round 3 (rionegro inexacto precision@100 0.873 on seeds 9501-9503, "
+        "target 0.90): main's code at 58f2991, the municipalities of the six development seeds "
+        "(9401-9403 and 9501-9503, both seen before) generated and run from scratch into a new "
+        "cache (`--mode full`). The rows below rescored these municipalities."
+    ),
+    "unwitnessed money at the case's probability (inexacto)": (
+        "inexacto only (ProgramSpec.amount_witnesses, ranking.witnessed_amount): the part of "
+        "the predicted amount up to the largest shortfall the case's witnesses show (the "
+        "data-matching checks, the registry, linked NITs) counts in full, the rest, which the "
+        "amount model extrapolates from size and history, at the case's probability. The "
+        "false positives it moves out of the top 100: honest, mostly large firms at "
+        "probability 0.03-0.8 whose COP 0.08-8 bn amounts the checks, the registry and linked "
+        "NITs showed less than a quarter of (docs/targeting.md, round 3). Shipped. omiso "
+        "rows cannot move (no witnesses declared). Variants measured and not kept: "
+        "benchmarks/targeting_variants.md, inexacto section."
+    ),
+    "held-out seeds 9601-9603 (round 3)": (
+        "Fresh seeds fixed before round 3 and run once, with the final code of round 3 "
+        "(`--mode full`, new municipalities): reported as they came out. Measured after "
+        "it, to tell the change from the seeds (nothing was changed after): the same "
+        "municipalities and stored models ranked with the whole amount counted, as main "
+        "does, give inexacto rionegro 0.913 / 0.817 (9601: 0.96 / 0.82, 9602: 0.90 / 0.76, "
+        "9603: 0.88 / 0.87) and llanura 0.953 / 0.884 (0.96 / 0.91, 0.95 / 0.92, 0.95 / "
+        "0.81); omiso is the same code as main's."
+    ),
 }
 
 

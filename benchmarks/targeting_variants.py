@@ -158,7 +158,12 @@ def main(argv: list[str] | None = None) -> int:
                    f"{statistics.mean(r for _, r in cells):.3f} |")  # fmt: skip
             print(row, flush=True)
             lines.append(row)
-    (ROOT / "targeting_variants.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # the inexacto section (targeting_inexacto_variants.py) is kept below the omiso one
+    path = ROOT / "targeting_variants.md"
+    heading = "# inexacto ranking variants"
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    kept = heading + old.split(heading, 1)[1] if heading in old else ""
+    path.write_text("\n".join(lines) + "\n" + ("\n" + kept if kept else ""), encoding="utf-8")
     return 0
 
 

@@ -373,3 +373,105 @@ def test_a_case_whose_money_rests_on_size_alone_does_not_outrank_a_solid_one(dem
     expected = next(r for r in loads(codes[0]) if r.family == "general.expected")
     assert [key for key, _ in expected.phrases][-1] == "omiso.expected.corroborated"
     assert "no descansa solo en el tamaño" in texts[0]
+
+
+def test_the_money_no_witness_supports_counts_at_the_cases_probability() -> None:
+    from fiscal_intel.scoring.ranking import witnessed_amount
+
+    spec = PROGRAMS["inexacto"]
+    assert spec.amount_witnesses == (
+        "suspected_gap_tax", "registry_evidence_tax", "group_shortfall_tax"
+    )
+    returns = pl.DataFrame(
+        {
+            # a large firm nothing questions, a solid case, witnesses above the amount, the
+            # registry and linked NITs (the largest witness counts; unknown is nothing seen)
+            "suspected_gap_tax": [0.0, 40e6, 90e6, 1e6],
+            "registry_evidence_tax": [0.0, 0.0, 0.0, 3e6],
+            "group_shortfall_tax": [None, None, 5e6, 2e6],
+        }
+    )
+    p = np.array([0.3, 0.9, 0.5, 0.5])
+    amount = np.array([2000e6, 50e6, 60e6, 10e6])
+    counted, unwitnessed = witnessed_amount("inexacto", returns, p, amount)
+    assert unwitnessed.tolist() == [2000e6, 10e6, 0.0, 7e6]
+    assert np.allclose(counted, [0.3 * 2000e6, 40e6 + 0.9 * 10e6, 60e6, 3e6 + 0.5 * 7e6])
+    # expected money p × counted: the size-only firm (raw 600 M) now ranks below the solid
+    # case (raw 45 M) only when its probability is low enough: p² × 2,000 M = 180 M here
+    assert (p * counted).tolist()[0] == 0.3 * 0.3 * 2000e6
+    # a certain case keeps its whole amount, an impossible one keeps only what is witnessed
+    full, _ = witnessed_amount("inexacto", returns, np.ones(4), amount)
+    none, _ = witnessed_amount("inexacto", returns, np.zeros(4), amount)
+    assert full.tolist() == amount.tolist()
+    assert none.tolist() == [0.0, 40e6, 60e6, 3e6]
+    # a program without witnesses, or a frame without their columns: the amount stands
+    for program, frame_ in (("omiso", returns), ("inexacto", pl.DataFrame({"x": [1] * 4}))):
+        same, part = witnessed_amount(program, frame_, p, amount)
+        assert same.tolist() == amount.tolist() and part.tolist() == [0.0] * 4
+
+
+def test_a_return_whose_money_rests_on_size_alone_does_not_outrank_a_solid_one(
+    demo_run,
+) -> None:
+    from fiscal_intel.scoring.ranking import UNWITNESSED_REASON_SHARE
+
+    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
+        model = stored_model(con, "inexacto")
+        candidates = frame(
+            con,
+            "select * from features.inexacto_features where is_candidate order by nit, tax_year",
+        )
+    ranked = rank_candidates(model, candidates)
+    # the order stays by expected money, the risk score × the amount counted
+    assert np.allclose(
+        ranked["expected_recovery"],
+        near_equal(ranked["risk_score"].to_numpy() * ranked["predicted_amount"].to_numpy()),
+    )
+    assert ranked["expected_recovery"].is_sorted(descending=True)
+    solid = ranked.row(0, named=True)
+    # a return nothing questions (no check, registry or linked NIT says anything is missing)
+    # of a firm grown until its raw expected money (probability × model amount) would put it
+    # first, while the part counted at its probability keeps it below the top case
+    plain = ranked.filter(
+        (pl.col("amount_unwitnessed").is_null()) & (pl.col("risk_score") < 0.5)
+    ).row(0, named=True)
+    key = (pl.col("nit") == plain["nit"]) & (pl.col("tax_year") == plain["tax_year"])
+    best = float(solid["expected_recovery"])
+
+    def grown(size: float) -> pl.DataFrame:
+        return candidates.with_columns(
+            [
+                pl.when(key).then(pl.col(name) * size).otherwise(pl.col(name)).alias(name)
+                for name in ("potential_tax", "declared_tax", "gross_income", "local_income")
+            ]
+            + [
+                pl.when(key).then(pl.lit(0.0)).otherwise(pl.col(name)).alias(name)
+                for name in PROGRAMS["inexacto"].amount_witnesses
+            ]
+        )
+
+    for size in np.geomspace(1, 1e4, 41):
+        changed = grown(float(size))
+        p, amount = predict(model, changed.filter(key))
+        if p[0] * amount[0] > 1.2 * best and p[0] ** 2 * amount[0] < 0.8 * best:
+            break
+    else:
+        raise AssertionError("no size makes the plain return outrank the top case on its own")
+    again = rank_candidates(model, changed)
+    row = again.filter(key).row(0, named=True)
+    assert row["amount_unwitnessed"] == amount[0]
+    assert np.isclose(row["predicted_amount"], p[0] * amount[0])
+    first = again.row(0, named=True)
+    assert (first["nit"], first["tax_year"]) != (plain["nit"], plain["tax_year"])
+    # its reasons say how much rests on size and at what it counts
+    top = again.filter(key).join(
+        changed.drop("statute_expires_on", "size_band", "ciiu_section"), on=["nit", "tax_year"]
+    )
+    texts, codes = reasons_for(model, top, 1, 1)
+    expected = next(r for r in loads(codes[0]) if r.family == "general.expected")
+    assert [k for k, _ in expected.phrases][-1] == "inexacto.expected.unwitnessed"
+    assert "descansa en el tamaño y la historia del contribuyente" in texts[0]
+    # a case whose amount the witnesses almost fully support carries no such phrase
+    assert 0 < UNWITNESSED_REASON_SHARE < 1
+    kept = again.filter(pl.col("amount_unwitnessed").is_null() & ~pl.col("by_evidence"))
+    assert kept.height > 0

@@ -60,6 +60,14 @@ def test_a_corroborating_witness_must_be_a_feature() -> None:
     assert bad.problems() == ["omiso.corroboration: 'gone' is not a feature"]
 
 
+def test_an_amount_witness_must_be_a_feature() -> None:
+    spec = PROGRAMS["inexacto"]
+    assert spec.amount_witnesses and set(spec.amount_witnesses) <= set(spec.features)
+    assert PROGRAMS["omiso"].amount_witnesses == ()
+    bad = replace(spec, amount_witnesses=(*spec.amount_witnesses, "gone"))
+    assert bad.problems() == ["inexacto.amount_witnesses: 'gone' is not a feature"]
+
+
 def test_a_learnt_corroboration_multiple_needs_witnesses_and_a_quantile() -> None:
     spec = PROGRAMS["omiso"]
     assert spec.corroboration_quantile is not None and 0 < spec.corroboration_quantile < 1

@@ -101,6 +101,14 @@ class ProgramSpec:
     # ``corroboration_multiple`` when too few rows show both). Filers rarely declare more than
     # that multiple of what their witnesses show, so a non-filer's amount is not counted above it.
     corroboration_quantile: float | None = None
+    # Witnessed amounts (issue #20, requirement 4): features holding the tax that the case's
+    # own evidence says is missing (third parties, the return's lines against peers, the
+    # registry, linked NITs). The part of the predicted amount above the largest of them is
+    # what the amount model extrapolates from the firm's size and history alone; the ranking
+    # counts it at the case's probability (``ranking.witnessed_amount``): a case whose money
+    # rests on its size with weak evidence does not outrank a solid one, while a likely case
+    # keeps nearly all of it. Empty: the whole amount counts.
+    amount_witnesses: tuple[str, ...] = ()
 
     @property
     def table(self) -> str:
@@ -151,6 +159,7 @@ class ProgramSpec:
             ("amount.blind", {n for n, _ in self.amount.blind}),
             ("late_filing_blind", {n for n, _ in self.late_filing_blind or ()}),
             ("corroboration", set(self.corroboration)),
+            ("amount_witnesses", set(self.amount_witnesses)),
         ):
             out += [f"{self.name}.{what}: {n!r} is not a feature" for n in sorted(names - features)]
         q = self.corroboration_quantile
