@@ -16,6 +16,10 @@ each wall time.
 
 Usage: .venv/bin/python benchmarks/municipality_cost.py [--keep DIR] [--out FILE.json]
 ``--keep DIR`` leaves the three warehouses in DIR (for ``benchmarks/compare_warehouses.py``).
+``--workers N`` runs them as one of N department workers does: the worker's share of the cores for
+DuckDB, model training and the thread pools of polars, OpenMP and BLAS
+(``fiscal_intel.department.runner.worker_settings`` and ``worker_environment``); run N of these at
+once to load the machine as N workers do.
 """
 
 from __future__ import annotations
@@ -39,14 +43,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the results as JSON here")
     parser.add_argument("--label", default="", help="a name for this measurement in the JSON")
     parser.add_argument("--rounds", type=int, default=1, help="run the three this many times")
+    parser.add_argument("--workers", type=int, default=1, help="as one of N department workers")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    if args.workers > 1:
+        # Before polars, LightGBM and numpy are imported, as in a spawned worker.
+        from fiscal_intel.department.runner import worker_environment
+
+        worker_environment(args.workers).__enter__()
 
     cpu0 = time.process_time()
     from fiscal_intel import runner
     from fiscal_intel.demo.department import generate_department
-    from fiscal_intel.department.runner import municipality_settings, run_municipality
+    from fiscal_intel.department.runner import (
+        municipality_settings,
+        run_municipality,
+        worker_settings,
+    )
     from fiscal_intel.settings import load_settings
 
     imports_cpu = time.process_time() - cpu0
@@ -72,7 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(landing=str(landing))
         rows = []
         for code, taxpayers, _ in PLAN * args.rounds:
-            municipal = municipality_settings(settings, code, landing / code, out)
+            municipal = worker_settings(
+                municipality_settings(settings, code, landing / code, out), args.workers
+            )
             Path(municipal.warehouse).unlink(missing_ok=True)
             marks.clear()
             load = os.getloadavg()[0]
@@ -100,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     marginal = [r["cpu_seconds"] for r in rows[1:]]
     summary = {
         "label": args.label,
+        "workers": args.workers,
         "imports_cpu_seconds": round(imports_cpu, 2),
         "municipalities": rows,
         "marginal_cpu_seconds": marginal,

@@ -12,7 +12,7 @@ step (timed) and ranks every municipality's open cases three ways:
 - **own**: the model stored in its ``scoring.risk_models`` (trained on its audits alone);
 - **pooled**: the model the step stored in its ``scoring.pooled_models``;
 - **rule**: ``rule_score`` (the tax the evidence shows at the activity's rate);
-- **chosen**: ``marts.audit_ranking`` as the step left it (what the office gets).
+- **chosen**: ``marts.audit_ranking`` built with the step's choice (what the office gets).
 
 k is the office's capacity: one case per 100 registered taxpayers, at least 5
 (``k = max(5, round(taxpayers / 100))``: 150 for a 15,000-taxpayer city, 5-30 for the small
@@ -232,6 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     step = pooled_step(jobs, on_message=print)
     seconds = round(time.perf_counter() - start, 1)
+    # The lists with the choice (as a department run's second run of each municipality builds
+    # them), here after whole runs: the lists alone, a run of their own.
+    from fiscal_intel.department.pooled import MODEL_CHOICE_TAG
+    from fiscal_intel.runner import AFTER_CHOICE, run_pipeline
+
+    for code in step.choices:
+        run_pipeline(jobs[code], phase=AFTER_CHOICE, log_level="CRITICAL",
+                     tags={MODEL_CHOICE_TAG: "marts.model_choice"})  # fmt: skip
     rows = []
     for code, taxpayers, _ in plan:
         if code in step.choices:

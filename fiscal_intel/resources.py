@@ -95,7 +95,11 @@ def build_resources(settings: Settings | None = None) -> dict[str, object]:
         "warehouse": WarehouseResource(
             database=str(s.warehouse),
             lock_timeout=s.lock_timeout,
-            connection_config={"memory_limit": s.duckdb_memory_limit},
+            connection_config={
+                "memory_limit": s.duckdb_memory_limit,
+                # 0: DuckDB's default, one thread per core (a department worker gets fewer).
+                **({"threads": s.duckdb_threads} if s.duckdb_threads else {}),
+            },
         ),
         "settings": FiscalSettings(**s.model_dump()),
     }

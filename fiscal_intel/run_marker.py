@@ -20,9 +20,16 @@ def marker_path(warehouse: str | Path) -> Path:
 
 
 def write_marker(
-    warehouse: str | Path, run_id: str, started_at: datetime, status: str, stage: str | None
+    warehouse: str | Path,
+    run_id: str,
+    started_at: datetime,
+    status: str,
+    stage: str | None,
+    record: dict | None = None,
 ) -> None:
-    """Record the run's state (a failure to write it never stops the run)."""
+    """Record the run's state (a failure to write it never stops the run). ``waiting``: a
+    department's municipality run between its two phases (``record``: what its second phase
+    needs of its first, ``fiscal_intel.runner.record_summary``)."""
     path = marker_path(warehouse)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     data = {
@@ -31,9 +38,10 @@ def write_marker(
         "started_at": started_at.isoformat(timespec="seconds"),
         "status": status,
         "stage": stage,
+        **({"record": record} if record is not None else {}),
     }
     try:
-        tmp.write_text(json.dumps(data) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps(data, default=str) + "\n", encoding="utf-8")
         os.replace(tmp, path)
     except OSError:
         pass

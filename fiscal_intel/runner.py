@@ -59,6 +59,13 @@ def assets_and_checks() -> list:
     return [*all_assets, *asset_checks]
 
 
+# A department runs each municipality in two Dagster runs (#19), its pooled step between them:
+# BEFORE_CHOICE builds everything but the score tables and what reads them (all the pooled step
+# reads: features, own models, backtest), AFTER_CHOICE the rest, once, with the choice made.
+WHOLE, BEFORE_CHOICE, AFTER_CHOICE = "whole", "before_choice", "after_choice"
+PHASES = (WHOLE, BEFORE_CHOICE, AFTER_CHOICE)
+
+
 def run_pipeline(
     settings: Settings,
     *,
@@ -66,16 +73,28 @@ def run_pipeline(
     on_stage: Callable[[StageResult], None] | None = None,
     on_wait: Callable[[str], None] | None = None,
     log_level: str = "WARNING",
+    phase: str = WHOLE,
+    record: RunRecord | None = None,
+    tags: dict[str, str] | None = None,
 ) -> list[StageResult]:
     """Materialise every stage in order; raise :class:`PipelineError` on the first failure.
 
     Waits for (or, past ``settings.lock_timeout``, refuses) any other run on the same warehouse.
+    ``phase``: :data:`WHOLE`, or one of a department's two runs of a municipality, each under
+    the lock: :data:`BEFORE_CHOICE` starts the run's ``ops.run_log`` row and leaves the run
+    ``waiting`` (marker) unpublished; :data:`AFTER_CHOICE` finishes that run (``record``: the
+    first phase's, else read back from the marker), logs and publishes it.
     """
     with warehouse_lock(settings.warehouse, timeout=settings.lock_timeout, on_wait=on_wait):
-        record = RunRecord(str(uuid.uuid4()), datetime.now())
-        begin_run_log(settings, record)
+        if phase == AFTER_CHOICE:
+            record = record or waiting_record(settings.warehouse)
+        if phase == AFTER_CHOICE and record is not None:
+            write_marker(settings.warehouse, record.run_id, record.started_at, "running", None)
+        else:  # a run of its own (a second phase with no first waiting: the lists alone)
+            record = record or RunRecord(str(uuid.uuid4()), datetime.now())
+            begin_run_log(settings, record)
         try:
-            _run_stages(settings, stages, record, on_stage, log_level)
+            _run_stages(settings, stages, record, on_stage, log_level, phase, tags)
             record.status = "success"
             from fiscal_intel.assets.raw import unreadable_files
 
@@ -93,20 +112,33 @@ def run_pipeline(
             record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            if record.status in PUBLISHED and set(stages) >= set(STAGES):
-                # Left behind if we die before the copy takes its name: the next run copies again.
-                partial_path(settings.warehouse).touch()
-            write_run_log(settings, record)
-            if record.status in PUBLISHED and set(stages) >= set(STAGES):
-                publish_run(settings, record)
-            write_marker(
-                settings.warehouse,
-                record.run_id,
-                record.started_at,
-                record.status,
-                record.failed_stage,
-            )
+            if phase == BEFORE_CHOICE and record.status in PUBLISHED:
+                # Not finished: its lists come in the second phase, after the pooled step.
+                record.status = "running"
+                write_marker(
+                    settings.warehouse, record.run_id, record.started_at, "waiting", None,
+                    record=record_summary(record),
+                )
+            else:
+                _finish_run(settings, stages, record)
     return record.stages
+
+
+def _finish_run(settings: Settings, stages: tuple[str, ...], record: RunRecord) -> None:
+    """The run's ``ops.run_log`` row, its publication when it built everything, its marker."""
+    if record.status in PUBLISHED and set(stages) >= set(STAGES):
+        # Left behind if we die before the copy takes its name: the next run copies again.
+        partial_path(settings.warehouse).touch()
+    write_run_log(settings, record)
+    if record.status in PUBLISHED and set(stages) >= set(STAGES):
+        publish_run(settings, record)
+    write_marker(
+        settings.warehouse,
+        record.run_id,
+        record.started_at,
+        record.status,
+        record.failed_stage,
+    )
 
 
 def publish_run(settings: Settings, record: RunRecord) -> None:
@@ -126,10 +158,14 @@ def _run_stages(
     record: RunRecord,
     on_stage: Callable[[StageResult], None] | None,
     log_level: str,
+    phase: str = WHOLE,
+    tags: dict[str, str] | None = None,
 ) -> None:
     """The stages as one Dagster run (one plan, one run record: a sixth of the per-run cost of
     a run per stage), executed stage after stage and stopped after a failed stage, as six runs
-    were; each stage's result is split out of the run's events as Dagster stores them."""
+    were; each stage's result is split out of the run's events as Dagster stores them.
+    ``phase``: all the stages' assets, or a department's part of them (:func:`phase_selection`).
+    """
     resources = build_resources(settings)
     definitions = with_tax_years(_ordered_assets_and_checks(), settings)  # the run's tax years
     from fiscal_intel import instance as dagster_instance
@@ -137,7 +173,7 @@ def _run_stages(
     job = dg.Definitions(
         assets=definitions,
         resources=resources,
-        jobs=[dg.define_asset_job(RUN_JOB, selection=dg.AssetSelection.groups(*stages))],
+        jobs=[dg.define_asset_job(RUN_JOB, selection=phase_selection(phase, stages))],
     ).resolve_job_def(RUN_JOB)
     # Recorded in the persistent instance (DAGSTER_HOME, else data/dagster_home), so the UI
     # shows the history of command-line runs.
@@ -158,10 +194,12 @@ def _run_stages(
                 "fiscal_intel/run_id": record.run_id,
                 # Every tax-year partition in one run: each partitioned table is rebuilt once.
                 **(all_tax_years(settings) if PARTITIONED_STAGES & set(stages) else {}),
+                **({"fiscal_intel/phase": phase} if phase != WHOLE else {}),
+                **(tags or {}),
             },
         )
         watcher.finish()
-    record.stages.extend(watcher.done)
+    merge_stages(record.stages, watcher.done)
     for stage_result in watcher.done:
         events = watcher.events[stage_result.stage]
         # A failed blocking check also fails its step: report the check, which says why.
@@ -177,6 +215,81 @@ def _run_stages(
     if not result.success:  # failed outside any step (e.g. a resource could not start)
         record.failed_stage = watcher.done[-1].stage if watcher.done else stages[0]
         raise PipelineError(f"stage {record.failed_stage}: {failure_reason(result.all_events)}")
+
+
+def phase_selection(phase: str, stages: tuple[str, ...] = STAGES) -> dg.AssetSelection:
+    """The assets (with their checks) of ``stages`` that a run of ``phase`` materialises: all
+    of them, those before the department's choice (everything the score tables do not feed), or
+    the score tables and everything downstream of them."""
+    groups = dg.AssetSelection.groups(*stages)
+    if phase == WHOLE:
+        return groups
+    from fiscal_intel.scoring.programs import PROGRAMS
+
+    lists = dg.AssetSelection.assets(
+        *(dg.AssetKey(["scoring", f"{p}_scores"]) for p in PROGRAMS)
+    ).downstream()
+    if phase == BEFORE_CHOICE:
+        return groups - lists
+    if phase == AFTER_CHOICE:
+        return groups & lists
+    raise ValueError(f"unknown phase {phase!r}: one of {', '.join(PHASES)}")
+
+
+def merge_stages(done: list[StageResult], new: list[StageResult]) -> None:
+    """Add ``new`` stage results to ``done``: a stage a first phase already ran (scoring and
+    marts run in both of a department's phases) becomes one result, its seconds, steps, assets
+    and checks summed, so a run reports each stage once whichever way it ran."""
+    by_stage = {r.stage: r for r in done}
+    for result in new:
+        old = by_stage.get(result.stage)
+        if old is None:
+            done.append(result)
+            by_stage[result.stage] = result
+            continue
+        old.seconds += result.seconds
+        old.assets += result.assets
+        old.metadata.update(result.metadata)
+        old.checks_passed += result.checks_passed
+        old.checks_failed.extend(result.checks_failed)
+        old.steps.update(result.steps)
+        if result.peak_rss_bytes is not None:
+            old.peak_rss_bytes = max(old.peak_rss_bytes or 0, result.peak_rss_bytes)
+
+
+def record_summary(record: RunRecord) -> dict:
+    """What a second phase in another process needs of a run's first (``waiting_record``): its
+    id and start, and per stage the counts ``ops.run_log`` sums and the raw assets' metadata."""
+    return {
+        "started_at": record.started_at.isoformat(),
+        "stages": [
+            {
+                "stage": r.stage, "seconds": r.seconds, "assets": r.assets,
+                "checks_passed": r.checks_passed, "checks_failed": r.checks_failed,
+                "steps": r.steps, "peak_rss_bytes": r.peak_rss_bytes,
+                "metadata": {
+                    k: {n: v for n, v in m.items() if isinstance(v, (int, float, str, list))}
+                    for k, m in r.metadata.items() if k.startswith(("raw/", "raw__"))
+                },
+            }
+            for r in record.stages
+        ]
+    }  # fmt: skip
+
+
+def waiting_record(warehouse: str | Path) -> RunRecord | None:
+    """The run a first phase left waiting on ``warehouse`` (its marker), to finish in a second
+    phase; None when there is none (the warehouse was built otherwise, or another run came
+    between: the second phase is then a run of its own)."""
+    from fiscal_intel.run_marker import read_marker
+
+    marker = read_marker(warehouse) or {}
+    if marker.get("status") != "waiting" or "record" not in marker:
+        return None
+    summary = marker["record"]
+    record = RunRecord(marker["run_id"], datetime.fromisoformat(summary["started_at"]))
+    record.stages = [StageResult(**r) for r in summary["stages"]]
+    return record
 
 
 # The name dg.materialize gives its runs: the runs of `fiscal-intel run` keep it in the UI.

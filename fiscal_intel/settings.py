@@ -186,6 +186,12 @@ class Settings(BaseSettings):
         description="DuckDB's memory for one query (beyond it, it spills to `<warehouse>.tmp/`); "
         "the run's peak RSS stays near twice this: models and frames live beside it",
     )
+    duckdb_threads: int = Field(
+        0,
+        description="DuckDB's threads in a run (0: one per core); a department run with "
+        "`--workers N` gives each municipality cores / N, so N workers do not run N times the "
+        "cores' threads",
+    )
     inspector_hour_cost: float = Field(60_000.0, description="COP per inspector hour")
     hours_per_audit: float = Field(40.0, description="inspector hours of one field audit")
     hours_per_request: float = Field(
@@ -265,6 +271,13 @@ class Settings(BaseSettings):
     def _at_least_one(cls, value: int) -> int:
         if value < 1:
             raise ValueError(f"{value!r} is below 1")
+        return value
+
+    @field_validator("duckdb_threads")
+    @classmethod
+    def _threads(cls, value: int) -> int:
+        if value < 0:
+            raise ValueError(f"{value!r} is below 0 (0: one thread per core)")
         return value
 
     @field_validator("filing_deadline_month")

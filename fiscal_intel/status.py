@@ -42,6 +42,19 @@ def _runs(path: Path, runs: int) -> list[tuple] | None:
         ).fetchall()
 
 
+def _alive(pid: object) -> bool:
+    """Whether process ``pid`` still runs (on this machine)."""
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        return True
+    return True
+
+
 def print_status(settings: Settings, runs: int = 10) -> int:
     """Print the last ``runs`` runs. Exit code: 0 all well, 1 the latest finished run failed or
     died (or there is none), 2 it succeeded but some non-blocking checks (freshness) warn. A run
@@ -55,6 +68,11 @@ def print_status(settings: Settings, runs: int = 10) -> int:
             who = f"fiscal-intel status (pid {os.getpid()})"
             with warehouse_lock(warehouse, timeout=0, who=who):
                 rows = _runs(warehouse, runs)
+        marker = read_marker(warehouse) or {}
+        if marker.get("status") == "waiting" and _alive(marker.get("pid")):
+            # A department's municipality between its two runs (the pooled step in between):
+            # shown as going on, its row left out as when a run holds the lock.
+            live, rows = marker, [r for r in rows or [] if r[2] != "running"]
         # Killed runs leave their row `running`; with the lock free, their process is gone.
         rows = [(*r[:2], "died" if r[2] == "running" else r[2], *r[3:]) for r in rows or []]
     except (WarehouseBusy, PermissionError) as exc:
@@ -66,7 +84,14 @@ def print_status(settings: Settings, runs: int = 10) -> int:
     except duckdb.Error as exc:
         print(f"fiscal-intel: cannot open {settings.warehouse}: {exc}", file=sys.stderr)
         return 1
-    if live is not None:
+    if live is not None and live.get("status") == "waiting":
+        print(
+            f"A department run is going on {settings.warehouse}: started "
+            f"{live.get('started_at', '?')} (pid {live.get('pid', '?')}); its data, models and "
+            "backtest are built, its lists wait for the department's pooled step. The runs "
+            "below are finished ones."
+        )
+    elif live is not None:
         stage = f", stage {live['stage']}" if live.get("stage") else ""
         print(
             f"A run is going on {settings.warehouse}: started {live.get('started_at', '?')} "

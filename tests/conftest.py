@@ -37,7 +37,7 @@ SLOWEST_MODULES_FIRST = (
     "test_department_celery.py", "test_ops.py", "test_readers.py", "test_department_partitions.py",
     "test_cases_in_progress.py", "test_messy_demo.py", "test_pipeline_small.py", "test_instance.py",
     "test_department.py", "test_inspector_files.py", "test_pipeline_demo.py", "test_actions.py",
-    "test_real_exports.py",
+    "test_real_exports.py", "test_two_phase.py",
 )  # fmt: skip
 
 

@@ -9,7 +9,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -88,17 +90,42 @@ def test_celery_run_equals_in_process_run(department, celery_workers, monkeypatc
     monkeypatch.setattr(core_execution_loop, "TICK_SECONDS", 0.2)
     start = time.perf_counter()
     (root / "dagster_home").mkdir()
+    import shutil
+
+    from fiscal_intel.department.runner import pooled_step
+
+    def settings_of(code: str):
+        return municipality_settings(load_settings(), code, department["landing"] / code,
+                                     root / "wh")  # fmt: skip
+
     with dg.DagsterInstance.local_temp(str(root / "dagster_home")) as instance:
+        records = {}
 
-        def run(code: str) -> None:
-            settings = municipality_settings(
-                load_settings(), code, department["landing"] / code, root / "wh"
-            )
-            run_pipeline_celery(settings, instance, broker=url, backend=url)
+        def first(code: str) -> None:
+            from fiscal_intel.run_log import RunRecord
 
-        # The municipalities at once: their steps share the two workers.
+            records[code] = RunRecord(str(uuid.uuid4()), datetime.now())
+            run_pipeline_celery(settings_of(code), instance, broker=url, backend=url,
+                                phase="before_choice", record=records[code])  # fmt: skip
+
+        def second(code: str) -> None:
+            run_pipeline_celery(settings_of(code), instance, broker=url, backend=url,
+                                phase="after_choice", record=records[code],
+                                chosen=True)  # fmt: skip
+
+        # As run_department does in process: every municipality's first run (the
+        # municipalities at once: their steps share the two workers), the pooled step over the
+        # three (the one not run on Celery joins with its in-process warehouse: the step reads
+        # its features, audits and backtest, which its second run does not change, so both
+        # pooled models see the same rows), then each one's second run, its lists built once.
         with ThreadPoolExecutor(max_workers=len(CELERY_MUNICIPALITIES)) as pool:
-            list(pool.map(run, CELERY_MUNICIPALITIES))
+            list(pool.map(first, CELERY_MUNICIPALITIES))
+        for code in set(DEPARTMENT_GOOD) - set(CELERY_MUNICIPALITIES):
+            shutil.copy(department["wh"] / f"{code}.duckdb", root / "wh" / f"{code}.duckdb")
+        chosen = pooled_step({code: settings_of(code) for code in DEPARTMENT_GOOD}).choices
+        assert set(chosen) == set(DEPARTMENT_GOOD)
+        with ThreadPoolExecutor(max_workers=len(CELERY_MUNICIPALITIES)) as pool:
+            list(pool.map(second, CELERY_MUNICIPALITIES))
         # Every step ran on one of the two workers, none in this process.
         hosts = {
             entry.dagster_event.event_specific_data.metadata["Celery worker"].value
@@ -109,20 +136,6 @@ def test_celery_run_equals_in_process_run(department, celery_workers, monkeypatc
             and "Celery worker" in (entry.dagster_event.event_specific_data.metadata or {})
         }
         assert hosts and {h.split("@")[0] for h in hosts} <= {"w1", "w2"}, hosts
-    # The department step after the municipality runs, as run_department does in-process, over
-    # the same three municipalities: the one not run on Celery joins with its in-process
-    # warehouse (the pool reads its features and audits, which the step itself never changes),
-    # so both pooled models see the same rows.
-    import shutil
-
-    from fiscal_intel.department.runner import pooled_step
-
-    for code in set(DEPARTMENT_GOOD) - set(CELERY_MUNICIPALITIES):
-        shutil.copy(department["wh"] / f"{code}.duckdb", root / "wh" / f"{code}.duckdb")
-
-    pooled_step({code: municipality_settings(load_settings(), code,
-                                                 department["landing"] / code, root / "wh")
-                     for code in DEPARTMENT_GOOD})  # fmt: skip
     seconds = time.perf_counter() - start
     for code in CELERY_MUNICIPALITIES:
         diffs = [

@@ -19,8 +19,12 @@ from conftest import DEPARTMENT_BROKEN, DEPARTMENT_GOOD
 
 from fiscal_intel.department.partitions import (
     DEPARTMENT_JOB,
+    LISTS_JOB,
     MUNICIPALITY_JOB,
+    MUNICIPALITY_MODELS,
     MUNICIPALITY_WAREHOUSE,
+    POOLED_JOB,
+    POOLED_MODELS,
     municipality_partitions,
 )
 
@@ -41,17 +45,22 @@ def test_department_code_location_loads() -> None:
     graph = defs.resolve_asset_graph()
     keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
     assert keys == {
-        "department/municipality_warehouse", "department/pooled_models",
-        "department/department_warehouse", "department/department_report",
+        "department/municipality_models", "department/pooled_models",
+        "department/municipality_warehouse", "department/department_warehouse",
+        "department/department_report",
     }  # fmt: skip
     partitioned = {
         k.to_user_string(): graph.get(k).partitions_def for k in graph.get_all_asset_keys()
     }
+    # A municipality is two partitions around the pooled models: its first run, its lists.
+    assert partitioned.pop("department/municipality_models") == municipality_partitions
     assert partitioned.pop("department/municipality_warehouse") == municipality_partitions
     assert isinstance(municipality_partitions, dg.DynamicPartitionsDefinition)
-    assert set(partitioned.values()) == {None}  # the department's view reads all partitions
+    assert set(partitioned.values()) == {None}  # the pooled models and view read all partitions
+    assert graph.get(MUNICIPALITY_WAREHOUSE).parent_keys == {MUNICIPALITY_MODELS, POOLED_MODELS}
+    assert graph.get(POOLED_MODELS).parent_keys == {MUNICIPALITY_MODELS}
     jobs = {j.name for j in defs.resolve_all_job_defs()}
-    assert {MUNICIPALITY_JOB, DEPARTMENT_JOB} <= jobs
+    assert {MUNICIPALITY_JOB, POOLED_JOB, LISTS_JOB, DEPARTMENT_JOB} <= jobs
     sensor = defs.resolve_sensor_def("department_landing_sensor")
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
     dg.Definitions.validate_loadable(defs)  # what `dagster dev -m ...` checks when loading
@@ -93,7 +102,16 @@ def test_sensor_adds_divipola_codes_and_runs_only_new_or_changed_folders(
         added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
         assert (added, runs) == ([], []) and "waiting" in result.skip_reason.skip_message
         instance.report_run_failed(run)  # finished (a failure counts: the view shows it failed)
-        # Next tick: nothing changed and no municipality run in progress: the department's view.
+        # Next tick: nothing changed and no municipality run in progress: the pooled models.
+        added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
+        assert (added, runs) == ([], [(POOLED_JOB, None)])
+        # While the pooled models' run goes, nothing else.
+        pooled = instance.create_run_for_job(defs.resolve_job_def(POOLED_JOB))
+        added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
+        assert (added, runs) == ([], []) and "pooled models" in result.skip_reason.skip_message
+        instance.report_run_failed(pooled)
+        # Then each built municipality's lists: none here (05002's first run failed, 05615's
+        # never ran), so the department's view at once.
         added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
         assert (added, runs) == ([], [(DEPARTMENT_JOB, None)])
         # Then nothing: unchanged folders are not asked for again.
@@ -103,7 +121,7 @@ def test_sensor_adds_divipola_codes_and_runs_only_new_or_changed_folders(
         shutil.copytree(department["landing"] / "05021", landing / "05021")
         added, runs, result = _tick(department_landing_sensor, instance, resource, result.cursor)
         assert (added, runs) == (["05021"], [(MUNICIPALITY_JOB, "05021")])
-        assert json.loads(result.cursor)["pending"] is True
+        assert json.loads(result.cursor)["pending"] == "first_runs"
         # A changed file asks for its municipality only (the partition exists already).
         with (landing / "05002" / "payments" / "late.csv").open("w", encoding="utf-8") as fh:
             fh.write("payment_id,nit,tax_year,paid_on,amount\n")
@@ -146,46 +164,54 @@ def partitioned(department, tmp_path_factory):
     wall, cpu = time.perf_counter(), time.process_time()
     with dg.DagsterInstance.ephemeral() as instance:
         instance.add_dynamic_partitions(municipality_partitions.name, codes)
-        runs = {
-            code: dg.materialize(
-                department_assets, selection=[MUNICIPALITY_WAREHOUSE], partition_key=code,
+        def materialize(selection, partition_key=None):
+            return dg.materialize(
+                department_assets, selection=selection, partition_key=partition_key,
                 instance=instance, resources={"settings": resource}, raise_on_error=False,
             )  # fmt: skip
-            for code in run_here
-        }
-        view = dg.materialize(
-            department_assets,
-            selection=dg.AssetSelection.all() - dg.AssetSelection.assets(MUNICIPALITY_WAREHOUSE),
-            instance=instance,
-            resources={"settings": resource},
-            raise_on_error=False,
+
+        # As the sensor asks for them: the first runs, the pooled models, the lists, the view.
+        firsts = {code: materialize([MUNICIPALITY_MODELS], code) for code in run_here}
+        pooled = materialize([POOLED_MODELS])
+        runs = {code: materialize([MUNICIPALITY_WAREHOUSE], code) for code in BUILT_HERE}
+        view = materialize(
+            dg.AssetSelection.all()
+            - dg.AssetSelection.assets(MUNICIPALITY_MODELS, POOLED_MODELS, MUNICIPALITY_WAREHOUSE)
         )
         status = instance.get_status_by_partition(
-            MUNICIPALITY_WAREHOUSE, codes, municipality_partitions
+            MUNICIPALITY_MODELS, codes, municipality_partitions
         )
         print(
             f"partitions: {len(run_here)} runs and the view in {time.perf_counter() - wall:.1f} s "
             f"({time.process_time() - cpu:.1f} s CPU)"
         )
-        yield {"runs": runs, "view": view, "status": status, "wh": wh}
+        yield {"firsts": firsts, "pooled": pooled, "runs": runs, "view": view, "status": status,
+               "wh": wh}  # fmt: skip
 
 
 def test_a_failing_municipality_fails_only_its_partition(partitioned) -> None:
-    runs, status = partitioned["runs"], partitioned["status"]
-    assert not runs[DEPARTMENT_BROKEN].success
-    failure = next(e for e in runs[DEPARTMENT_BROKEN].all_events if e.is_step_failure)
+    firsts, runs, status = partitioned["firsts"], partitioned["runs"], partitioned["status"]
+    assert not firsts[DEPARTMENT_BROKEN].success
+    failure = next(e for e in firsts[DEPARTMENT_BROKEN].all_events if e.is_step_failure)
     message = failure.event_specific_data.error.message
     assert f"municipality {DEPARTMENT_BROKEN}" in message and "broken.xlsx" in message
     assert status[DEPARTMENT_BROKEN] == dg.AssetPartitionStatus.FAILED
     assert status[BUILT_BY_THE_COMMAND] is None  # a partition never materialised here
+    assert partitioned["pooled"].success
+    (pooled,) = partitioned["pooled"].asset_materializations_for_node("department__pooled_models")
+    assert pooled.metadata["municipalities"].value == len(DEPARTMENT_GOOD)
     for code in BUILT_HERE:
-        assert runs[code].success
+        assert firsts[code].success and runs[code].success
         assert status[code] == dg.AssetPartitionStatus.MATERIALIZED
+        (first,) = firsts[code].asset_materializations_for_node("department__municipality_models")
+        assert first.metadata["status"].value == "waiting"  # its lists come after the choice
         (materialization,) = runs[code].asset_materializations_for_node(
             "department__municipality_warehouse"
         )
         metadata = materialization.metadata
         assert metadata["status"].value == "success" and metadata["seconds"].value > 0
+        # Ranked as the pooled step chose for it.
+        assert metadata["model_choice"].value == pooled.metadata["choices"].value[code]
         assert metadata["warehouse"].value == str(partitioned["wh"] / f"{code}.duckdb")
         assert metadata["taxpayers"].value > 0
 

@@ -20,9 +20,11 @@ WIRING = {
     "fiscal_intel.runner",
     "fiscal_intel.department.runner",
     "fiscal_intel.department.distributed",
-    # the department's code location, whose assets run municipalities (issue #19)
+    # the department's code location, whose assets run municipalities (issue #19), and its
+    # sensor, which asks for their runs in order (it reads which first runs are built)
     "fiscal_intel.department.assets",
     "fiscal_intel.department.definitions",
+    "fiscal_intel.department.sensors",
 }
 
 

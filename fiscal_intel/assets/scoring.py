@@ -12,6 +12,7 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.assets.factory import described, table_metadata
+from fiscal_intel.department.pooled import MODEL_CHOICE_TAG, chosen_scores
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.model import ProgramModel, model_record
 from fiscal_intel.scoring.programs import PROGRAMS
@@ -78,7 +79,9 @@ def scores_asset(program: str) -> dg.AssetsDefinition:
         deps=[dg.AssetKey(["features", f"{program}_features"]), RISK_MODELS],
         description=(
             f"Every open {program} case with its probability of a finding, predicted amount, "
-            "expected recovery and reasons, scored by the model stored in scoring.risk_models."
+            "expected recovery and reasons, scored by the model stored in scoring.risk_models "
+            "(in a department's run, by the model marts.model_choice names: own, pooled or "
+            "the rule)."
         ),
         kinds={"lightgbm", "duckdb"},
     )
@@ -87,7 +90,16 @@ def scores_asset(program: str) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         with warehouse.get_connection() as con:
             model = _stored(con, program)
-            scores = score_program(con, model, settings)
+            version = model.version
+            choice = None
+            if context.run.tags.get(MODEL_CHOICE_TAG):
+                # A department's municipality: the list its own backtest chose, built once here.
+                scores, choice = chosen_scores(
+                    con, program, lambda: score_program(con, model, settings), settings
+                )
+                version = scores["model_version"][0] if scores.height else version
+            else:
+                scores = score_program(con, model, settings)
             con.execute("create schema if not exists scoring")
             con.begin()
             con.register("_scores", scores.to_arrow())
@@ -98,12 +110,14 @@ def scores_asset(program: str) -> dg.AssetsDefinition:
             con.commit()
             table = table_metadata(con, "scoring", f"{program}_scores", described(context))
         context.log.info(
-            f"{program}: scored {scores.height} open cases with model {model.version}"
+            f"{program}: scored {scores.height} open cases with model {version}"
+            + (f" (department's choice: {choice})" if choice else "")
         )
         return dg.MaterializeResult(
             metadata={
                 **table,
-                "model_version": model.version,
+                "model_version": version,
+                **({"model_choice": choice} if choice else {}),
                 "train_rows": dg.MetadataValue.int(model.train_rows),
                 "positives": dg.MetadataValue.int(model.positives),
                 "cases_scored": dg.MetadataValue.int(scores.height),

@@ -1,12 +1,16 @@
-"""The department's assets: each municipality a partition, then the department's view.
+"""The department's assets: each municipality two partitions around the pooled models, then the
+department's view.
 
-``department/municipality_warehouse`` is partitioned by municipality (dynamic partitions keyed
-by DANE code): materialising partition ``05615`` runs that municipality exactly as
-``fiscal-intel run --warehouse-dir`` does (:func:`fiscal_intel.department.runner.run_municipality`
-on :func:`~fiscal_intel.department.runner.municipality_settings`), into
-``<warehouse dir>/05615.duckdb``, with its own asset graph partitioned by tax year. A municipality
-that fails fails its own partition only, naming itself and the reason. The unpartitioned assets
-after it read every municipality built (all partitions), as the command does after its pool.
+``department/municipality_models`` and ``department/municipality_warehouse`` are partitioned by
+municipality (dynamic partitions keyed by DANE code). Partition ``05615`` of the first runs that
+municipality's first run as ``fiscal-intel run --warehouse-dir`` does
+(:func:`fiscal_intel.department.runner.run_municipality`, phase ``before_choice``, on
+:func:`~fiscal_intel.department.runner.municipality_settings`) into
+``<warehouse dir>/05615.duckdb``: everything the pooled models read. ``department/pooled_models``
+reads every first run and records each municipality's choice; then partition ``05615`` of
+``municipality_warehouse`` builds its lists once with that choice (phase ``after_choice``) and
+publishes the file. A municipality that fails fails its own partition only, naming itself and
+the reason. The view after them reads every municipality built (all partitions).
 """
 
 from pathlib import Path
@@ -18,6 +22,7 @@ from fiscal_intel.department.landing import municipality_name, unknown_codes
 from fiscal_intel.department.partitions import (
     DEPARTMENT_REPORT,
     DEPARTMENT_WAREHOUSE,
+    MUNICIPALITY_MODELS,
     MUNICIPALITY_WAREHOUSE,
     POOLED_MODELS,
     department_warehouse_dir,
@@ -37,7 +42,9 @@ from fiscal_intel.settings import Settings
 # Statuses whose warehouse holds lists and marts (incomplete: built, some file unreadable).
 BUILT = ("success", "incomplete")
 
-# Every municipality upstream of the department's view, whatever partitions exist.
+# Every municipality upstream of the pooled models and the department's view, whatever
+# partitions exist.
+_EVERY_FIRST_RUN = dg.AssetDep(MUNICIPALITY_MODELS, partition_mapping=dg.AllPartitionMapping())
 _EVERY_MUNICIPALITY = dg.AssetDep(
     MUNICIPALITY_WAREHOUSE, partition_mapping=dg.AllPartitionMapping()
 )
@@ -55,16 +62,11 @@ def registered_taxpayers(warehouse: str | Path) -> int | None:
         return None
 
 
-@dg.asset(
-    key=MUNICIPALITY_WAREHOUSE,
-    partitions_def=municipality_partitions,
-    group_name="department",
-    description="One municipality's warehouse file (`<warehouse dir>/<DANE code>.duckdb`), "
-    "built by its whole pipeline from `<landing>/<DANE code>/`.",
-)
-def municipality_warehouse(
+def _municipality(
     context: dg.AssetExecutionContext, settings: FiscalSettings
-) -> dg.MaterializeResult:
+) -> tuple[str, Settings, Path]:
+    """The partition's code, the department's settings and the municipality's folder; a
+    :class:`dagster.Failure` naming it when its folder is no DIVIPOLA code or missing."""
     code = context.partition_key
     department = settings.settings
     folder = department.landing_path / code
@@ -78,43 +80,134 @@ def municipality_warehouse(
             f"municipality {code} ({municipality_name(code)}) failed: no folder {folder}",
             allow_retries=False,
         )
-    warehouse_dir = department_warehouse_dir(department)
-    warehouse_dir.mkdir(parents=True, exist_ok=True)
-    result = run_municipality(municipality_settings(department, code, folder, warehouse_dir), code)
+    return code, department, folder
+
+
+def _materialized(result: MunicipalityResult, context: dg.AssetExecutionContext) -> dict:
+    """The partition's metadata, or a :class:`dagster.Failure` naming the municipality and why."""
     metadata = {
         "municipality": result.name,
         "status": result.status,
         "seconds": round(result.seconds, 1),
         "warehouse": dg.MetadataValue.path(result.warehouse),
     }
-    if result.status not in BUILT:
+    if result.status not in (*BUILT, "waiting"):
         raise dg.Failure(
-            f"municipality {code} ({result.name}) failed: {result.message}",
+            f"municipality {result.code} ({result.name}) failed: {result.message}",
             metadata=metadata,
             allow_retries=False,
         )
     if result.message:  # incomplete: built from what was read, some file unreadable
-        context.log.warning(f"municipality {code} ({result.name}): {result.message}")
+        context.log.warning(f"municipality {result.code} ({result.name}): {result.message}")
         metadata["message"] = result.message
+    return metadata
+
+
+@dg.asset(
+    key=MUNICIPALITY_MODELS,
+    partitions_def=municipality_partitions,
+    group_name="department",
+    description="One municipality's first run into its warehouse file (`<warehouse dir>/<DANE "
+    "code>.duckdb`) from `<landing>/<DANE code>/`: everything but its lists (features, own "
+    "models, backtest, the marts that do not read the lists), what the pooled models read.",
+)
+def municipality_models(
+    context: dg.AssetExecutionContext, settings: FiscalSettings
+) -> dg.MaterializeResult:
+    code, department, folder = _municipality(context, settings)
+    warehouse_dir = department_warehouse_dir(department)
+    warehouse_dir.mkdir(parents=True, exist_ok=True)
+    result = run_municipality(
+        municipality_settings(department, code, folder, warehouse_dir), code,
+        phase="before_choice",
+    )  # fmt: skip
+    return dg.MaterializeResult(metadata=_materialized(result, context))
+
+
+@dg.asset(
+    key=MUNICIPALITY_WAREHOUSE,
+    partitions_def=municipality_partitions,
+    deps=[MUNICIPALITY_MODELS, POOLED_MODELS],
+    group_name="department",
+    description="One municipality's finished warehouse file: its lists (score tables, case "
+    "actions, audit ranking and the marts that read them) built once, ranked by the model the "
+    "pooled step chose for it (own, pooled or rule), then published for readers.",
+)
+def municipality_warehouse(
+    context: dg.AssetExecutionContext, settings: FiscalSettings
+) -> dg.MaterializeResult:
+    code, department, folder = _municipality(context, settings)
+    status = context.instance.get_status_by_partition(
+        MUNICIPALITY_MODELS, [code], municipality_partitions
+    ) or {}  # fmt: skip
+    if status.get(code) == dg.AssetPartitionStatus.FAILED:
+        raise dg.Failure(
+            f"municipality {code} ({municipality_name(code)}) failed: its first run failed",
+            allow_retries=False,
+        )
+    choices = _latest_choices(context.instance)
+    result = run_municipality(
+        municipality_settings(department, code, folder, department_warehouse_dir(department)),
+        code, phase="after_choice", chosen=code in choices,
+    )  # fmt: skip
+    metadata = _materialized(result, context)
+    metadata["model_choice"] = dg.MetadataValue.json(choices.get(code, {}))
     metadata["taxpayers"] = registered_taxpayers(result.warehouse)
     return dg.MaterializeResult(metadata=metadata)
+
+
+def _latest_choices(instance: dg.DagsterInstance) -> dict[str, dict[str, str]]:
+    """Per municipality code, the choice per program the last pooled-models run recorded."""
+    event = instance.get_latest_materialization_event(POOLED_MODELS)
+    if event is None or event.asset_materialization is None:
+        return {}
+    value = event.asset_materialization.metadata.get("choices")
+    return dict(value.value) if value is not None else {}
+
+
+def _failed_partitions(
+    instance: dg.DagsterInstance, codes: list[str], assets: tuple[dg.AssetKey, ...]
+) -> set[str]:
+    """The codes whose last materialisation of any of ``assets`` failed."""
+    failed = set()
+    for asset in assets:
+        status = instance.get_status_by_partition(asset, codes, municipality_partitions) or {}
+        failed |= {c for c, s in status.items() if s == dg.AssetPartitionStatus.FAILED}
+    return failed
+
+
+def first_runs(instance: dg.DagsterInstance, settings: Settings) -> list[str]:
+    """The municipalities the pooled models read: each partition whose first run is built here,
+    or, never run here, whose published warehouse the command built."""
+    codes = sorted(instance.get_dynamic_partitions(municipality_partitions.name))
+    status = (
+        instance.get_status_by_partition(MUNICIPALITY_MODELS, codes, municipality_partitions)
+        or {}
+    )
+    warehouse_dir = department_warehouse_dir(settings)
+    out = []
+    for code in codes:
+        if status.get(code) == dg.AssetPartitionStatus.MATERIALIZED:
+            out.append(code)
+        elif status.get(code) is None:
+            kept = previous_result(code, warehouse_dir)
+            if kept is not None and kept.status in BUILT:
+                out.append(code)
+    return out
 
 
 def municipality_results(
     instance: dg.DagsterInstance, settings: Settings
 ) -> list[MunicipalityResult]:
-    """Each municipality partition as the department's view sees it: failed when its last
-    materialisation failed, else as its last published run left it (a partition never built
-    is left out)."""
+    """Each municipality partition as the department's view sees it: failed when the last
+    materialisation of its first run or of its lists failed, else as its last published run
+    left it (a partition never built is left out)."""
     codes = sorted(instance.get_dynamic_partitions(municipality_partitions.name))
-    status = (
-        instance.get_status_by_partition(MUNICIPALITY_WAREHOUSE, codes, municipality_partitions)
-        or {}
-    )
+    failed = _failed_partitions(instance, codes, (MUNICIPALITY_MODELS, MUNICIPALITY_WAREHOUSE))
     warehouse_dir = department_warehouse_dir(settings)
     results = []
     for code in codes:
-        if status.get(code) == dg.AssetPartitionStatus.FAILED:
+        if code in failed:
             results.append(
                 MunicipalityResult(
                     code, municipality_name(code), "failed", 0.0,
@@ -130,11 +223,11 @@ def municipality_results(
 
 @dg.asset(
     key=POOLED_MODELS,
-    deps=[_EVERY_MUNICIPALITY],
+    deps=[_EVERY_FIRST_RUN],
     group_name="department",
-    description="The pooled risk models trained on every built municipality's audits, and each "
-    "municipality's choice of own, pooled or rule model by its own backtest "
-    "(`marts.model_choice` in its warehouse).",
+    description="The pooled risk models trained on every municipality's audits (their first "
+    "runs), and each municipality's choice of own, pooled or rule model by its own backtest "
+    "(`marts.model_choice` in its warehouse), which its lists are then built with.",
 )
 def pooled_models(
     context: dg.AssetExecutionContext, settings: FiscalSettings
@@ -142,11 +235,9 @@ def pooled_models(
     department = settings.settings
     warehouse_dir = department_warehouse_dir(department)
     built = {
-        r.code: municipality_settings(
-            department, r.code, department.landing_path / r.code, warehouse_dir
-        )
-        for r in municipality_results(context.instance, department)
-        if r.status in BUILT
+        code: municipality_settings(department, code, department.landing_path / code,
+                                    warehouse_dir)  # fmt: skip
+        for code in first_runs(context.instance, department)
     }
     result = pooled_step(built, on_message=context.log.info)
     for code, reason in sorted(result.failed.items()):
@@ -223,4 +314,7 @@ def department_report(settings: FiscalSettings) -> dg.MaterializeResult:
     )
 
 
-department_assets = [municipality_warehouse, pooled_models, department_warehouse, department_report]
+department_assets = [
+    municipality_models, pooled_models, municipality_warehouse, department_warehouse,
+    department_report,
+]  # fmt: skip

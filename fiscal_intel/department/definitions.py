@@ -12,7 +12,12 @@ from __future__ import annotations
 import dagster as dg
 
 from fiscal_intel.department.assets import department_assets
-from fiscal_intel.department.partitions import department_job, municipality_job
+from fiscal_intel.department.partitions import (
+    department_job,
+    lists_job,
+    municipality_job,
+    pooled_job,
+)
 from fiscal_intel.department.sensors import department_sensors
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.settings import Settings, load_settings
@@ -22,7 +27,7 @@ def build_department_definitions(settings: Settings) -> dg.Definitions:
     """The department code location for ``settings`` (its landing and warehouse dir)."""
     return dg.Definitions(
         assets=department_assets,
-        jobs=[municipality_job, department_job],
+        jobs=[municipality_job, pooled_job, lists_job, department_job],
         sensors=department_sensors,
         resources={"settings": FiscalSettings(**settings.model_dump())},
         # Each municipality's run holds its own warehouse's lock; the view's steps one by one.

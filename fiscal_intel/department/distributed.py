@@ -28,6 +28,7 @@ def _definitions() -> dg.Definitions:
     from fiscal_intel.definitions import all_assets
     from fiscal_intel.partitions import with_tax_years
     from fiscal_intel.resources import FiscalSettings, WarehouseResource
+    from fiscal_intel.runner import phase_selection
     from fiscal_intel.settings import load_settings
 
     return dg.Definitions(
@@ -35,8 +36,17 @@ def _definitions() -> dg.Definitions:
         assets=with_tax_years(all_assets, load_settings()),
         asset_checks=asset_checks,
         jobs=[
-            dg.define_asset_job(f"stage_{stage}", selection=dg.AssetSelection.groups(stage))
-            for stage in STAGES
+            *(
+                dg.define_asset_job(f"stage_{stage}", selection=dg.AssetSelection.groups(stage))
+                for stage in STAGES
+            ),
+            # A department's two runs of a municipality, stage by stage (#19).
+            *(
+                dg.define_asset_job(job_name(stage, phase), selection=selection)
+                for phase, stages in PHASE_STAGES.items()
+                for stage in stages
+                for selection in [phase_selection(phase, (stage,))]
+            ),
         ],
         resources={
             "warehouse": WarehouseResource.configure_at_launch(),
@@ -44,6 +54,15 @@ def _definitions() -> dg.Definitions:
         },
         executor=celery_executor,
     )
+
+
+# The stages that have assets in each of a department's two runs (fiscal_intel.runner): the
+# first runs every stage but the score tables and what reads them, the second those.
+PHASE_STAGES = {"before_choice": STAGES, "after_choice": ("scoring", "marts")}
+
+
+def job_name(stage: str, phase: str = "whole") -> str:
+    return f"stage_{stage}" if phase == "whole" else f"stage_{stage}_{phase}"
 
 
 defs = _definitions()
@@ -72,28 +91,54 @@ def run_config(settings, broker: str, backend: str, log_level: str = "CRITICAL")
 
 
 def run_pipeline_celery(
-    settings, instance: dg.DagsterInstance, *, broker: str, backend: str
+    settings,
+    instance: dg.DagsterInstance,
+    *,
+    broker: str,
+    backend: str,
+    phase: str = "whole",
+    record=None,
+    chosen: bool = False,
 ) -> list:
     """Materialise every stage of one municipality through the Celery workers; raise
     ``PipelineError`` on the first failure, as ``run_pipeline`` does. The workers take the
-    warehouse lock per connection, so this process holds none."""
+    warehouse lock per connection, so this process holds none. ``phase``, ``record`` and
+    ``chosen``: a department's two runs of the municipality, as ``run_municipality`` does them
+    in process (the first returns with ``record`` still ``running``; the second finishes,
+    logs and publishes it, ranking as ``marts.model_choice`` says when ``chosen``)."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
+    from fiscal_intel.department.pooled import MODEL_CHOICE_TAG
     from fiscal_intel.partitions import all_tax_years
     from fiscal_intel.run_events import check_outcomes, failure_reason, stage_result_of
-    from fiscal_intel.run_log import PUBLISHED, RunRecord, begin_run_log, write_run_log
+    from fiscal_intel.run_log import RunRecord, begin_run_log
     from fiscal_intel.run_marker import write_marker
-    from fiscal_intel.runner import PARTITIONED_STAGES, PipelineError, publish_run
+    from fiscal_intel.runner import (
+        BEFORE_CHOICE,
+        PARTITIONED_STAGES,
+        PipelineError,
+        merge_stages,
+        record_summary,
+        waiting_record,
+    )
 
     repo = ReconstructableRepository.for_module(MODULE, "defs")
     config = run_config(settings, broker, backend)
-    record = RunRecord(str(uuid.uuid4()), datetime.now())
-    begin_run_log(settings, record)  # as run_pipeline does: the run's row, then its stages
+    if record is None and phase == "after_choice":
+        record = waiting_record(settings.warehouse)
+        if record is None:  # no first phase waiting: the lists as a run of their own
+            phase_started = RunRecord(str(uuid.uuid4()), datetime.now())
+            begin_run_log(settings, phase_started)
+            record = phase_started
+    elif record is None:
+        record = RunRecord(str(uuid.uuid4()), datetime.now())
+    if phase != "after_choice":
+        begin_run_log(settings, record)  # as run_pipeline does: the run's row, then its stages
     try:
-        for stage in STAGES:
+        for stage in PHASE_STAGES.get(phase, STAGES):
             start = time.perf_counter()
             with dg.execute_job(
-                repo.get_reconstructable_job(f"stage_{stage}"),
+                repo.get_reconstructable_job(job_name(stage, phase)),
                 instance=instance,
                 run_config=config,
                 raise_on_error=False,
@@ -102,6 +147,8 @@ def run_pipeline_celery(
                     "fiscal_intel/run_id": record.run_id,
                     "fiscal_intel/municipality": settings.municipality,
                     **(all_tax_years(settings) if stage in PARTITIONED_STAGES else {}),
+                    **({"fiscal_intel/phase": phase} if phase != "whole" else {}),
+                    **({MODEL_CHOICE_TAG: "marts.model_choice"} if chosen else {}),
                 },
             ) as result:
                 events = [
@@ -109,7 +156,7 @@ def run_pipeline_celery(
                 ]
                 success = result.success
             stage_result = stage_result_of(stage, time.perf_counter() - start, events)
-            record.stages.append(stage_result)
+            merge_stages(record.stages, [stage_result])
             _, blocking, _ = check_outcomes(events)
             if blocking or not success:
                 record.failed_stage = stage
@@ -120,11 +167,25 @@ def run_pipeline_celery(
         record.status, record.message = "failed", str(exc)
         raise
     finally:
-        write_run_log(settings, record)
-        if record.status in PUBLISHED:
-            publish_run(settings, record)  # the read-only copy readers open, as in process
-        write_marker(
-            settings.warehouse, record.run_id, record.started_at, record.status,
-            record.failed_stage,
-        )  # fmt: skip
+        if phase == BEFORE_CHOICE and record.status == "success":
+            record.status = "running"  # its lists come in the second phase
+            write_marker(settings.warehouse, record.run_id, record.started_at, "waiting", None,
+                         record=record_summary(record))  # fmt: skip
+        else:
+            _finish(settings, record)
     return record.stages
+
+
+def _finish(settings, record) -> None:
+    """The run's log row, its publication and its marker, as ``run_pipeline`` ends a run."""
+    from fiscal_intel.run_log import PUBLISHED, write_run_log
+    from fiscal_intel.run_marker import write_marker
+    from fiscal_intel.runner import publish_run
+
+    write_run_log(settings, record)
+    if record.status in PUBLISHED:
+        publish_run(settings, record)  # the read-only copy readers open, as in process
+    write_marker(
+        settings.warehouse, record.run_id, record.started_at, record.status,
+        record.failed_stage,
+    )  # fmt: skip

@@ -23,16 +23,20 @@ municipality's own held-out audits decide which list it gets.
   municipality closed fewer than :data:`SMALL_OFFICE_AUDITS` audits, its own model otherwise.
 - **What changes.** ``marts.model_choice`` (one row per program) records the choice, the three
   scores and the counts; ``scoring.pooled_models`` the pooled model (as ``scoring.risk_models``
-  stores a model). Where the pooled model or the rule wins, ``scoring.<program>_scores`` is
-  scored again with it and what reads it (``scoring.case_actions``, ``marts.audit_ranking`` with
-  the contract's columns, ordered by expected money, and the marts after it) is rebuilt; then
-  the warehouse is published again. All of it under the municipality's writer lock.
-- **Where it runs.** In :func:`fiscal_intel.department.runner.run_department`, after the
-  municipality runs and before ``department.duckdb`` is built. Reading each municipality, the
-  four pooled fits and writing each choice back run on the department's worker processes
-  (``--workers``); the fits are seeded and read rows sorted by municipality, so the models are
-  the same with any number of workers. A municipality's own nightly run (``fiscal-intel run``
-  on it alone) ranks with its own model again until the next department run.
+  stores a model); both under the municipality's writer lock. The lists are not touched here:
+  each municipality's second run builds ``scoring.<program>_scores`` once with the chosen model
+  (:func:`chosen_scores`, read by the score assets when the run carries
+  :data:`MODEL_CHOICE_TAG`) and what reads them (``scoring.case_actions``,
+  ``marts.audit_ranking`` with the contract's columns, ordered by expected money, the marts
+  after it), then publishes the warehouse.
+- **Where it runs.** In :func:`fiscal_intel.department.runner.run_department`, between each
+  municipality's two runs (``fiscal_intel.runner``: ``before_choice`` builds everything this
+  step reads, ``after_choice`` the lists) and before ``department.duckdb`` is built. Reading
+  each municipality, the four pooled fits and writing each choice run on the department's
+  worker processes (``--workers``); the fits are seeded and read rows sorted by municipality,
+  so the models are the same with any number of workers. A municipality's own run
+  (``fiscal-intel run`` on it alone) ranks with its own model again until the next department
+  run: its runs carry no choice tag, whatever ``marts.model_choice`` its file still holds.
 """
 
 from __future__ import annotations
@@ -437,23 +441,33 @@ def backtest_scores(
     return scores, rows.height, rows
 
 
-def rule_scores(con: duckdb.DuckDBPyConnection, program: str) -> pl.DataFrame:
+def rule_scores(
+    con: duckdb.DuckDBPyConnection, program: str, own: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The program's open cases ranked by the rule, as score rows: the amount is the rule's
     (``rule_score``: the tax the evidence shows at the activity's rate), the probability the
     municipality's hit rate (the rule knows no other), so expected money orders the list as the
-    rule does. The reasons stay the own model's: the evidence they cite is in the file."""
+    rule does. The reasons stay the own model's (``own``: its score rows, default
+    ``scoring.<program>_scores``): the evidence they cite is in the file."""
     from fiscal_intel.scoring.ranking import near_equal
 
     rate = scalar(
         con, "select base_rate from scoring.risk_models where program = $p", {"p": program}
     )
-    scores = frame(
-        con,
-        f"select s.* exclude (risk_score, expected_recovery, predicted_amount, model_version), "
-        f"coalesce(f.rule_score, 0)::double as predicted_amount "
-        f"from scoring.{program}_scores as s join features.{program}_features as f "
-        "using (nit, tax_year)",
-    )
+    source = f"scoring.{program}_scores"
+    if own is not None:
+        con.register("_own_scores", own.to_arrow())
+        source = "_own_scores"
+    try:
+        scores = frame(
+            con,
+            f"select s.* exclude (risk_score, expected_recovery, predicted_amount, "
+            f"model_version), coalesce(f.rule_score, 0)::double as predicted_amount "
+            f"from {source} as s join features.{program}_features as f using (nit, tax_year)",
+        )
+    finally:
+        if own is not None:
+            con.unregister("_own_scores")
     p = float(rate or 0.0)
     amount = scores["predicted_amount"].to_numpy()
     return scores.with_columns(
@@ -472,13 +486,9 @@ SCORE_COLUMNS = (
 )  # fmt: skip
 
 
-def _store_scores(con: duckdb.DuckDBPyConnection, program: str, scores: pl.DataFrame) -> None:
-    columns = [c for c in SCORE_COLUMNS if c in scores.columns]
-    con.begin()
-    con.register("_scores", scores.select(columns).to_arrow())
-    con.execute(f"create or replace table scoring.{program}_scores as select * from _scores")
-    con.unregister("_scores")
-    con.commit()
+def _score_columns(scores: pl.DataFrame) -> pl.DataFrame:
+    """Score rows in the columns (and order) of ``scoring.<program>_scores``."""
+    return scores.select([c for c in SCORE_COLUMNS if c in scores.columns])
 
 
 def _store_pooled_models(con: duckdb.DuckDBPyConnection, records: list[dict]) -> None:
@@ -506,51 +516,87 @@ def _store_choice(con: duckdb.DuckDBPyConnection, rows: list[dict]) -> None:
     con.unregister("_choice")
 
 
-def write_back(
-    m: Municipality,
-    choices: dict[str, dict],
-    pooled_now: dict[str, ProgramModel],
-    rebuild: Callable[[Settings], str | None],
+def write_choice(
+    m: Municipality, choices: dict[str, dict], pooled_now: dict[str, ProgramModel]
 ) -> None:
-    """Record the choices and the pooled models in the municipality's warehouse, re-rank the
-    programs whose choice is not its own model, rebuild what reads the scores (``rebuild``: the
-    wiring's Dagster run; None on success, else the failure in one line) and publish; all under
-    its writer lock."""
+    """Record the choices (``marts.model_choice``) and the pooled models
+    (``scoring.pooled_models``) in the municipality's warehouse, under its writer lock. The
+    lists are not touched here: the municipality's second run builds its score tables and what
+    reads them once, with this choice (:func:`chosen_scores`), and publishes them."""
     from fiscal_intel.locking import warehouse_lock
-    from fiscal_intel.published import publish
-    from fiscal_intel.scoring.ranking import score_program
     from fiscal_intel.warehouse import connect_warehouse
 
     settings = m.settings
-    changed = False
-    with warehouse_lock(settings.warehouse, timeout=settings.lock_timeout):
-        with connect_warehouse(settings.warehouse) as con:
-            _store_pooled_models(
-                con, [model_record(model, m.as_of) for model in pooled_now.values()]
-            )
-            for program, row in choices.items():
-                if row["choice"] == "pooled":
-                    profile = m.now[program].profile
-                    consts = ", ".join(f"{v!r}::double as {k}" for k, v in profile.items())
-                    table = f"pooled_{program}_candidates"
-                    con.execute(
-                        f"create or replace temp table {table} as select *, {consts} "
-                        f"from features.{program}_features where is_candidate"
-                    )
-                    scores = score_program(con, pooled_now[program], settings, table=table)
-                    con.execute(f"drop table {table}")
-                elif row["choice"] == "rule":
-                    scores = rule_scores(con, program)
-                else:
-                    continue
-                _store_scores(con, program, scores)
-                changed = True
-            _store_choice(con, list(choices.values()))
-        if changed:
-            message = rebuild(settings)
-            if message:
-                raise RuntimeError(f"rebuilding the lists after the pooled choice: {message}")
-        publish(settings.warehouse)
+    with (
+        warehouse_lock(settings.warehouse, timeout=settings.lock_timeout),
+        connect_warehouse(settings.warehouse) as con,
+    ):
+        _store_pooled_models(con, [model_record(model, m.as_of) for model in pooled_now.values()])
+        _store_choice(con, list(choices.values()))  # last: a choice names a stored model
+
+
+# The Dagster run tag that makes ``scoring/<program>_scores`` rank as the department chose
+# (``marts.model_choice``); without it a run ranks with the municipality's own model, as a
+# municipality run alone does, whatever an earlier department run chose.
+MODEL_CHOICE_TAG = "fiscal_intel/model_choice"
+
+
+def chosen_scores(
+    con: duckdb.DuckDBPyConnection,
+    program: str,
+    own: Callable[[], pl.DataFrame],
+    settings: object,
+) -> tuple[pl.DataFrame, str]:
+    """The program's score rows as ``marts.model_choice`` says, and the choice: ``own`` (the
+    rows ``own()`` gives: the stored own model's ranking; also without a choice), ``pooled``
+    (every open case scored by the pooled model in ``scoring.pooled_models``, with the
+    municipality's profile; the own model's ranking is not computed) or ``rule``
+    (:func:`rule_scores`, which keeps the own model's reasons). ``settings``: what ranking reads
+    (``num_threads``, ``explain_top``)."""
+    from fiscal_intel.scoring.ranking import score_program
+
+    exists = scalar(
+        con,
+        "select count(*) from duckdb_tables() where schema_name = 'marts' "
+        "and table_name = 'model_choice'",
+    )
+    row = (
+        frame(
+            con,
+            "select choice, pooled_model_version from marts.model_choice where program = $p",
+            {"p": program},
+        )
+        if exists
+        else pl.DataFrame()
+    )
+    choice = row["choice"][0] if row.height else "own"
+    if choice == "rule":
+        return _score_columns(rule_scores(con, program, own())), choice
+    if choice != "pooled":
+        return own(), "own"
+    record = frame(
+        con, "select * from scoring.pooled_models where program = $p", {"p": program}
+    ).row(0, named=True)
+    model = pooled_model_from_record(record)
+    if model.version != row["pooled_model_version"][0]:
+        raise ValueError(
+            f"marts.model_choice names pooled {program} model {row['pooled_model_version'][0]}, "
+            f"scoring.pooled_models holds {model.version}"
+        )
+    as_of = scalar(con, "select as_of from staging.as_of_date")
+    # The municipality-level features as the pooled step computed them (the same tables).
+    profile = municipality_profile(con, program, as_of)
+    consts = ", ".join(f"{v!r}::double as {k}" for k, v in profile.items())
+    table = f"pooled_{program}_candidates"
+    con.execute(
+        f"create or replace temp table {table} as select *, {consts} "
+        f"from features.{program}_features where is_candidate"
+    )
+    try:
+        scores = score_program(con, model, settings, table=table)  # type: ignore[arg-type]
+        return _score_columns(scores), choice
+    finally:
+        con.execute(f"drop table if exists {table}")
 
 
 @dataclass
@@ -623,13 +669,12 @@ def choose_and_write(
     m: Municipality,
     pooled_now: dict[str, ProgramModel],
     pooled_then: dict[str, ProgramModel],
-    rebuild: Callable[[Settings], str | None],
 ) -> dict[str, dict] | str:
-    """The municipality's choices (:func:`choice_rows`) written back (:func:`write_back`), or
+    """The municipality's choices (:func:`choice_rows`) recorded (:func:`write_choice`), or
     the failure in one line."""
     try:
         choices = choice_rows(m, pooled_now, pooled_then)
-        write_back(m, choices, pooled_now, rebuild)
+        write_choice(m, choices, pooled_now)
         return choices
     except Exception as exc:
         return f"pooled step: {type(exc).__name__}: {exc}"
@@ -638,18 +683,16 @@ def choose_and_write(
 def pooled_learning(
     municipalities: dict[str, Settings],
     *,
-    write: Callable[
-        [Municipality, dict[str, ProgramModel], dict[str, ProgramModel]], dict[str, dict] | str
-    ],
     on_message: Callable[[str], None] | None = None,
     parallel: Parallel = in_turn,
 ) -> PooledResult:
-    """The department step: read every built municipality, fit the pooled models, choose per
-    municipality and program, write back. ``write`` is :func:`choose_and_write` with the
-    wiring's Dagster rebuild (:func:`fiscal_intel.department.runner.pooled_write`); reading
-    and writing run through ``parallel``, the fits here, so the models are the same however
-    many workers there are. A municipality that fails keeps its own lists and is named in the
-    result; it never stops the others. Fewer than two municipalities: no pool, nothing done."""
+    """The department step, between each municipality's two runs: read every municipality's
+    first run (features, own models, backtest), fit the pooled models, choose per municipality
+    and program, record the choice (:func:`choose_and_write`). Reading, the fits and writing
+    run through ``parallel``; the fits are seeded, so the models are the same however many
+    workers there are. A municipality that fails here is named in the result, never stops the
+    others, and ranks with its own model. Fewer than two municipalities: no pool, nothing
+    done."""
     import time
 
     start = time.perf_counter()
@@ -682,7 +725,7 @@ def pooled_learning(
     for program in PROGRAMS:
         pooled_now[program], pooled_then[program] = next(models), next(models)
     result.models = pooled_now
-    written = parallel(write, [(m, pooled_now, pooled_then) for m in read.values()])
+    written = parallel(choose_and_write, [(m, pooled_now, pooled_then) for m in read.values()])
     for code, got in zip(read, written, strict=True):
         if isinstance(got, str):
             result.failed[code] = got

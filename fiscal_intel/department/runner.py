@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from multiprocessing import get_context
@@ -30,8 +31,8 @@ from fiscal_intel.department.landing import (
 from fiscal_intel.settings import Settings
 
 if TYPE_CHECKING:
-    from fiscal_intel.department.pooled import Municipality, Parallel, PooledResult
-    from fiscal_intel.scoring.model import ProgramModel
+    from fiscal_intel.department.pooled import Parallel, PooledResult
+    from fiscal_intel.run_log import RunRecord
 
 
 @dataclass
@@ -43,6 +44,8 @@ class MunicipalityResult:
     warehouse: str
     message: str | None = None  # one line: the stage and why (file names, never a row)
     worker: int = 0  # the process that ran it (fixed costs are paid once per process)
+    # Between a department's two runs of the municipality: its run so far (the second finishes it)
+    record: RunRecord | None = None
 
 
 class DepartmentError(ValueError):
@@ -60,6 +63,52 @@ def municipality_settings(
         # Each municipality's leadership file and report in its own folder (they share a dir).
         leadership_dir=str(Path(warehouse_dir) / "leadership" / code),
     )
+
+
+def worker_threads(workers: int) -> int:
+    """Threads for each of ``workers`` processes sharing this machine's cores (at least 1)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+def worker_settings(settings: Settings, workers: int) -> Settings:
+    """A municipality's settings in one of ``workers`` worker processes: DuckDB and model
+    training get the worker's share of the cores (two workers on two cores with two threads
+    each ran four busy threads on two cores, benchmarks/department_cost.md). Unchanged for one
+    worker, or when the settings already name fewer threads. The models are the same for any
+    thread count (deterministic LightGBM; each member trains on one thread below
+    ``MIN_ROWS_PER_THREAD`` rows)."""
+    if workers <= 1:
+        return settings
+    threads = worker_threads(workers)
+    duckdb_threads = min(settings.duckdb_threads or threads, threads)
+    return settings.replace(
+        duckdb_threads=duckdb_threads, num_threads=min(settings.num_threads, threads)
+    )
+
+
+# Thread pools that size themselves from the environment when their library is first imported
+# in the worker (polars, OpenMP under LightGBM, numpy's BLAS). PASSIVE: an OpenMP thread with
+# no work sleeps instead of spinning for a core the other worker needs.
+_THREAD_VARIABLES = (
+    "POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+)  # fmt: skip
+
+
+@contextmanager
+def worker_environment(workers: int) -> Iterator[None]:
+    """The environment the ``workers`` spawned worker processes start with: their thread pools
+    sized to their share of the cores. A spawned process copies this process's environment
+    when it starts, before it imports anything; restored afterwards (a variable set by the
+    user is kept as it is)."""
+    threads = str(worker_threads(workers))
+    wanted = {name: threads for name in _THREAD_VARIABLES} | {"OMP_WAIT_POLICY": "PASSIVE"}
+    added = [name for name in wanted if name not in os.environ]
+    os.environ.update({name: wanted[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def plan(landing: Path, only: list[str] | None = None) -> tuple[dict[str, Path], list[str]]:
@@ -87,11 +136,24 @@ def plan(landing: Path, only: list[str] | None = None) -> tuple[dict[str, Path],
 
 
 def run_municipality(
-    settings: Settings, code: str, log_level: str = "CRITICAL"
+    settings: Settings,
+    code: str,
+    log_level: str = "CRITICAL",
+    *,
+    phase: str = "whole",
+    first: MunicipalityResult | None = None,
+    chosen: bool = False,
 ) -> MunicipalityResult:
-    """One municipality's whole run; never raises for a failure of its own data."""
+    """One municipality's run; never raises for a failure of its own data.
+
+    ``phase``: ``whole`` (its own models), or a department's two runs of it: ``before_choice``
+    (everything the pooled step reads; the result holds the run so far, status ``waiting``),
+    then ``after_choice`` (``first``: that result; the score tables and what reads them, ranked
+    as ``marts.model_choice`` says when ``chosen``, else by its own model; logged, published).
+    Its seconds are both runs'."""
+    from fiscal_intel.department.pooled import MODEL_CHOICE_TAG
     from fiscal_intel.locking import WarehouseBusy
-    from fiscal_intel.runner import PipelineError, run_pipeline
+    from fiscal_intel.runner import BEFORE_CHOICE, PipelineError, run_pipeline
 
     start = time.perf_counter()
     result = MunicipalityResult(
@@ -100,13 +162,30 @@ def run_municipality(
     try:
         from fiscal_intel.preflight import landing_problem, warehouse_problem
 
-        problem = landing_problem(settings.landing_path) or warehouse_problem(
-            settings.warehouse_path
+        problem = first is None and (
+            landing_problem(settings.landing_path) or warehouse_problem(settings.warehouse_path)
         )
         if problem:
             result.message = problem
             return result
-        stages = run_pipeline(settings, log_level=log_level)
+        from fiscal_intel.run_log import RunRecord
+
+        record = first.record if first is not None and first.record else None
+        if record is None and phase != "after_choice":
+            import uuid
+            from datetime import datetime
+
+            record = RunRecord(str(uuid.uuid4()), datetime.now())
+        stages = run_pipeline(
+            settings,
+            log_level=log_level,
+            phase=phase,
+            record=record,
+            tags={MODEL_CHOICE_TAG: "marts.model_choice"} if chosen else None,
+        )
+        if phase == BEFORE_CHOICE:
+            result.status, result.record = "waiting", record
+            return result
         from fiscal_intel.assets.raw import unreadable_files
 
         unreadable = unreadable_files(stages)
@@ -119,7 +198,7 @@ def run_municipality(
     except Exception as exc:  # one municipality's surprise must not stop the department
         result.message = f"{type(exc).__name__}: {exc}"
     finally:
-        result.seconds = time.perf_counter() - start
+        result.seconds = time.perf_counter() - start + (first.seconds if first else 0.0)
     return result
 
 
@@ -152,32 +231,49 @@ def run_department(
             on_result(r)
     # Largest first: the long runs start early, the small ones fill the gaps.
     order = sorted(folders, key=lambda c: (-landing_size(folders[c]), c))
-    jobs = {c: municipality_settings(settings, c, folders[c], warehouse_dir) for c in order}
+    jobs = {
+        c: worker_settings(municipality_settings(settings, c, folders[c], warehouse_dir), workers)
+        for c in order
+    }
+    # Each municipality in two runs around the pooled step (without it, one whole run): the
+    # first builds what the step reads, the second its lists, once, with the choice made.
+    phase = "before_choice" if pooled else "whole"
+
+    def finished(result: MunicipalityResult) -> None:
+        results.append(result)
+        if on_result:
+            on_result(result)
+
     if workers <= 1:
-        for code in order:
-            result = run_municipality(jobs[code], code, log_level)
-            results.append(result)
-            if on_result:
-                on_result(result)
-        _pooled(results, jobs, pooled, log_level, None)
+        firsts = [run_municipality(jobs[c], c, log_level, phase=phase) for c in order]
+        waiting = _report_firsts(firsts, finished)
+        chosen = _pooled(waiting, jobs, pooled, log_level, None)
+        for first in waiting:
+            finished(_second_run(jobs[first.code], first, log_level, first.code in chosen))
     else:
         # spawn, not fork: a forked Dagster/DuckDB process with live threads can deadlock.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            futures = {pool.submit(run_municipality, jobs[c], c, log_level): c for c in order}
-            for future in as_completed(futures):
-                code = futures[future]
-                try:
-                    result = future.result()
-                except Exception as exc:  # the worker died (killed, out of memory)
-                    result = MunicipalityResult(
-                        code, municipality_name(code), "failed", 0.0, jobs[code].warehouse,
-                        f"worker process failed: {type(exc).__name__}: {exc}",
-                    )  # fmt: skip
-                results.append(result)
-                if on_result:
-                    on_result(result)
-            # The pooled step reads and writes back on the same warm workers.
-            _pooled(results, jobs, pooled, log_level, _pool_map(pool))
+        with (
+            worker_environment(workers),
+            ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
+        ):
+            firsts = _in_pool(
+                pool,
+                {c: partial(run_municipality, jobs[c], c, log_level, phase=phase) for c in order},
+                jobs,
+            )
+            waiting = _report_firsts([firsts[c] for c in order], finished)
+            # The pooled step reads, fits and writes on the same warm workers.
+            chosen = _pooled(waiting, jobs, pooled, log_level, _pool_map(pool))
+            seconds = _in_pool(
+                pool,
+                {
+                    r.code: partial(_second_run, jobs[r.code], r, log_level, r.code in chosen)
+                    for r in waiting
+                },
+                jobs,
+            )
+            for first in waiting:
+                finished(seconds[first.code])
     results.sort(key=lambda r: r.code)
     # With --municipality, the others keep their place in the department's view from their
     # last run (their files are not touched).
@@ -197,24 +293,70 @@ def run_department(
     return results
 
 
+def _report_firsts(
+    firsts: list[MunicipalityResult], finished: Callable[[MunicipalityResult], None]
+) -> list[MunicipalityResult]:
+    """Report the municipalities whose (first) run failed, as they are final; return those
+    waiting for their second run."""
+    waiting = []
+    for result in firsts:
+        if result.status == "waiting":
+            waiting.append(result)
+        else:
+            finished(result)
+    return waiting
+
+
+def _second_run(
+    settings: Settings, first: MunicipalityResult, log_level: str, chosen: bool
+) -> MunicipalityResult:
+    """A municipality's second run (its lists, with the department's choice when ``chosen``):
+    a module-level function, so a worker process can run it."""
+    return run_municipality(
+        settings, first.code, log_level, phase="after_choice", first=first, chosen=chosen
+    )
+
+
+def _in_pool(
+    pool: ProcessPoolExecutor,
+    calls: dict[str, Callable[[], MunicipalityResult]],
+    jobs: dict[str, Settings],
+) -> dict[str, MunicipalityResult]:
+    """Each call (by municipality code) on the pool, in the given order; a worker that died
+    (killed, out of memory) fails its municipality only."""
+    futures = {pool.submit(call): code for code, call in calls.items()}
+    out = {}
+    for future in as_completed(futures):
+        code = futures[future]
+        try:
+            out[code] = future.result()
+        except Exception as exc:
+            out[code] = MunicipalityResult(
+                code, municipality_name(code), "failed", 0.0, jobs[code].warehouse,
+                f"worker process failed: {type(exc).__name__}: {exc}",
+            )  # fmt: skip
+    return out
+
+
 def _pooled(
-    results: list[MunicipalityResult],
+    waiting: list[MunicipalityResult],
     jobs: dict[str, Settings],
     pooled: bool,
     log_level: str,
     parallel: Parallel | None,
-) -> None:
-    """The pooled step over the municipalities this run built (#19: one model on every
-    municipality's audits, chosen per municipality)."""
+) -> set[str]:
+    """The pooled step over the municipalities whose first run this department run built (#19:
+    one model on every municipality's audits, chosen per municipality); the codes whose choice
+    it recorded (the others rank with their own model)."""
     if not pooled:
-        return
-    built = {r.code: jobs[r.code] for r in results if r.status in ("success", "incomplete")}
-    pooled_step(
-        built,
+        return set()
+    result = pooled_step(
+        {r.code: jobs[r.code] for r in waiting},
         log_level=log_level,
         on_message=lambda line: print(f"fiscal-intel: {line}", file=sys.stderr),
         parallel=parallel,
     )
+    return set(result.choices)
 
 
 def _pool_map(pool: ProcessPoolExecutor) -> Parallel:
@@ -235,39 +377,13 @@ def pooled_step(
     parallel: Parallel | None = None,
 ) -> PooledResult:
     """The department's pooled step (:func:`fiscal_intel.department.pooled.pooled_learning`) over
-    these built municipalities, each one's lists rebuilt through Dagster when its choice changes
-    them; reading and writing back through ``parallel`` (default: in turn, in this process)."""
+    these municipalities (their first run done): the pooled models and each one's choice
+    recorded in its warehouse, for its second run to rank with; reading, fitting and writing
+    through ``parallel`` (default: in turn, in this process)."""
     from fiscal_intel.department.pooled import in_turn, pooled_learning
 
-    return pooled_learning(
-        municipalities,
-        write=partial(pooled_write, log_level=log_level),
-        on_message=on_message,
-        parallel=parallel or in_turn,
-    )
-
-
-def pooled_write(
-    m: Municipality,
-    pooled_now: dict[str, ProgramModel],
-    pooled_then: dict[str, ProgramModel],
-    *,
-    log_level: str = "CRITICAL",
-) -> dict[str, dict] | str:
-    """One municipality's choice written back, its lists rebuilt through Dagster on an
-    ephemeral instance: a module-level function, so a worker process can run it."""
-    import dagster as dg
-
-    from fiscal_intel.department.pooled import choose_and_write
-    from fiscal_intel.runner import rebuild_after_scores
-
-    with dg.DagsterInstance.ephemeral() as instance:
-        return choose_and_write(
-            m,
-            pooled_now,
-            pooled_then,
-            rebuild=lambda settings: rebuild_after_scores(settings, instance, log_level),
-        )
+    del log_level  # the step runs no Dagster run of its own any more
+    return pooled_learning(municipalities, on_message=on_message, parallel=parallel or in_turn)
 
 
 def previous_result(code: str, warehouse_dir: Path) -> MunicipalityResult | None:

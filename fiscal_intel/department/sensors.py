@@ -19,11 +19,16 @@ import dagster as dg
 from fiscal_intel.department.landing import municipality_folders, unknown_codes
 from fiscal_intel.department.partitions import (
     DEPARTMENT_JOB,
+    LISTS_JOB,
     MUNICIPALITY_JOB,
+    MUNICIPALITY_MODELS,
     MUNICIPALITY_WAREHOUSE,
+    POOLED_JOB,
     department_job,
+    lists_job,
     municipality_job,
     municipality_partitions,
+    pooled_job,
 )
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.sensors import scan_landing
@@ -41,7 +46,7 @@ def _fingerprint_key(folders: dict[str, str]) -> str:
 
 
 @dg.sensor(
-    jobs=[municipality_job, department_job],
+    jobs=[municipality_job, pooled_job, lists_job, department_job],
     minimum_interval_seconds=60,
     # Off until the deployment turns it on, like the municipality's landing sensor: opening the
     # UI on a department landing must not start a run of every municipality by itself.
@@ -78,22 +83,49 @@ def department_landing_sensor(
         )
         for code in changed
     ]
-    pending = bool(changed) or bool(cursor.get("pending"))
+    # What the department waits for, in order (``pending``): the first runs asked for, then the
+    # pooled models, then every municipality's lists, then the view; a changed folder starts
+    # again from its first run. ``pending`` True (an older cursor) is the first step.
+    pending = "first_runs" if changed else cursor.get("pending") or None
+    if pending is True:
+        pending = "first_runs"
     skip = None
+    key = f"{_fingerprint_key(current)}-{tick}"
+    tags = {"fiscal_intel/trigger": "department_landing"}
+    instance = context.instance
     if changed:
-        pass  # the view waits for these runs: asked for on a later tick
-    elif pending and not _municipalities_in_progress(context.instance, sorted(known)):
-        # Every municipality run asked for has finished (built or failed): the view, once.
-        requests.append(
+        pass  # the pooled models wait for these runs: asked for on a later tick
+    elif pending == "first_runs" and not _in_progress(instance, MUNICIPALITY_MODELS, known):
+        # Every first run asked for has finished (built or failed): the pooled models, once.
+        requests.append(dg.RunRequest(job_name=POOLED_JOB, run_key=f"pooled-{key}", tags=tags))
+        pending = "pooled_models"
+    elif pending == "pooled_models" and not _job_in_progress(instance, POOLED_JOB):
+        # Each municipality's lists, with the choice the pooled models recorded.
+        from fiscal_intel.department.assets import first_runs
+
+        built = first_runs(instance, settings.settings)
+        requests.extend(
             dg.RunRequest(
-                job_name=DEPARTMENT_JOB,
-                run_key=f"department-{_fingerprint_key(current)}-{tick}",
-                tags={"fiscal_intel/trigger": "department_landing"},
+                job_name=LISTS_JOB,
+                partition_key=code,
+                run_key=f"{code}-lists-{key}",
+                tags={**tags, "fiscal_intel/municipality": code},
             )
+            for code in built
         )
-        pending = False
+        pending = "lists" if built else "view"
+    elif pending == "lists" and not _in_progress(instance, MUNICIPALITY_WAREHOUSE, known):
+        pending = "view"
+    if pending == "view":
+        # Every municipality's lists have finished (built or failed): the view, once.
+        requests.append(
+            dg.RunRequest(job_name=DEPARTMENT_JOB, run_key=f"department-{key}", tags=tags)
+        )
+        pending = None
+    if requests:
+        pass
     elif pending:
-        skip = "waiting for the municipality runs to finish before the department's view"
+        skip = f"waiting for the department's runs to finish ({pending.replace('_', ' ')})"
     else:
         skip = f"no new or changed municipality folder in {landing}"
     return dg.SensorResult(
@@ -109,15 +141,23 @@ def department_landing_sensor(
     )
 
 
-def _municipalities_in_progress(instance: dg.DagsterInstance, codes: list[str]) -> bool:
-    """True while a municipality partition has a run queued or going."""
+def _in_progress(instance: dg.DagsterInstance, asset: dg.AssetKey, codes: set[str]) -> bool:
+    """True while a municipality partition of ``asset`` has a run queued or going."""
     if not codes:
         return False
-    status = (
-        instance.get_status_by_partition(MUNICIPALITY_WAREHOUSE, codes, municipality_partitions)
-        or {}
-    )
+    status = instance.get_status_by_partition(asset, sorted(codes), municipality_partitions) or {}
     return any(s == dg.AssetPartitionStatus.IN_PROGRESS for s in status.values())
+
+
+def _job_in_progress(instance: dg.DagsterInstance, job: str) -> bool:
+    """True while a run of ``job`` is queued or going (created and not finished)."""
+    from dagster._core.storage.dagster_run import NOT_FINISHED_STATUSES
+
+    return bool(
+        instance.get_run_records(
+            dg.RunsFilter(job_name=job, statuses=list(NOT_FINISHED_STATUSES)), limit=1
+        )
+    )
 
 
 department_sensors = [department_landing_sensor]
