@@ -66,3 +66,69 @@ def test_spawned_workers_size_their_thread_pools_from_their_share(
     # The caller's environment is as it was.
     assert "POLARS_MAX_THREADS" not in os.environ and "OMP_WAIT_POLICY" not in os.environ
     assert os.environ["MKL_NUM_THREADS"] == "3"
+
+
+def test_a_municipality_is_reported_when_it_is_final_not_when_the_last_one_is(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A failed first run is reported at once, a built municipality when its lists are done:
+    the engineer watching a 125-municipality night sees each line as it happens (runs stubbed)."""
+    import fiscal_intel.department.marts as marts
+    import fiscal_intel.department.report as report
+
+    landing = tmp_path / "landing"
+    for code in ("05615", "05002", "05021"):
+        (landing / code).mkdir(parents=True)
+    events: list[str] = []
+
+    def run(settings, code, log_level="CRITICAL", *, phase="whole", first=None, chosen=False):
+        events.append(f"{phase} {code}")
+        failed = code == "05002" and phase == "before_choice"
+        status = "failed" if failed else ("waiting" if phase == "before_choice" else "success")
+        return department.MunicipalityResult(code, code, status, 0.0, "")
+
+    monkeypatch.setattr(department, "run_municipality", run)
+    monkeypatch.setattr(department, "_pooled", lambda waiting, *a: events.append("pooled") or set())
+    monkeypatch.setattr(marts, "build_department", lambda *a, **k: events.append("view"))
+    monkeypatch.setattr(report, "department_report", lambda *a, **k: events.append("report"))
+    settings = load_settings(landing=str(landing))
+    results = department.run_department(
+        settings,
+        tmp_path / "wh",
+        on_result=lambda r: events.append(f"reported {r.code} {r.status}"),
+    )
+    assert [r.status for r in results] == ["failed", "success", "success"]  # by code
+    assert events.index("reported 05002 failed") < events.index("pooled")
+    for code in ("05615", "05021"):
+        assert events.index(f"reported {code} success") == events.index(f"after_choice {code}") + 1
+    assert events[-2:] == ["view", "report"]
+
+
+def test_the_pool_reports_each_municipality_as_it_completes(tmp_path: Path) -> None:
+    """On the worker pool, too, a municipality is reported when its run is done: the slow one
+    here may only finish once the quick one has been reported (threads stand in for workers)."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Event
+
+    quick_reported = Event()
+    reported: list[str] = []
+
+    def quick() -> department.MunicipalityResult:
+        return department.MunicipalityResult("05002", "B", "success", 0.0, "")
+
+    def slow() -> department.MunicipalityResult:
+        status = "success" if quick_reported.wait(timeout=10) else "failed"
+        return department.MunicipalityResult("05615", "A", status, 0.0, "")
+
+    def on_done(result: department.MunicipalityResult) -> None:
+        reported.append(f"{result.code} {result.status}")
+        if result.code == "05002":
+            quick_reported.set()
+
+    settings = load_settings(warehouse=str(tmp_path / "x.duckdb"))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        out = department._in_pool(
+            pool, {"05615": slow, "05002": quick}, {"05615": settings, "05002": settings}, on_done
+        )
+    assert reported == ["05002 success", "05615 success"]
+    assert set(out) == {"05615", "05002"}

@@ -245,8 +245,12 @@ def run_department(
             on_result(result)
 
     if workers <= 1:
-        firsts = [run_municipality(jobs[c], c, log_level, phase=phase) for c in order]
-        waiting = _report_firsts(firsts, finished)
+        waiting = []
+        for code in order:
+            first = run_municipality(jobs[code], code, log_level, phase=phase)
+            _report_first(first, finished)
+            if first.status == "waiting":
+                waiting.append(first)
         chosen = _pooled(waiting, jobs, pooled, log_level, None)
         for first in waiting:
             finished(_second_run(jobs[first.code], first, log_level, first.code in chosen))
@@ -260,20 +264,21 @@ def run_department(
                 pool,
                 {c: partial(run_municipality, jobs[c], c, log_level, phase=phase) for c in order},
                 jobs,
+                partial(_report_first, finished=finished),
             )
-            waiting = _report_firsts([firsts[c] for c in order], finished)
+            waiting = [firsts[c] for c in order if firsts[c].status == "waiting"]
             # The pooled step reads, fits and writes on the same warm workers.
             chosen = _pooled(waiting, jobs, pooled, log_level, _pool_map(pool))
-            seconds = _in_pool(
+            # Each municipality is reported as its lists are done, not when the last one is.
+            _in_pool(
                 pool,
                 {
                     r.code: partial(_second_run, jobs[r.code], r, log_level, r.code in chosen)
                     for r in waiting
                 },
                 jobs,
+                finished,
             )
-            for first in waiting:
-                finished(seconds[first.code])
     results.sort(key=lambda r: r.code)
     # With --municipality, the others keep their place in the department's view from their
     # last run (their files are not touched).
@@ -293,18 +298,13 @@ def run_department(
     return results
 
 
-def _report_firsts(
-    firsts: list[MunicipalityResult], finished: Callable[[MunicipalityResult], None]
-) -> list[MunicipalityResult]:
-    """Report the municipalities whose (first) run failed, as they are final; return those
-    waiting for their second run."""
-    waiting = []
-    for result in firsts:
-        if result.status == "waiting":
-            waiting.append(result)
-        else:
-            finished(result)
-    return waiting
+def _report_first(
+    result: MunicipalityResult, finished: Callable[[MunicipalityResult], None]
+) -> None:
+    """Report a municipality whose (first) run failed as soon as it is known: it is final. One
+    waiting for its second run is reported when that run is done."""
+    if result.status != "waiting":
+        finished(result)
 
 
 def _second_run(
@@ -321,9 +321,10 @@ def _in_pool(
     pool: ProcessPoolExecutor,
     calls: dict[str, Callable[[], MunicipalityResult]],
     jobs: dict[str, Settings],
+    on_done: Callable[[MunicipalityResult], None] | None = None,
 ) -> dict[str, MunicipalityResult]:
-    """Each call (by municipality code) on the pool, in the given order; a worker that died
-    (killed, out of memory) fails its municipality only."""
+    """Each call (by municipality code) on the pool, in the given order, ``on_done`` with each
+    result as it comes; a worker that died (killed, out of memory) fails its municipality only."""
     futures = {pool.submit(call): code for code, call in calls.items()}
     out = {}
     for future in as_completed(futures):
@@ -335,6 +336,8 @@ def _in_pool(
                 code, municipality_name(code), "failed", 0.0, jobs[code].warehouse,
                 f"worker process failed: {type(exc).__name__}: {exc}",
             )  # fmt: skip
+        if on_done:
+            on_done(out[code])
     return out
 
 
