@@ -27,12 +27,13 @@ import polars as pl
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))
 
+from targeting_variants import against_truth  # noqa: E402
+
 from fiscal_intel.scoring import ranking  # noqa: E402
 from fiscal_intel.scoring.model import witness_tax  # noqa: E402
 from fiscal_intel.scoring.programs import PROGRAMS  # noqa: E402
 from fiscal_intel.sqlfiles import frame  # noqa: E402
 
-K = 100
 SEEDS = (9401, 9402, 9403, 9501, 9502, 9503)
 HEADING = "# inexacto ranking variants (issue #20, round 3)"
 SHIPPED = ranking.witnessed_amount
@@ -117,19 +118,7 @@ def evaluate(workdir: Path, count: Counting) -> tuple[float, float]:
         ranked = ranking.rank_candidates(m, cand)
     finally:
         ranking.witnessed_amount = SHIPPED
-    truth = pl.read_csv(workdir / "truth" / "tax_gap.csv", schema_overrides={"nit": pl.Utf8})
-    truth = truth.filter(pl.col("program") == "inexacto").select(
-        "nit", pl.col("tax_year").cast(pl.Int32), gap=pl.col("true_gap").cast(pl.Float64))
-    ranked = (
-        ranked.with_columns(pl.col("tax_year").cast(pl.Int32))
-        .join(listed.with_columns(pl.col("tax_year").cast(pl.Int32)),
-              on=["nit", "tax_year"], how="semi", maintain_order="left")
-        .join(truth, on=["nit", "tax_year"], how="left", maintain_order="left")
-        .with_columns(pl.col("gap").fill_null(0.0))
-    )  # fmt: skip
-    top = ranked.head(K)
-    best = ranked["gap"].sort(descending=True).head(K).sum()
-    return float((top["gap"] > 0).mean()), float(top["gap"].sum() / best)
+    return against_truth(workdir, "inexacto", ranked, listed)
 
 
 def main(argv: list[str] | None = None) -> int:

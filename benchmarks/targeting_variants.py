@@ -106,6 +106,26 @@ VARIANTS: dict[str, Hook | None] = {
 }
 
 
+def against_truth(
+    workdir: Path, program: str, ranked: pl.DataFrame, listed: pl.DataFrame
+) -> tuple[float, float]:
+    """Precision and recovery at k = K of ``ranked`` (restricted to the rows the stored list
+    holds, ``listed``) against the municipality's planted truth."""
+    truth = pl.read_csv(workdir / "truth" / "tax_gap.csv", schema_overrides={"nit": pl.Utf8})
+    truth = truth.filter(pl.col("program") == program).select(
+        "nit", pl.col("tax_year").cast(pl.Int32), gap=pl.col("true_gap").cast(pl.Float64))
+    ranked = (
+        ranked.with_columns(pl.col("tax_year").cast(pl.Int32))
+        .join(listed.with_columns(pl.col("tax_year").cast(pl.Int32)),
+              on=["nit", "tax_year"], how="semi", maintain_order="left")
+        .join(truth, on=["nit", "tax_year"], how="left", maintain_order="left")
+        .with_columns(pl.col("gap").fill_null(0.0))
+    )  # fmt: skip
+    top = ranked.head(K)
+    best = ranked["gap"].sort(descending=True).head(K).sum()
+    return float((top["gap"] > 0).mean()), float(top["gap"].sum() / best)
+
+
 def evaluate(workdir: Path, hook: Hook | None) -> tuple[float, float]:
     predict = ranking.predict
     try:
@@ -119,19 +139,7 @@ def evaluate(workdir: Path, hook: Hook | None) -> tuple[float, float]:
             ranked = ranking.rank_candidates(m, cand)
     finally:
         ranking.predict = predict
-    truth = pl.read_csv(workdir / "truth" / "tax_gap.csv", schema_overrides={"nit": pl.Utf8})
-    truth = truth.filter(pl.col("program") == "omiso").select(
-        "nit", pl.col("tax_year").cast(pl.Int32), gap=pl.col("true_gap").cast(pl.Float64))
-    ranked = (
-        ranked.with_columns(pl.col("tax_year").cast(pl.Int32))
-        .join(listed.with_columns(pl.col("tax_year").cast(pl.Int32)),
-              on=["nit", "tax_year"], how="semi", maintain_order="left")
-        .join(truth, on=["nit", "tax_year"], how="left", maintain_order="left")
-        .with_columns(pl.col("gap").fill_null(0.0))
-    )  # fmt: skip
-    top = ranked.head(K)
-    best = ranked["gap"].sort(descending=True).head(K).sum()
-    return float((top["gap"] > 0).mean()), float(top["gap"].sum() / best)
+    return against_truth(workdir, "omiso", ranked, listed)
 
 
 def main(argv: list[str] | None = None) -> int:
