@@ -148,8 +148,12 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(row)
     path = ROOT / "targeting_variants.md"
     text = path.read_text(encoding="utf-8") if path.exists() else ""
-    text = text.split(HEADING)[0].rstrip("\n")
-    path.write_text((text + "\n\n" if text else "") + "\n".join(lines) + "\n", encoding="utf-8")
+    # Only this script's section is rewritten: the sections before and after it are kept.
+    before, _, after = text.partition(HEADING)
+    before = before.rstrip("\n")
+    after = after[after.index("\n# ") + 1 :] if "\n# " in after else ""
+    body = (before + "\n\n" if before else "") + "\n".join(lines) + "\n"
+    path.write_text(body + ("\n" + after if after else ""), encoding="utf-8")
     return 0
 
 
