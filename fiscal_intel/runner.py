@@ -488,39 +488,3 @@ def materialize_assets(
     if not result.success:
         raise PipelineError(failure_reason(events))
     return stage_result_of("assets", time.perf_counter() - start, events)
-
-
-@lru_cache(maxsize=1)
-def _keys_after_scores() -> frozenset[dg.AssetKey]:
-    """The assets that read the score tables (case actions, the ranking and the marts after
-    it), found once from the whole graph: a Dagster run of these alone costs a fraction of one
-    over every definition."""
-    from fiscal_intel.definitions import defs
-    from fiscal_intel.scoring.programs import PROGRAMS
-
-    scores = [dg.AssetKey(["scoring", f"{p}_scores"]) for p in PROGRAMS]
-    selection = dg.AssetSelection.assets(*scores)
-    return frozenset((selection.downstream() - selection).resolve(defs.resolve_asset_graph()))
-
-
-def rebuild_after_scores(
-    settings: Settings, instance: dg.DagsterInstance, log_level: str = "CRITICAL"
-) -> str | None:
-    """Rebuild what reads the score tables, with their checks, through Dagster like every table
-    (the department's pooled step re-scores a municipality, then calls this under its lock);
-    None on success, else the failure in one line."""
-    keys = _keys_after_scores()
-    everything = with_tax_years(assets_and_checks(), settings)  # the run's tax years
-    assets = [a for a in everything if isinstance(a, dg.AssetsDefinition) and set(a.keys) & keys]
-    checks = [
-        c for c in everything
-        if isinstance(c, dg.AssetChecksDefinition) and {k.asset_key for k in c.check_keys} & keys
-    ]  # fmt: skip
-    result = dg.materialize(
-        [*assets, *checks],
-        resources=build_resources(settings),
-        instance=instance,
-        raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-    )
-    return None if result.success else failure_reason(result.all_events)

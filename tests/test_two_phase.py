@@ -88,7 +88,6 @@ def _choose_then_rescore(settings, choices: dict[str, tuple[str, str]]) -> None:
         pooled_model_from_record,
         rule_scores,
     )
-    from fiscal_intel.runner import rebuild_after_scores
     from fiscal_intel.scoring.ranking import score_program
     from fiscal_intel.sqlfiles import frame, scalar
     from fiscal_intel.warehouse import connect_warehouse
@@ -187,7 +186,7 @@ def test_status_shows_a_municipality_waiting_for_the_pooled_step(department, tmp
     assert "DIED" not in out
     assert exit_code == finished  # judged on the latest finished run, as while a run holds it
     # Its process gone (the department was killed between the two runs): died.
-    marker = (tmp_path / f"{code}.duckdb.run.json")
+    marker = tmp_path / f"{code}.duckdb.run.json"
     marker.write_text(marker.read_text().replace(f'"pid": {os.getpid()}', '"pid": 999999999'))
     exit_code, out = _status(settings)
     assert "DIED" in out and exit_code == 1
@@ -210,3 +209,30 @@ def test_phases_split_the_steps() -> None:
     assert first | second == whole and not first & second
     assert {"scoring__omiso_scores", "marts__audit_ranking", "scoring__case_actions"} <= second
     assert {"scoring__risk_models", "scoring__backtest", "marts__revenue_monthly"} <= first
+
+
+def rebuild_after_scores(settings, instance: dg.DagsterInstance) -> str | None:
+    """The old path's second half, kept here as the reference the two runs are compared with:
+    rebuild what reads the score tables, with their checks, in one Dagster materialisation."""
+    from fiscal_intel.definitions import defs
+    from fiscal_intel.partitions import with_tax_years
+    from fiscal_intel.resources import build_resources
+    from fiscal_intel.run_events import failure_reason
+    from fiscal_intel.runner import assets_and_checks
+
+    scores = dg.AssetSelection.assets(*(dg.AssetKey(["scoring", f"{p}_scores"]) for p in PROGRAMS))
+    keys = (scores.downstream() - scores).resolve(defs.resolve_asset_graph())
+    everything = with_tax_years(assets_and_checks(), settings)  # the run's tax years
+    assets = [a for a in everything if isinstance(a, dg.AssetsDefinition) and set(a.keys) & keys]
+    checks = [
+        c for c in everything
+        if isinstance(c, dg.AssetChecksDefinition) and {k.asset_key for k in c.check_keys} & keys
+    ]  # fmt: skip
+    result = dg.materialize(
+        [*assets, *checks],
+        resources=build_resources(settings),
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+    )
+    return None if result.success else failure_reason(result.all_events)
