@@ -21,7 +21,7 @@ from fiscal_intel.scoring.model import (
     predict,
     witness_tax,
 )
-from fiscal_intel.scoring.phrases import Reason, phrase
+from fiscal_intel.scoring.phrases import Phrase, Reason, phrase
 from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.scoring.reason_texts import render
 from fiscal_intel.scoring.reasons import (
@@ -187,6 +187,22 @@ def rank_candidates(
     )
 
 
+def _beside_expected(
+    structured: list[list[Reason]], phrases: list[Phrase | None]
+) -> list[list[Reason]]:
+    """Each case's reasons with its phrase (None: nothing to say) added to the expected-amount
+    reason (``general.expected``)."""
+    return [
+        [
+            Reason(r.family, [*r.phrases, extra])
+            if r.family == "general.expected" and extra is not None
+            else r
+            for r in reasons
+        ]
+        for reasons, extra in zip(structured, phrases, strict=True)
+    ]
+
+
 def reasons_for(
     model: ProgramModel, top: pl.DataFrame, total: int, explain_top: int
 ) -> tuple[list[str], list[str | None]]:
@@ -221,35 +237,23 @@ def reasons_for(
     if "amount_capped_at" in top.columns:
         # the amount the witnesses of today contradict was counted at their multiple: say so
         # beside the expected amount
-        structured = [
-            [
-                Reason(r.family, [*r.phrases, phrase(
-                    f"{program}.expected.corroborated",
-                    witness=cap / corroboration_multiple(model),
-                    multiple=corroboration_multiple(model),
-                )])
-                if r.family == "general.expected" and cap is not None
-                else r
-                for r in reasons
-            ]
-            for reasons, cap in zip(structured, top["amount_capped_at"].to_list(), strict=True)
-        ]
+        multiple = corroboration_multiple(model)
+        structured = _beside_expected(structured, [
+            None if cap is None else phrase(
+                f"{program}.expected.corroborated", witness=cap / multiple, multiple=multiple
+            )
+            for cap in top["amount_capped_at"].to_list()
+        ])  # fmt: skip
     if "amount_unwitnessed" in top.columns:
         # the money no witness supports was counted at the case's probability: say how much
-        structured = [
-            [
-                Reason(r.family, [*r.phrases, phrase(
-                    f"{program}.expected.unwitnessed", unwitnessed=part, probability=p,
-                )])
-                if r.family == "general.expected" and part is not None
-                else r
-                for r in reasons
-            ]
-            for reasons, part, p in zip(
-                structured, top["amount_unwitnessed"].to_list(), top["risk_score"].to_list(),
-                strict=True,
+        structured = _beside_expected(structured, [
+            None if part is None else phrase(
+                f"{program}.expected.unwitnessed", unwitnessed=part, probability=p
             )
-        ]
+            for part, p in zip(
+                top["amount_unwitnessed"].to_list(), top["risk_score"].to_list(), strict=True
+            )
+        ])  # fmt: skip
     late = late_filing_probability(model, top)
     if late is not None:
         is_open = top["late_filing_open"].fill_null(False).to_list()
