@@ -27,6 +27,7 @@ from fiscal_intel.department.partitions import (
     POOLED_MODELS,
     department_warehouse_dir,
     municipality_partitions,
+    partition_statuses,
 )
 from fiscal_intel.department.runner import (
     MunicipalityResult,
@@ -137,9 +138,7 @@ def municipality_warehouse(
     context: dg.AssetExecutionContext, settings: FiscalSettings
 ) -> dg.MaterializeResult:
     code, department, folder = _municipality(context, settings)
-    status = context.instance.get_status_by_partition(
-        MUNICIPALITY_MODELS, [code], municipality_partitions
-    ) or {}  # fmt: skip
+    status = partition_statuses(context.instance, MUNICIPALITY_MODELS, [code])
     if status.get(code) == dg.AssetPartitionStatus.FAILED:
         raise dg.Failure(
             f"municipality {code} ({municipality_name(code)}) failed: its first run failed",
@@ -171,7 +170,7 @@ def _failed_partitions(
     """The codes whose last materialisation of any of ``assets`` failed."""
     failed = set()
     for asset in assets:
-        status = instance.get_status_by_partition(asset, codes, municipality_partitions) or {}
+        status = partition_statuses(instance, asset, codes)
         failed |= {c for c, s in status.items() if s == dg.AssetPartitionStatus.FAILED}
     return failed
 
@@ -180,10 +179,7 @@ def first_runs(instance: dg.DagsterInstance, settings: Settings) -> list[str]:
     """The municipalities the pooled models read: each partition whose first run is built here,
     or, never run here, whose published warehouse the command built."""
     codes = sorted(instance.get_dynamic_partitions(municipality_partitions.name))
-    status = (
-        instance.get_status_by_partition(MUNICIPALITY_MODELS, codes, municipality_partitions)
-        or {}
-    )
+    status = partition_statuses(instance, MUNICIPALITY_MODELS, codes)
     warehouse_dir = department_warehouse_dir(settings)
     out = []
     for code in codes:

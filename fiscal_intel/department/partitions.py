@@ -35,6 +35,16 @@ LISTS_JOB = "department_municipality_lists"
 DEPARTMENT_JOB = "department_view"
 
 
+def partition_statuses(
+    instance: dg.DagsterInstance, asset: dg.AssetKey, codes: list[str] | set[str]
+) -> dict[str, dg.AssetPartitionStatus]:
+    """The last status of each municipality partition of ``asset`` among ``codes`` (a code never
+    materialised is missing)."""
+    if not codes:
+        return {}
+    return instance.get_status_by_partition(asset, sorted(codes), municipality_partitions) or {}
+
+
 def department_warehouse_dir(settings: Settings) -> Path:
     """The folder of the municipalities' warehouses: the ``warehouse_dir`` setting, else
     ``warehouses/`` beside the landing folder (where ``fiscal-intel demo --municipalities``

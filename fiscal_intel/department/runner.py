@@ -251,7 +251,7 @@ def run_department(
             _report_first(first, finished)
             if first.status == "waiting":
                 waiting.append(first)
-        chosen = _pooled(waiting, jobs, pooled, log_level, None)
+        chosen = _pooled(waiting, jobs, pooled, None)
         for first in waiting:
             finished(_second_run(jobs[first.code], first, log_level, first.code in chosen))
     else:
@@ -268,7 +268,7 @@ def run_department(
             )
             waiting = [firsts[c] for c in order if firsts[c].status == "waiting"]
             # The pooled step reads, fits and writes on the same warm workers.
-            chosen = _pooled(waiting, jobs, pooled, log_level, _pool_map(pool))
+            chosen = _pooled(waiting, jobs, pooled, _pool_map(pool))
             # Each municipality is reported as its lists are done, not when the last one is.
             _in_pool(
                 pool,
@@ -345,7 +345,6 @@ def _pooled(
     waiting: list[MunicipalityResult],
     jobs: dict[str, Settings],
     pooled: bool,
-    log_level: str,
     parallel: Parallel | None,
 ) -> set[str]:
     """The pooled step over the municipalities whose first run this department run built (#19:
@@ -355,7 +354,6 @@ def _pooled(
         return set()
     result = pooled_step(
         {r.code: jobs[r.code] for r in waiting},
-        log_level=log_level,
         on_message=lambda line: print(f"fiscal-intel: {line}", file=sys.stderr),
         parallel=parallel,
     )
@@ -375,7 +373,6 @@ def _pool_map(pool: ProcessPoolExecutor) -> Parallel:
 def pooled_step(
     municipalities: dict[str, Settings],
     *,
-    log_level: str = "CRITICAL",
     on_message: Callable[[str], None] | None = None,
     parallel: Parallel | None = None,
 ) -> PooledResult:
@@ -385,7 +382,6 @@ def pooled_step(
     through ``parallel`` (default: in turn, in this process)."""
     from fiscal_intel.department.pooled import in_turn, pooled_learning
 
-    del log_level  # the step runs no Dagster run of its own any more
     return pooled_learning(municipalities, on_message=on_message, parallel=parallel or in_turn)
 
 

@@ -28,6 +28,7 @@ from fiscal_intel.department.partitions import (
     lists_job,
     municipality_job,
     municipality_partitions,
+    partition_statuses,
     pooled_job,
 )
 from fiscal_intel.resources import FiscalSettings
@@ -86,7 +87,7 @@ def department_landing_sensor(
     # What the department waits for, in order (``pending``): the first runs asked for, then the
     # pooled models, then every municipality's lists, then the view; a changed folder starts
     # again from its first run. ``pending`` True (an older cursor) is the first step.
-    pending = "first_runs" if changed else cursor.get("pending") or None
+    pending = cursor.get("pending") or None
     if pending is True:
         pending = "first_runs"
     skip = None
@@ -94,7 +95,7 @@ def department_landing_sensor(
     tags = {"fiscal_intel/trigger": "department_landing"}
     instance = context.instance
     if changed:
-        pass  # the pooled models wait for these runs: asked for on a later tick
+        pending = "first_runs"  # the pooled models wait for these runs: a later tick asks
     elif pending == "first_runs" and not _in_progress(instance, MUNICIPALITY_MODELS, known):
         # Every first run asked for has finished (built or failed): the pooled models, once.
         requests.append(dg.RunRequest(job_name=POOLED_JOB, run_key=f"pooled-{key}", tags=tags))
@@ -122,12 +123,12 @@ def department_landing_sensor(
             dg.RunRequest(job_name=DEPARTMENT_JOB, run_key=f"department-{key}", tags=tags)
         )
         pending = None
-    if requests:
-        pass
-    elif pending:
-        skip = f"waiting for the department's runs to finish ({pending.replace('_', ' ')})"
-    else:
-        skip = f"no new or changed municipality folder in {landing}"
+    if not requests:
+        skip = (
+            f"waiting for the department's runs to finish ({pending.replace('_', ' ')})"
+            if pending
+            else f"no new or changed municipality folder in {landing}"
+        )
     return dg.SensorResult(
         run_requests=requests,
         dynamic_partitions_requests=(
@@ -143,9 +144,7 @@ def department_landing_sensor(
 
 def _in_progress(instance: dg.DagsterInstance, asset: dg.AssetKey, codes: set[str]) -> bool:
     """True while a municipality partition of ``asset`` has a run queued or going."""
-    if not codes:
-        return False
-    status = instance.get_status_by_partition(asset, sorted(codes), municipality_partitions) or {}
+    status = partition_statuses(instance, asset, codes)
     return any(s == dg.AssetPartitionStatus.IN_PROGRESS for s in status.values())
 
 
