@@ -86,13 +86,7 @@ def run_pipeline(
     first phase's, else read back from the marker), logs and publishes it.
     """
     with warehouse_lock(settings.warehouse, timeout=settings.lock_timeout, on_wait=on_wait):
-        if phase == AFTER_CHOICE:
-            record = record or waiting_record(settings.warehouse)
-        if phase == AFTER_CHOICE and record is not None:
-            write_marker(settings.warehouse, record.run_id, record.started_at, "running", None)
-        else:  # a run of its own (a second phase with no first waiting: the lists alone)
-            record = record or RunRecord(str(uuid.uuid4()), datetime.now())
-            begin_run_log(settings, record)
+        record = open_run(settings, phase, record)
         try:
             _run_stages(settings, stages, record, on_stage, log_level, phase, tags)
             record.status = "success"
@@ -112,16 +106,38 @@ def run_pipeline(
             record.status, record.message = "failed", f"{type(exc).__name__}: {exc}"
             raise
         finally:
-            if phase == BEFORE_CHOICE and record.status in PUBLISHED:
-                # Not finished: its lists come in the second phase, after the pooled step.
-                record.status = "running"
-                write_marker(
-                    settings.warehouse, record.run_id, record.started_at, "waiting", None,
-                    record=record_summary(record),
-                )
-            else:
-                _finish_run(settings, stages, record)
+            close_run(settings, stages, phase, record)
     return record.stages
+
+
+def open_run(settings: Settings, phase: str, record: RunRecord | None) -> RunRecord:
+    """The record a run of ``phase`` works under (in process or through Celery): a second phase
+    takes over its first's (``record``, else the one its marker left waiting) and marks the
+    warehouse running again; any other run, or a second phase with no first waiting (the lists
+    as a run of their own), starts its ``ops.run_log`` row."""
+    if phase == AFTER_CHOICE:
+        record = record or waiting_record(settings.warehouse)
+        if record is not None:
+            write_marker(settings.warehouse, record.run_id, record.started_at, "running", None)
+            return record
+    record = record or RunRecord(str(uuid.uuid4()), datetime.now())
+    begin_run_log(settings, record)
+    return record
+
+
+def close_run(
+    settings: Settings, stages: tuple[str, ...], phase: str, record: RunRecord
+) -> None:
+    """End a run of ``phase``: a first phase that built everything it runs is left ``waiting``
+    (its lists come in the second phase, after the pooled step); any other run is finished."""
+    if phase == BEFORE_CHOICE and record.status in PUBLISHED:
+        record.status = "running"
+        write_marker(
+            settings.warehouse, record.run_id, record.started_at, "waiting", None,
+            record=record_summary(record),
+        )  # fmt: skip
+    else:
+        _finish_run(settings, stages, record)
 
 
 def _finish_run(settings: Settings, stages: tuple[str, ...], record: RunRecord) -> None:

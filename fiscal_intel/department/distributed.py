@@ -12,8 +12,6 @@ deployment, see ``deploy/dagster-postgres.yaml``). Workers start with
 from __future__ import annotations
 
 import time
-import uuid
-from datetime import datetime
 
 import dagster as dg
 from dagster_celery import celery_executor
@@ -111,29 +109,17 @@ def run_pipeline_celery(
     from fiscal_intel.department.pooled import MODEL_CHOICE_TAG
     from fiscal_intel.partitions import all_tax_years
     from fiscal_intel.run_events import check_outcomes, failure_reason, stage_result_of
-    from fiscal_intel.run_log import RunRecord, begin_run_log
-    from fiscal_intel.run_marker import write_marker
     from fiscal_intel.runner import (
-        BEFORE_CHOICE,
         PARTITIONED_STAGES,
         PipelineError,
+        close_run,
         merge_stages,
-        record_summary,
-        waiting_record,
+        open_run,
     )
 
     repo = ReconstructableRepository.for_module(MODULE, "defs")
     config = run_config(settings, broker, backend)
-    if record is None and phase == "after_choice":
-        record = waiting_record(settings.warehouse)
-        if record is None:  # no first phase waiting: the lists as a run of their own
-            phase_started = RunRecord(str(uuid.uuid4()), datetime.now())
-            begin_run_log(settings, phase_started)
-            record = phase_started
-    elif record is None:
-        record = RunRecord(str(uuid.uuid4()), datetime.now())
-    if phase != "after_choice":
-        begin_run_log(settings, record)  # as run_pipeline does: the run's row, then its stages
+    record = open_run(settings, phase, record)  # as run_pipeline does
     try:
         for stage in PHASE_STAGES.get(phase, STAGES):
             start = time.perf_counter()
@@ -167,25 +153,5 @@ def run_pipeline_celery(
         record.status, record.message = "failed", str(exc)
         raise
     finally:
-        if phase == BEFORE_CHOICE and record.status == "success":
-            record.status = "running"  # its lists come in the second phase
-            write_marker(settings.warehouse, record.run_id, record.started_at, "waiting", None,
-                         record=record_summary(record))  # fmt: skip
-        else:
-            _finish(settings, record)
+        close_run(settings, STAGES, phase, record)  # logged, published, marked as in process
     return record.stages
-
-
-def _finish(settings, record) -> None:
-    """The run's log row, its publication and its marker, as ``run_pipeline`` ends a run."""
-    from fiscal_intel.run_log import PUBLISHED, write_run_log
-    from fiscal_intel.run_marker import write_marker
-    from fiscal_intel.runner import publish_run
-
-    write_run_log(settings, record)
-    if record.status in PUBLISHED:
-        publish_run(settings, record)  # the read-only copy readers open, as in process
-    write_marker(
-        settings.warehouse, record.run_id, record.started_at, record.status,
-        record.failed_stage,
-    )  # fmt: skip

@@ -170,8 +170,8 @@ def run_municipality(
             return result
         from fiscal_intel.run_log import RunRecord
 
-        record = first.record if first is not None and first.record else None
-        if record is None and phase != "after_choice":
+        record = first.record if first is not None else None
+        if phase == BEFORE_CHOICE:  # kept to hand to the second run
             import uuid
             from datetime import datetime
 
