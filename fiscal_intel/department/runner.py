@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -362,12 +362,14 @@ def _overlapped(
     every core of the department (nothing else runs then); each choice written and the second
     run as one task, the largest first. The models are the same as in turn (seeded; each
     member trains on one thread, benchmarks/department_cost.md)."""
+    phase = "before_choice" if pooled else "whole"
+    submitted = _submit(pool, {c: partial(_first_run, jobs[c], c, log_level, phase) for c in order})
+    # Imported here, while the workers run (pooled imports LightGBM and polars: seconds that
+    # would hold back the workers' first tasks if imported before, or leave them idle after).
     from fiscal_intel.department.pooled import collect_reads, fit_pooled
 
-    phase = "before_choice" if pooled else "whole"
-    firsts = _in_pool(
-        pool,
-        {c: partial(_first_run, jobs[c], c, log_level, phase) for c in order},
+    firsts = _collect(
+        submitted,
         jobs,
         partial(_report_first, finished=finished),
         timeline,
@@ -438,7 +440,24 @@ def _in_pool(
     """Each call (by municipality code) on the pool, in the given order, ``on_done`` with each
     result as it comes; a worker that died (killed, out of memory) fails its municipality only.
     ``timeline``: each call's span is added to it."""
-    futures = {pool.submit(_timed, call): code for code, call in calls.items()}
+    return _collect(_submit(pool, calls), jobs, on_done, timeline, kind)
+
+
+def _submit(
+    pool: ProcessPoolExecutor, calls: dict[str, Callable[[], MunicipalityResult]]
+) -> dict[Future, str]:
+    """Each call (by municipality code) submitted to the pool, in the given order."""
+    return {pool.submit(_timed, call): code for code, call in calls.items()}
+
+
+def _collect(
+    futures: dict[Future, str],
+    jobs: dict[str, Settings],
+    on_done: Callable[[MunicipalityResult], None] | None = None,
+    timeline: list[dict] | None = None,
+    kind: str = "run",
+) -> dict[str, MunicipalityResult]:
+    """The results of :func:`_submit`'s calls as they come (see :func:`_in_pool`)."""
     out = {}
     for future in as_completed(futures):
         code = futures[future]
