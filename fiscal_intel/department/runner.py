@@ -267,6 +267,26 @@ def run_department(
             ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
         ):
             _overlapped(pool, order, jobs, log_level, pooled, finished, timeline)
+            # Every task is done: the workers exit (Dagster's, DuckDB's and GX's exit work,
+            # seconds under load) while this process builds the department's view, instead
+            # of before it; the interpreter waits for them at its own exit.
+            pool.shutdown(wait=False)
+            return _department_view(
+                settings, warehouse_dir, results, unknown, timeline, build_department
+            )
+    return _department_view(settings, warehouse_dir, results, unknown, timeline, build_department)
+
+
+def _department_view(
+    settings: Settings,
+    warehouse_dir: Path,
+    results: list[MunicipalityResult],
+    unknown: list[str],
+    timeline: list[dict],
+    build_department: Callable,
+) -> list[MunicipalityResult]:
+    """``department.duckdb`` and the department's report from the results (by code)."""
+    landing = settings.landing_path
     start = time.time()
     results.sort(key=lambda r: r.code)
     # With --municipality, the others keep their place in the department's view from their
