@@ -171,34 +171,33 @@ def plain_columns(
     source: Source,
     present: set[str],
     mapping: ColumnMapping | None = None,
-) -> frozenset[str]:
+) -> frozenset[str] | None:
     """The columns of ``_batch`` whose every field is written in its kind's plain spelling
-    (``2023-04-30``, ``1234567``, ``900123456``), when the batch is small.
+    (``2023-04-30``, ``1234567``, ``900123456``) or missing (NULL), when the batch is small.
 
-    For such a column the typed query is the plain branch alone (``fi_money_plain(x)``, never
-    blank): the value the whole parser gives those fields, in a query a fraction of the size.
+    For such a column the typed query is the plain branch alone (``fi_money_plain(x)``, blank
+    only where NULL): the value the whole parser gives those fields, in a query a fraction of
+    the size.
     A small file's load was mostly DuckDB binding the typed query (every regular expression of
     the general branches compiled per query), not reading its rows. A batch of more than
     :data:`PLAIN_SCAN_ROWS` rows is typed in full without looking (there the rows cost more
-    than the plan, and a second pass over them would not pay); the look reads at most that
-    many rows plus one.
+    than the plan, and a second pass over them would not pay): ``None``. The look reads at
+    most that many rows plus one.
     """
     checked = {
         c.name: macro
         for c in source.columns
         if c.name in present and (macro := _plain_parse(c, mapping)) is not None
     }
-    if not checked:
-        return frozenset()
-    counts = ", ".join(
-        f'count(*) filter (where not coalesce({macro}("{name}"), false))'
+    counts = "".join(
+        f', count(*) filter (where not coalesce({macro}("{name}"), "{name}" is null))'
         for name, macro in checked.items()
     )
     row = con.execute(
-        f"select count(*), {counts} from (select * from _batch limit {PLAIN_SCAN_ROWS + 1})"
+        f"select count(*){counts} from (select * from _batch limit {PLAIN_SCAN_ROWS + 1})"
     ).fetchone()
     if row is None or row[0] > PLAIN_SCAN_ROWS:
-        return frozenset()
+        return None
     return frozenset(name for name, odd in zip(checked, row[1:], strict=True) if odd == 0)
 
 
@@ -272,11 +271,11 @@ def _empty_expr(col: Column, ref: str, parsed: str, plain: bool = False) -> str:
     Every parser returns NULL for blank text, so a parsed value says the field is not blank and
     the text is looked at only where the value is NULL (``tests/test_loader_plan.py`` proves
     the premise for each kind). A DANE column's value comes from a lookup: its text is read.
-    A ``plain`` column (:func:`plain_columns`) has no blank field: every plain spelling has a
-    digit.
+    A ``plain`` column (:func:`plain_columns`) is blank only where NULL: every plain spelling
+    has a digit.
     """
     if plain:
-        return "false"
+        return f"{ref} is null"
     if col.kind == "text":
         return f"{parsed} is null"
     if col.kind == "dane":
@@ -303,7 +302,10 @@ def _prepare_places(
     con: duckdb.DuckDBPyConnection, source: Source, present: set[str], mapping: ColumnMapping
 ) -> None:
     """Resolve each distinct municipality of ``_batch`` (with its department column, else the
-    mapping's department) to its DIVIPOLA code or the reason it has none, into ``_places``."""
+    mapping's department) to its DIVIPOLA code or the reason it has none, into ``_places``
+    (only read by the typed query of a batch with such a column)."""
+    if not any(c.kind == "dane" and c.name in present for c in source.columns):
+        return
     con.execute(
         f"create or replace temp table {PLACES} (value varchar, department varchar, "
         "code varchar, why varchar)"
@@ -428,6 +430,7 @@ def typed_select(
     *,
     raw_expr: str = RAW,
     plain: frozenset[str] = frozenset(),
+    reasons: bool = True,
 ) -> str:
     """The query that types ``_batch`` and lists each row's reasons for quarantine.
 
@@ -444,9 +447,13 @@ def typed_select(
     rows). A row with a ``_shape`` problem has that one reason: its values sit in the wrong
     columns, so what they would fail is noise. ``plain``: the columns every field of which is
     in its plain spelling (:func:`plain_columns`), typed by the plain branch alone.
+
+    ``reasons=False``: the same rows, values and ``_clean``, without the reasons and raw text
+    (an empty list and NULL): a smaller query, for a batch that may well have no row to
+    quarantine (see :func:`_type_batch`).
     """
     flags, cleaned, parses, digits, remainders, checks = [], [], [], [], [], []
-    selects, reasons, clean = [], [], []
+    selects, why, clean = [], [], []
     for col in source.columns:
         if col.name not in present:
             selects.append(f"cast(null as {col.sql_type}) as {col.name}")
@@ -477,42 +484,44 @@ def typed_select(
             remainders.append(f'fi_nit_dv_remainder("__n_{col.name}") as "__r_{col.name}"')
             checks.append(f'fi_nit_dv_of_remainder("__r_{col.name}") as "__dv_{col.name}"')
         selects.append(f"cast({parsed} as {col.sql_type}) as {col.name}")
-        reasons.extend(_reasons(col, ref, parsed, empty))
+        why.extend(_reasons(col, ref, parsed, empty))
         clean.extend(_clean_terms(col, parsed, empty))
     if {"dv", "nit"} <= present and any(c.name == "dv" for c in source.columns):
         # The RIT and the RUES carry the DV in its own column: it must match the NIT beside it.
-        reasons.append(_DV_COLUMN_REASON)
+        why.append(_DV_COLUMN_REASON)
         clean.append('coalesce("__p_dv" = "__dv_nit", true)')
     for rule in source.rules:
         # Rules across columns (sources.RowRule), over the text as read and the typed values.
         refs = {"text": {c: f'"{c}"' for c in present}, "value": {c: f'"__p_{c}"' for c in present}}
         broken = f"coalesce({rule.broken.format(**refs)}, false)"
-        reasons.append((broken, rule.reason.format(**refs)))
+        why.append((broken, rule.reason.format(**refs)))
         clean.append(f"not {broken}")
     department = f'"{DEPARTMENT}"' if DEPARTMENT in present else "null::varchar"
-    reason_list = ",\n        ".join(f"case when {c} then {m} end" for c, m in reasons) or "null"
+    reason_list = ",\n        ".join(f"case when {c} then {m} end" for c, m in why) or "null"
     clean_list = "\n            and ".join(clean) or "true"
-
-    def layer(name: str, source_name: str, columns: list[str]) -> str:
+    # Each layer a subquery reading the one before (nested subqueries bind in about half the
+    # time of as many CTEs); an empty layer is left out.
+    query = f"(select *, {department} as {DEPARTMENT_REF} from _batch) as l0"
+    layers = (flags, cleaned, parses, digits, remainders, checks)
+    for i, columns in enumerate((c for c in layers if c), start=1):
         listed = "".join(f",\n        {c}" for c in columns)
-        return f"{name} as (\n    select *{listed}\n    from {source_name}\n),\n"
-
-    return (
-        "with "
-        + layer("flagged", f"(select *, {department} as {DEPARTMENT_REF} from _batch)", flags)
-        + layer("cleaned", "flagged", cleaned)
-        + layer("parsed", "cleaned", parses)
-        + layer("numbered", "parsed", digits)
-        + layer("remaindered", "numbered", remainders)
-        + layer("checked", "remaindered", checks)
-        + f"judged as (\n    select *,\n"
+        query = f"(\n    select *{listed}\n    from {query}\n) as l{i}"
+    judged = (
+        f"(\n    select *,\n"
         f"        _blank or ({SHAPE} is null\n            and {clean_list}) as _clean\n"
-        f"    from checked\n)\n"
+        f"    from {query}\n) as judged"
+    )
+    if reasons:
+        raw = f"case when not _clean then {raw_expr} end"
+        listed = (
+            f"case when _clean then []::varchar[] when {SHAPE} is not null then [{SHAPE}]\n"
+            f"    else list_filter([\n        {reason_list}\n    ], lambda r: r is not null) end"
+        )
+    else:
+        raw, listed = "null::varchar", "[]::varchar[]"
+    return (
         f"select\n    {', '.join(selects)},\n    {ROW_NUMBER}, _blank, _clean,\n"
-        f"    case when not _clean then {raw_expr} end as {RAW},\n"
-        f"    case when _clean then []::varchar[] when {SHAPE} is not null then [{SHAPE}]\n"
-        f"    else list_filter([\n        {reason_list}\n    ], lambda r: r is not null) end"
-        f" as _reasons\nfrom judged"
+        f"    {raw} as {RAW},\n    {listed} as _reasons\nfrom {judged}"
     )
 
 
@@ -755,13 +764,26 @@ def _judge_file(
     - A record id (``Source.row_id``) repeated in the file with other values: every such row,
       the reason naming the other rows (which one is right cannot be told from the file).
 
-    Both look only at rows that are otherwise clean and cost an aggregate each; a file without
-    such rows is left as it was typed.
+    Both look only at rows that are otherwise clean; one query first says whether the file has
+    any such row at all (most files have none, and are then left as they were typed without the
+    statements that find and record them).
     """
     live = "_clean and not _blank"
-    con.execute("create or replace temp table _extra (rn bigint, reason varchar)")
     dates = [c.name for c in source.columns if c.kind == "date" and c.name in present]
     bound = bounds.latest_date
+    rid = source.row_id
+    probes = [f"count(*) filter (where {c} > ?::date or {c} < ?::date)" for c in dates]
+    if rid and rid in present:
+        probes.append(f"count({rid}) - count(distinct {rid})")
+    if not probes:
+        return
+    found = con.execute(
+        f"select {', '.join(probes)} from _typed where {live}",
+        [d for _ in dates for d in (bound, bounds.earliest_date)],
+    ).fetchone()
+    if not any(found or ()):
+        return
+    con.execute("create or replace temp table _extra (rn bigint, reason varchar)")
     for c in dates:
         con.execute(
             f"insert into _extra select {ROW_NUMBER}, "
@@ -772,7 +794,6 @@ def _judge_file(
             f"from _typed where {live} and ({c} > ?::date or {c} < ?::date)",
             [bound, bound, bounds.earliest_date, bound, bounds.earliest_date],
         )
-    rid = source.row_id
     if rid and rid in present:
         content = ", ".join(c.name for c in source.columns if c.name in present)
         con.execute(
@@ -808,6 +829,36 @@ def _judge_file(
     con.execute("drop table _extra")
 
 
+def _type_batch(
+    con: duckdb.DuckDBPyConnection,
+    source: Source,
+    present: set[str],
+    mapping: ColumnMapping,
+    raw_expr: str,
+    plain: frozenset[str] | None,
+) -> None:
+    """Type ``_batch`` into the temporary table ``_typed`` (see :func:`typed_select`).
+
+    A small batch (``plain`` not ``None``, :func:`plain_columns`) is typed first without the
+    reasons: most files have no row to quarantine, and the reasons are about half of the
+    query DuckDB plans. Only when a row is not clean is the batch typed again with them, by
+    the full query, which is what a large batch gets at once (typing its rows twice would cost
+    more than the plan).
+    """
+
+    def typed(reasons: bool) -> None:
+        query = typed_select(
+            source, present, mapping, raw_expr=raw_expr, plain=plain or frozenset(), reasons=reasons
+        )
+        con.execute("create or replace temp table _typed as " + query)
+
+    if plain is not None:
+        typed(reasons=False)
+        if not scalar(con, "select count(*) from _typed where not _clean"):
+            return
+    typed(reasons=True)
+
+
 def _commit(
     con: duckdb.DuckDBPyConnection,
     source: Source,
@@ -827,10 +878,7 @@ def _commit(
     con.begin()
     try:
         batch_id = _next_batch_id(con)
-        con.execute(
-            "create or replace temp table _typed as "
-            + typed_select(source, present, mapping, raw_expr=raw_expr, plain=plain)
-        )
+        _type_batch(con, source, present, mapping, raw_expr, plain)
         _judge_file(con, source, present, raw_expr, bounds or LoadBounds())
         con.execute(
             f"insert into raw.{source.name} ({cols}, _file, _sha256, _row_number, _batch_id) "
@@ -838,21 +886,22 @@ def _commit(
             "where _clean and not _blank",
             [load.file, load.sha256, batch_id],
         )
-        names = {c.name for c in source.columns}
-        nit = "nit" if "nit" in names else "null"
-        year = "tax_year" if "tax_year" in names else "null"
-        con.execute(
-            "insert into ops.quarantine "
-            "(source, file, row_number, reason, raw, sha256, batch_id, nit, tax_year) "
-            f"select ?, ?, {ROW_NUMBER}, array_to_string(_reasons, '; '), {RAW}, ?, ?, "
-            f"{nit}, {year} from _typed where not _clean",
-            [source.name, load.file, load.sha256, batch_id],
-        )
         read, loaded, quarantined, blank, unexplained = con.execute(
             "select count(*) filter (not _blank), count(*) filter (_clean and not _blank), "
             "count(*) filter (not _clean), count(*) filter (_blank), "
             "count(*) filter (not _clean and len(_reasons) = 0) from _typed"
         ).fetchall()[0]
+        if quarantined:
+            names = {c.name for c in source.columns}
+            nit = "nit" if "nit" in names else "null"
+            year = "tax_year" if "tax_year" in names else "null"
+            con.execute(
+                "insert into ops.quarantine "
+                "(source, file, row_number, reason, raw, sha256, batch_id, nit, tax_year) "
+                f"select ?, ?, {ROW_NUMBER}, array_to_string(_reasons, '; '), {RAW}, ?, ?, "
+                f"{nit}, {year} from _typed where not _clean",
+                [source.name, load.file, load.sha256, batch_id],
+            )
         if loaded + quarantined != read or unexplained:
             raise AssertionError(
                 f"{load.file}: read {read} rows but accounted for {loaded + quarantined}, "
