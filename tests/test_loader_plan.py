@@ -199,3 +199,55 @@ def test_a_large_batch_is_typed_by_the_full_query(con, monkeypatch) -> None:
     loader._type_batch(Spy(), source, present, mapping, "'raw'", None)
     (typed,) = [s for s in statements if s.startswith("create or replace temp table _typed")]
     assert "list_filter" in typed and "fi_money_general" in typed
+
+
+def test_the_listed_check_digit_remainder_is_the_arithmetic_one(con) -> None:
+    # Every NIT length (1 to 15 digits) and its edges, and a spread of random ones.
+    differ = con.execute(
+        """
+        with n as (
+            select (10::bigint ** k)::bigint - 1 as n from range(1, 16) as t(k)
+            union all select (10::bigint ** k)::bigint from range(0, 15) as t(k)
+            union all select (random() * 999999999999999)::bigint from range(20000)
+            union all select 0
+        )
+        select n from n where fi_nit_dv_remainder(n) <> fi_nit_dv_remainder_listed(n)
+        """
+    ).fetchall()
+    assert differ == []
+    assert con.execute("select fi_nit_dv_remainder_listed(null)").fetchone() == (None,)
+
+
+def test_check_digits_are_listed_for_small_batches_only(con, monkeypatch) -> None:
+    source, mapping, present = _batch(con, "withholdings", plain=False)
+    queries: list[str] = []
+    real = con.execute
+
+    class Spy:
+        def execute(self, sql, *args):
+            queries.append(sql)
+            return real(sql, *args)
+
+    look = loader.look_at_batch(con, source, present, mapping)
+    assert look is not None and look.rows == 60
+    loader._type_batch(Spy(), source, present, mapping, "'raw'", look)
+    typed = [q for q in queries if q.startswith("create or replace temp table _typed")]
+    assert typed and all("fi_nit_dv_remainder_listed" in q for q in typed)
+    small = _rows(con, "select * from _typed")
+    monkeypatch.setattr(loader, "LISTED_DV_ROWS", 10)
+    queries.clear()
+    loader._type_batch(Spy(), source, present, mapping, "'raw'", look)
+    typed = [q for q in queries if q.startswith("create or replace temp table _typed")]
+    assert typed and not any("fi_nit_dv_remainder_listed" in q for q in typed)
+    assert _rows(con, "select * from _typed") == small
+
+
+def test_an_old_raw_table_gains_the_columns_the_contract_gained(con) -> None:
+    con.execute("create or replace table raw.payments (payment_id varchar, _file varchar)")
+    loader.ensure_raw_table(con, SOURCES["payments"])
+    loader.ensure_raw_table(con, SOURCES["payments"])  # nothing left to add: no error
+    names = [
+        r[0] for r in con.execute("select name from pragma_table_info('raw.payments')").fetchall()
+    ]
+    assert names == ["payment_id", "_file", "nit", "tax_year", "paid_on", "amount"]
+    con.execute("drop table raw.payments")
