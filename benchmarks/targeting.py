@@ -74,8 +74,9 @@ def run_seed(
 ) -> dict:
     """Generate and run one municipality in ``workdir`` and collect its results. ``mode``:
     ``full``; ``rescore`` (a warehouse built there before: only the scoring and marts stages
-    run again, for modelling changes that leave the features as they are); ``collect`` (read
-    the results of the warehouse there, run nothing)."""
+    run again, for modelling changes that leave the features as they are); ``refeature`` (the
+    features stage too, for a change to the feature SQL; the generated data and staging stay);
+    ``collect`` (read the results of the warehouse there, run nothing)."""
     landing, truth = workdir / "landing", workdir / "truth"
     warehouse = workdir / "warehouse.duckdb"
     if mode == "full" or not warehouse.exists():
@@ -89,7 +90,9 @@ def run_seed(
     stages = []
     if mode != "collect":
         stages = run_pipeline(settings, **({"stages": ("scoring", "marts")}
-                                           if mode == "rescore" else {}))
+                                           if mode == "rescore" else
+                                           {"stages": ("features", "scoring", "marts")}
+                                           if mode == "refeature" else {}))
     seconds = time.perf_counter() - start
     with duckdb.connect(settings.warehouse, read_only=True) as con:
         perf = con.execute(
@@ -436,8 +439,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worlds", nargs="+", help="worlds × seeds table (issue #20)")
     parser.add_argument("--label", default="current", help="with --worlds: the modelling state")
     parser.add_argument("--cache", type=Path, help="with --worlds: keep the municipalities here")
-    parser.add_argument("--mode", choices=("full", "rescore", "collect"), default="full",
-                        help="with --cache: rebuild all, rerun scoring and marts, or only read")
+    parser.add_argument("--mode", choices=("full", "rescore", "refeature", "collect"),
+                        default="full",
+                        help="with --cache: rebuild all, rerun scoring and marts (refeature: "
+                             "features, scoring and marts), or only read")
     parser.add_argument("--no-selection-correction", action="store_true",
                         help="every closed audit weighs the same (model.SELECTION_CORRECTION)")
     parser.add_argument("--no-corroboration", action="store_true",
