@@ -254,7 +254,7 @@ entity as (
 ),
 
 -- What an omiso audit of another year established this business owed (its liquidación de
--- aforo: 0.95 of the planted tax on both demo worlds), indexed by the CPI to the case's year:
+-- aforo), indexed by the CPI to the case's year:
 -- the office's own finding on the same business. A non-filer's last return is what it chose
 -- to declare, and the amount model learns from what filers declare; an audit measured what it
 -- earned. The nearest audited year counts (the earlier on a tie). Years past the last CPI
