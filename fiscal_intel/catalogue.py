@@ -467,7 +467,7 @@ COLUMNS: dict[str, dict[str, str]] = {
         "registry_evidence_tax": "label-free evidence: tax on what the registry (assets, staff) says is missing, for a return in the lowest quarter of income per peso of assets of its peers (COP)",
         "registry_percentile": "where declared income per peso of registered assets stands among the division and size-band peers (0 = lowest)",
     },
-    "features.omiso_features": {"contractor_tax": "contractor rule: tax on what reteICA agents paid a NIT with no RIT, chamber record or return (COP)"},
+    "features.omiso_features": {"contractor_tax": "contractor rule: tax on what reteICA agents paid a NIT with no RIT, chamber record or return (COP)", "audited_tax": "what the nearest adjusted omiso audit of another year assessed the business, indexed by the CPI to this year: the ranking counts at least this (COP)", "audited_tax_year": "the tax year of that audit"},
     "evaluation.truth": {"true_gap": "true tax gap of the case in the ground-truth file (COP)"},
     "staging.as_of_date": {
         "as_of_source": "where the as-of date came from (setting or data)",

@@ -402,3 +402,22 @@ def test_case_file_in_english_and_bad_input(demo_run, tmp_path: Path, capsys) ->
                  "--out", str(page)]) in (0, 1)  # fmt: skip
     assert main([*args[:3], "--nit", "1", "--year", str(year), "--out", str(page)]) == 1
     assert "not in the warehouse" in capsys.readouterr().err
+
+
+def test_a_taxpayers_cases_fit_with_one_inspector_when_singles_came_first() -> None:
+    """Eight single cases ranked before a taxpayer's two (3 inspectors of 4): placed in rank
+    order, the pair found only single free places and was split."""
+    import polars as pl
+
+    from fiscal_intel.inspector_files import assign_inspectors
+
+    nits = ["A", "B", "C", "D", "E", "F", "G", "H", "I", "I", "J", "B"]
+    cases = pl.DataFrame({
+        "rank": list(range(1, 13)), "nit": nits,
+        "expected_recovery": [float(100 - k) for k in range(12)],
+    })  # fmt: skip
+    got = assign_inspectors(cases, 3, 4)
+    per_nit = got.group_by("nit").agg(pl.col("inspector").n_unique())
+    assert (per_nit["inspector"] == 1).all()
+    assert got["inspector"].value_counts()["count"].to_list() == [4, 4, 4]
+    assert got.sort("rank")["inspector"][0] == 1  # inspector 1 has the top case

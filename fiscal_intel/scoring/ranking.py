@@ -129,6 +129,16 @@ def witnessed_amount(
     return witnessed + p * unwitnessed, unwitnessed
 
 
+def amount_floor(program: str, candidates: pl.DataFrame) -> np.ndarray:
+    """Per candidate, the tax the office established for the same business in another year
+    (``ProgramSpec.amount_floor``, an audit's assessment indexed by the CPI), which the ranking
+    counts the amount at least; 0 where there is none, or the program or frame has no floor."""
+    column = PROGRAMS[program].amount_floor
+    if column is None or column not in candidates.columns:
+        return np.zeros(candidates.height)
+    return np.nan_to_num(candidates[column].cast(pl.Float64).to_numpy())
+
+
 def corroboration_multiple(model: ProgramModel) -> float:
     """The multiple the model's amounts are corroborated at: the one it learnt, else the
     spec's."""
@@ -149,6 +159,12 @@ def rank_candidates(
     cap = corroboration_cap(model.program, candidates, corroboration_multiple(model))
     capped_at = np.where(amount > cap, cap, np.nan)  # for the reasons: the amount was capped
     amount = np.minimum(amount, cap)
+    # What an audit of another year established for the business counts in full, above the
+    # cap: it measured the business, it is not its size (``ProgramSpec.amount_floor``).
+    audited = amount_floor(model.program, candidates)
+    floored = audited > amount
+    capped_at = np.where(floored, np.nan, capped_at)
+    amount = np.where(floored, audited, amount)
     # Requirement 4 of issue #20: the money no witness of the case supports counts at the
     # case's probability (``witnessed_amount``; measured in benchmarks/targeting_worlds.md).
     model_amount = amount
@@ -181,6 +197,7 @@ def rank_candidates(
         by_evidence=pl.Series(by_evidence),
         amount_capped_at=pl.Series(np.where(by_evidence, np.nan, capped_at)).fill_nan(None),
         amount_unwitnessed=pl.Series(np.where(by_evidence, np.nan, discounted)).fill_nan(None),
+        amount_floored=pl.Series(np.where(floored & ~by_evidence, audited, np.nan)).fill_nan(None),
     ).sort(
         ["expected_recovery", "statute_expires_on", "nit", "tax_year"],
         descending=[True, False, False, False],
@@ -243,6 +260,17 @@ def reasons_for(
                 f"{program}.expected.corroborated", witness=cap / multiple, multiple=multiple
             )
             for cap in top["amount_capped_at"].to_list()
+        ])  # fmt: skip
+    column = spec.amount_floor_year
+    if "amount_floored" in top.columns and column is not None and column in top.columns:
+        # the amount is what an audit of another year established: say which year
+        structured = _beside_expected(structured, [
+            None if floor is None else phrase(
+                f"{program}.expected.audited", audited=floor, audited_year=year
+            )
+            for floor, year in zip(
+                top["amount_floored"].to_list(), top[column].to_list(), strict=True
+            )
         ])  # fmt: skip
     if "amount_unwitnessed" in top.columns:
         # the money no witness supports was counted at the case's probability: say how much
@@ -317,6 +345,8 @@ def score_program(
         columns["late_filing_open"] = None
     columns.update(dict.fromkeys(PROGRAMS[program].corroboration))
     columns.update(dict.fromkeys(PROGRAMS[program].amount_witnesses))
+    if PROGRAMS[program].amount_floor is not None:
+        columns[PROGRAMS[program].amount_floor] = None
     candidates = frame(con, f"select {', '.join(columns)} from {table} where is_candidate")
     # The feature columns are not needed past the prediction: sorting 1.8M rows with them
     # moved ~60 columns for nothing.
@@ -324,14 +354,14 @@ def score_program(
     del candidates
     head = scored.head(settings.explain_top).select(
         "nit", "tax_year", "risk_score", "predicted_amount", "expected_recovery", "by_evidence",
-        "amount_capped_at", "amount_unwitnessed",
+        "amount_capped_at", "amount_unwitnessed", "amount_floored",
     )
     con.register("_top", head.with_row_index("_position"))
     try:
         top = frame(
             con,
             f"select f.*, t.risk_score, t.predicted_amount, t.expected_recovery, t.by_evidence, "
-            f"t.amount_capped_at, t.amount_unwitnessed "
+            f"t.amount_capped_at, t.amount_unwitnessed, t.amount_floored "
             f"from _top as t join {table} as f using (nit, tax_year) order by t._position",
         )
     finally:

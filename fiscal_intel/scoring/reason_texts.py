@@ -89,6 +89,7 @@ TEXT: dict[str, dict[str, str]] = {
         "omiso.activity": "actividad CIIU {ciiu} con tarifa de {activity_rate:rate}",
         "omiso.late_filing": "aún sin declaración de {tax_year:y} (vencimiento {filing_deadline:date}): en años anteriores el {late_probability:pct} de los casos con un historial como este fueron declaraciones tardías, no omisiones: un emplazamiento para declarar (ET art. 715) puede resolverlo",
         "omiso.expected": "impuesto esperado si se liquida {amount:cop} (liquidación de aforo, ET art. 717)",
+        "omiso.expected.audited": "; al menos {audited:cop}, lo que una fiscalización de omisión de {audited_year:y} liquidó a este negocio, actualizado por el IPC",
         "omiso.expected.corroborated": "; limitado a {multiple:d1} veces lo que hoy indican el registro mercantil y los terceros ({witness:cop}): el monto no descansa solo en el tamaño",
         "omiso.statute": "puede liquidarse hasta el {statute_expires_on:date} (ET art. 717)",
         # both programs
@@ -166,6 +167,7 @@ TEXT: dict[str, dict[str, str]] = {
         "omiso.activity": "activity CIIU {ciiu} taxed at {activity_rate:rate}",
         "omiso.late_filing": "no return yet for {tax_year:y} (deadline {filing_deadline:date}): in earlier years {late_probability:pct} of such cases with a record like this one were late returns, not omissions: a demand to file (emplazamiento, ET art. 715) may settle it",
         "omiso.expected": "expected assessment if adjusted {amount:cop} (assessment of a non-filer, ET art. 717)",
+        "omiso.expected.audited": "; at least {audited:cop}, what a non-filing audit of {audited_year:y} assessed this business, updated by the CPI",
         "omiso.expected.corroborated": "; capped at {multiple:d1} times what the business registry and third parties show today ({witness:cop}): the amount does not rest on size alone",
         "omiso.statute": "can be assessed until {statute_expires_on:date} (ET art. 717)",
         "general.past_audits.adjusted": "{past_adjusted_audits:n} audit(s) of its other years found tax due",

@@ -109,6 +109,13 @@ class ProgramSpec:
     # rests on its size with weak evidence does not outrank a solid one, while a likely case
     # keeps nearly all of it. Empty: the whole amount counts.
     amount_witnesses: tuple[str, ...] = ()
+    # Amount floor (issue #20, round 4): a column of the feature table (not a model feature)
+    # holding a tax the office itself established for the same business in another year (an
+    # audit's assessment), and the column holding that year. The ranking counts the amount at
+    # least this much, above the corroboration cap (``ranking.amount_floor``): what an audit
+    # measured is not size alone. None: no floor.
+    amount_floor: str | None = None
+    amount_floor_year: str | None = None
 
     @property
     def table(self) -> str:

@@ -253,6 +253,47 @@ entity as (
     left join latest_activity as la on n.nit = la.nit
 ),
 
+-- What an omiso audit of another year established this business owed (its liquidación de
+-- aforo), indexed by the CPI to the case's year:
+-- the office's own finding on the same business. A non-filer's last return is what it chose
+-- to declare, and the amount model learns from what filers declare; an audit measured what it
+-- earned. The nearest audited year counts (the earlier on a tie). Years past the last CPI
+-- published take its last level.
+cpi_last as (
+    select
+        max(year) as year,
+        arg_max(cpi_dec, year) as cpi_dec
+    from ref.cpi_deflator
+),
+
+cpi as (
+    select
+        y.tax_year,
+        coalesce(p.cpi_dec, case when y.tax_year > l.year then l.cpi_dec end) as cpi_dec
+    from years_due as y
+    cross join cpi_last as l
+    left join ref.cpi_deflator as p on y.tax_year = p.year
+),
+
+audited as (
+    select
+        c.nit,
+        c.tax_year,
+        arg_min(
+            l.assessed_amount::double * coalesce(pc.cpi_dec / pa.cpi_dec, 1),
+            abs(l.tax_year - c.tax_year) * 2 + (l.tax_year > c.tax_year)::int
+        ) as audited_tax,
+        arg_min(
+            l.tax_year, abs(l.tax_year - c.tax_year) * 2 + (l.tax_year > c.tax_year)::int
+        ) as audited_tax_year
+    from cases as c
+    inner join audit_labels as l
+        on c.nit = l.nit and c.tax_year <> l.tax_year and l.adjusted and l.assessed_amount > 0
+    left join cpi as pa on l.tax_year = pa.tax_year
+    left join cpi as pc on c.tax_year = pc.tax_year
+    group by c.nit, c.tax_year
+),
+
 -- Every case opened on the NIT and year by the as-of date, closed or still in progress (no
 -- closed_on): a case being worked is not a candidate for either list. Only closed ones are
 -- labels (audit_labels).
@@ -347,6 +388,10 @@ select
                 )
         else 0
     end as contractor_tax,
+    -- the tax an omiso audit of another year established (``audited``): the ranking counts
+    -- at least this much (fiscal_intel.scoring.spec.ProgramSpec.amount_floor)
+    au.audited_tax,
+    au.audited_tax_year,
     -- The rule an analyst applies without a model (the baseline it must beat): registered
     -- assets times the activity's rate.
     coalesce(g.total_assets, 0) * coalesce(rt.rate_per_mil, 0) / 1000 as rule_score,
@@ -399,5 +444,6 @@ left join staging.stg_ciiu_rates as rt on e.ciiu = rt.ciiu
 left join section_yield as sy on k.ciiu_section = sy.ciiu_section
 left join audit_labels as l on c.nit = l.nit and c.tax_year = l.tax_year
 left join any_audit as aa on c.nit = aa.nit and c.tax_year = aa.tax_year
+left join audited as au on c.nit = au.nit and c.tax_year = au.tax_year
 left join features.known_returns as d on c.nit = d.nit and c.tax_year = d.tax_year
 cross join as_of as a;

@@ -227,4 +227,12 @@ OMISO = ProgramSpec(
     # 95th percentile (2.4-2.5) gave llanura 0.917, the 80th 0.937 and rionegro 0.924
     # (benchmarks/targeting_variants.md).
     corroboration_quantile=0.9,
+    # What an omiso audit of another year assessed the same business, indexed by the CPI
+    # (``audited_tax`` in sql/features/omiso_features.sql): the amount counts at least this.
+    # The amount model learns from what filers declare, and a business that stopped filing
+    # often declared less than it earned; its own audit measured what it earned. Twelve seeds
+    # per world (benchmarks/targeting_worlds.md, "amount at least the audited tax"; docs/
+    # targeting.md, round 4).
+    amount_floor="audited_tax",
+    amount_floor_year="audited_tax_year",
 )
