@@ -201,10 +201,16 @@ def run_world(cache: Path, world: str, seeds: list[int]) -> list[str]:
 
         # More labels of the same selection, as the audits found them: what pooling the
         # other seeds' audits buys without the truth.
-        audits = pl.concat([o.audited for o in others], how="vertical_relaxed")
-        q = mean_p(ceiling_classifiers(s.model, audits, "label_adjusted"), x)
-        score("audited, the audits' findings (no truth; eleven seeds' audits)", s,
-              ranked_with(s, q, product_amount, discount=True))  # fmt: skip
+        # The held-out seed's own audits first (the product's labels, without its selection
+        # weights: checks this path against the product), then 1, 3 and all the other seeds'.
+        at = seeds.index(held)
+        for n in (0, 1, 3, len(others)):
+            pooled = [data[seeds[(at + i) % len(seeds)]] for i in range(1, n + 1)]
+            audits = pl.concat([o.audited for o in pooled or [s]], how="vertical_relaxed")
+            q = mean_p(ceiling_classifiers(s.model, audits, "label_adjusted"), x)
+            what = "its own seed's" if n == 0 else f"{n} other seeds'"
+            score(f"audited, the audits' findings (no truth), {what} audits", s,
+                  ranked_with(s, q, product_amount, discount=True))  # fmt: skip
         for label, part in (("audited", "audited"), ("random audits", "random")):
             train = pl.concat([getattr(o, part) for o in others], how="vertical_relaxed")
             q = mean_p(ceiling_classifiers(s.model, train), x)
