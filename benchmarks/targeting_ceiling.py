@@ -31,6 +31,9 @@ that the product's misses, by planted kind and by whether the firm was audited b
         --seeds 9401 9402 9403 9501 9502 9503 9601 9602 9603 9701 9702 9703 \
         --worlds rionegro --out benchmarks/targeting_ceiling.md
 
+``--pooled``: instead, the product's department pooled model (``department/pooled.py``)
+trained on the seeds' closed audits, each seed ranked by it (its own section of ``--out``).
+
 Run one world per process (``--worlds``) to use two cores; each writes its own section of
 ``--out`` (the other world's section is kept). About 10 CPU minutes per world of twelve
 18,000-candidate seeds. Reads the planted truth, as every benchmark does; product code never
@@ -63,7 +66,7 @@ from fiscal_intel.scoring.model import (  # noqa: E402
     predict,
     train_classifiers,
 )
-from fiscal_intel.sqlfiles import frame  # noqa: E402
+from fiscal_intel.sqlfiles import frame, scalar  # noqa: E402
 
 AUDIT_MIN_GAP = 200_000  # the demo's smallest gap an audit adjusts (demo/generator.py)
 K = 100
@@ -257,6 +260,55 @@ def run_world(cache: Path, world: str, seeds: list[int]) -> list[str]:
     return lines
 
 
+def run_pooled(cache: Path, world: str, seeds: list[int]) -> list[str]:
+    """The product's own way to learn from other municipalities' audits
+    (``department/pooled.py``): the pooled inexacto model trained on the closed audits of a
+    department of the seeds' municipalities, each seed's open cases ranked by it with its
+    profile (as ``chosen_scores`` ranks them when the backtest picks ``pooled``). Two
+    departments: every seed (one model, the seed's own audits included, as a department run
+    trains it) and the eleven others (leave one seed out)."""
+    from fiscal_intel.department.pooled import pool_part, train_pooled, with_profile
+
+    data = {s: Seed(cache / f"{world}-{s}", s) for s in seeds}
+    parts = {}
+    for s in seeds:
+        with duckdb.connect(str(data[s].workdir / "warehouse.duckdb"), read_only=True) as con:
+            as_of = scalar(con, "select as_of from staging.as_of_date")
+            parts[s] = pool_part(con, "inexacto", as_of, str(s))
+    fit = {"seed": data[seeds[0]].model.params["seed"], "threads": 1,
+           "rounds": data[seeds[0]].model.params["rounds"]}  # fmt: skip
+    everyone = train_pooled("inexacto", list(parts.values()), **fit)
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for held in seeds:
+        s = data[held]
+        cand = with_profile(s.candidates, parts[held].profile)
+        others = train_pooled("inexacto", [parts[o] for o in seeds if o != held], **fit)
+        for name, model in (
+            ("product (stored model, its own ranking)", s.model),
+            (f"pooled model, a department of all {len(seeds)} seeds", everyone),
+            (f"pooled model, a department of the {len(seeds) - 1} other seeds", others),
+        ):
+            ranked = ranking.rank_candidates(model, cand)
+            rows.setdefault(name, []).append(against_truth(s.workdir, "inexacto", ranked, s.listed))
+        print(f"{world} pooled {held}", file=sys.stderr, flush=True)
+    lines = [
+        f"## {world} department, seeds {' '.join(map(str, seeds))} (the product's pooled model)",
+        "",
+        "| ranking | mean precision@100 | mean recovery@100 | sd recovery | per seed (p / r) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, cells in rows.items():
+        per_seed = ", ".join(
+            f"{s}: {p:.2f} / {r:.2f}" for s, (p, r) in zip(seeds, cells, strict=True)
+        )
+        recs = [r for _, r in cells]
+        lines.append(
+            f"| {name} | {statistics.mean(p for p, _ in cells):.3f} | "
+            f"{statistics.mean(recs):.3f} | {statistics.stdev(recs):.3f} | {per_seed} |"
+        )
+    return lines
+
+
 def write_section(path: Path, world: str, lines: list[str]) -> None:
     """Rewrite this world's section of ``path``, keeping the others."""
     heading = "# inexacto: the evidence's ceiling (issue #20, round 4)"
@@ -282,9 +334,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, required=True)
     parser.add_argument("--worlds", nargs="+", default=["rionegro", "llanura"])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--pooled", action="store_true", help="only the department's pooled model rows"
+    )
     args = parser.parse_args(argv)
     for world in args.worlds:
-        lines = run_world(args.cache, world, args.seeds)
+        run = run_pooled if args.pooled else run_world
+        lines = run(args.cache, world, args.seeds)
         print("\n".join(lines), flush=True)
         if args.out is not None:
             write_section(args.out, world, lines)
