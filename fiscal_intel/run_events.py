@@ -70,12 +70,13 @@ def stage_result_of(stage: str, seconds: float, events: list[dg.DagsterEvent]) -
     materializations = [
         e for e in events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION
     ]
-    metadata = {
-        e.asset_key.to_user_string(): {
-            k: v.value for k, v in e.step_materialization_data.materialization.metadata.items()
-        }
-        for e in materializations
-    }
+    # Per asset, its partitions' metadata merged: the column schema rides on one partition's
+    # event only (fiscal_intel.assets.factory.materialized), the rest is the same on each.
+    metadata: dict[str, dict] = {}
+    for e in materializations:
+        metadata.setdefault(e.asset_key.to_user_string(), {}).update(
+            {k: v.value for k, v in e.step_materialization_data.materialization.metadata.items()}
+        )
     # A failed raw asset still loaded its good files: its Failure carries what it did.
     for event in events:
         failure = event.step_failure_data if event.is_step_failure else None

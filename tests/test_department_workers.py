@@ -132,3 +132,112 @@ def test_the_pool_reports_each_municipality_as_it_completes(tmp_path: Path) -> N
         )
     assert reported == ["05002 success", "05615 success"]
     assert set(out) == {"05615", "05002"}
+
+
+def test_workers_overlap_the_pooled_step_with_the_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """With workers, no core waits for a step it does not need (issue #19, idle cores): each
+    municipality is read for the pooled step by the task that ran its first run, right after
+    it; the fits train their members on every core, the largest first; each choice is written
+    by the task that then runs the municipality's second run. A read or a choice that fails
+    leaves that municipality ranking with its own model, named on stderr (threads stand in
+    for the worker processes; runs, reads, fits and choices stubbed)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import fiscal_intel.department.pooled as pooled
+
+    events: list[tuple] = []
+
+    def run(settings, code, log_level="CRITICAL", *, phase="whole", first=None, chosen=False):
+        events.append((phase, code, threading.get_ident(), chosen))
+        status = "waiting" if phase == "before_choice" else "success"
+        return department.MunicipalityResult(code, code, status, 0.0, "")
+
+    def read(code, settings):
+        events.append(("read", code, threading.get_ident()))
+        return f"reading for the pooled model: OSError: {code}" if code == "05021" else [code]
+
+    fits: list[dict] = []
+
+    def fit(read, parallel, *, threads=None):
+        fits.append({"read": sorted(read), "threads": threads})
+        return {"inexacto": "now"}, {"inexacto": "then"}
+
+    def choose(m, now, then):
+        events.append(("choice", m[0], threading.get_ident(), now, then))
+        return "pooled step: ValueError: broken" if m == ["05002"] else {}
+
+    monkeypatch.setattr(department, "run_municipality", run)
+    monkeypatch.setattr(pooled, "read_or_failure", read)
+    monkeypatch.setattr(pooled, "fit_pooled", fit)
+    monkeypatch.setattr(pooled, "choose_and_write", choose)
+    settings = load_settings(warehouse=str(tmp_path / "x.duckdb"))
+    order = ["05615", "05002", "05021", "05045"]
+    reported: list[str] = []
+    timeline: list[dict] = []
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        department._overlapped(
+            pool, order, dict.fromkeys(order, settings), "CRITICAL", True,
+            lambda r: reported.append(r.code), timeline,
+        )  # fmt: skip
+    for code in order:  # read once, right after its first run, by the same task (thread)
+        first = next(e for e in events if e[:2] == ("before_choice", code))
+        reads = [e for e in events if e[:2] == ("read", code)]
+        assert [e[2] for e in reads] == [first[2]]
+        mine = [e for e in events if e[2] == first[2]]
+        assert mine[mine.index(first) + 1] == reads[0]
+    # One fit step over the municipalities read, on every core of the department.
+    assert fits == [{"read": ["05002", "05045", "05615"], "threads": os.cpu_count()}]
+    second = {e[1]: e for e in events if e[0] == "after_choice"}
+    choices = {e[1]: e for e in events if e[0] == "choice"}
+    assert set(choices) == {"05615", "05002", "05045"}  # not the one whose read failed
+    assert all(c[3:] == ({"inexacto": "now"}, {"inexacto": "then"}) for c in choices.values())
+    for code in ("05615", "05045"):  # the choice written, then the second run, on one thread
+        assert second[code][3] is True
+        assert events.index(choices[code]) < events.index(second[code])
+        assert choices[code][2] == second[code][2]
+    assert second["05002"][3] is False and second["05021"][3] is False  # their own model
+    err = capsys.readouterr().err
+    assert "municipality 05021: reading for the pooled model: OSError" in err
+    assert "municipality 05002: pooled step: ValueError: broken" in err
+    assert sorted(reported) == sorted(order)
+    # The timeline holds every task, with its worker.
+    kinds = [s["kind"] for s in timeline]
+    assert kinds.count("first run") == 4 and kinds.count("choice and second run") == 4
+
+
+def test_pooled_fits_start_with_the_largest() -> None:
+    """The four pooled fits go to the workers largest first (the last to finish is a small
+    one), and each model comes back under its program and date, whatever the order."""
+    import polars as pl
+
+    from fiscal_intel.department import pooled
+
+    class Part:
+        def __init__(self, rows: int) -> None:
+            self.audits = pl.DataFrame({"x": list(range(rows))})
+            self.amount = self.late = None
+
+    class Read:
+        def __init__(self, code: str) -> None:
+            import datetime as dt
+
+            self.settings = load_settings()
+            self.cutoff = dt.date(2024, 1, 1)
+            size = {"now": 10, "then": 5} if code == "a" else {"now": 1, "then": 1}
+            self.now = {p: Part(size["now"] * (3 if p == "omiso" else 1)) for p in pooled.PROGRAMS}
+            self.then = {p: Part(size["then"]) for p in pooled.PROGRAMS}
+
+    calls: list[tuple] = []
+
+    def parallel(fn, args):
+        calls.extend(args)
+        return [f"{a[0]} {'then' if a[5] else 'now'} {a[3]}" for a in args]
+
+    now, then = pooled.fit_pooled({"a": Read("a"), "b": Read("b")}, parallel, threads=2)
+    rows = [sum(p.audits.height for p in c[1]) for c in calls]
+    assert rows == sorted(rows, reverse=True)
+    assert now == {p: f"{p} now 2" for p in pooled.PROGRAMS}
+    assert then == {p: f"{p} then 2" for p in pooled.PROGRAMS}

@@ -11,7 +11,13 @@ import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.actions.choice import Capacities, choose_actions, prior_yields
-from fiscal_intel.assets.factory import described, sql_asset, sql_file_spec, table_metadata
+from fiscal_intel.assets.factory import (
+    described,
+    materialized,
+    sql_asset,
+    sql_file_spec,
+    table_metadata,
+)
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.sqlfiles import frame, run_sql, scalar
 
@@ -148,8 +154,9 @@ def case_actions(
             con.unregister("_case_actions")
         table = table_metadata(con, "scoring", "case_actions", described(context))
     counts = chosen.group_by("action").len().sort("action").rows() if chosen.height else []
-    return dg.MaterializeResult(
-        metadata={
+    return materialized(
+        context,
+        {
             **table,
             "yields": dg.MetadataValue.json(used),
             **{f"cases_{a}": dg.MetadataValue.int(n) for a, n in counts},
@@ -164,12 +171,12 @@ def _register(name: str) -> dg.AssetsDefinition:
 
     @dg.asset(key=["ops", name], group_name="staging", description=description,
               kinds={"duckdb", "sql"})  # fmt: skip
-    def _asset(warehouse: DuckDBResource) -> dg.MaterializeResult:
+    def _asset(context, warehouse: DuckDBResource) -> dg.MaterializeResult:  # noqa: ANN001
         with warehouse.get_connection() as con:
             con.execute("create schema if not exists ops")
             run_sql(con, f"ops/{name}")
             metadata = table_metadata(con, "ops", name, description)
-        return dg.MaterializeResult(metadata=metadata)
+        return materialized(context, metadata)
 
     return _asset
 

@@ -13,7 +13,13 @@ import duckdb
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import described, sql_asset, table_metadata, upstream_keys
+from fiscal_intel.assets.factory import (
+    described,
+    materialized,
+    sql_asset,
+    table_metadata,
+    upstream_keys,
+)
 from fiscal_intel.lineage import sql_lineage
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.evaluation import (
@@ -101,8 +107,9 @@ def backtest(
     context.log.info(
         f"backtest as of {cutoff}: {rows.height} held-out audits, {random.height} random"
     )
-    return dg.MaterializeResult(
-        metadata={
+    return materialized(
+        context,
+        {
             **table,
             "cutoff": dg.MetadataValue.text(cutoff.isoformat()),
             "held_out_audits": dg.MetadataValue.int(rows.height),
@@ -134,8 +141,9 @@ def truth(
         run_sql(con, "evaluation/truth", **settings.sql_params())
         con.unregister("_truth_file")
         table = table_metadata(con, "evaluation", "truth", described(context))
-    return dg.MaterializeResult(
-        metadata={
+    return materialized(
+        context,
+        {
             **table,
             "file": dg.MetadataValue.text(settings.truth or "(none)"),
         }

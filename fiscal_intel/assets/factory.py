@@ -58,6 +58,36 @@ def table_metadata(
     }
 
 
+# Metadata the same for every partition of a run: on the latest tax year's event only.
+ONCE_PER_RUN = ("dagster/column_schema",)
+
+
+def materialized(
+    context: dg.AssetExecutionContext, metadata: dict[str, dg.MetadataValue]
+) -> dg.MaterializeResult:
+    """The asset's materialization with ``metadata`` on its materialization event only.
+
+    A ``MaterializeResult``'s metadata is stored twice, on the step output event too (3.7 kB a
+    step, mostly the column schema with its texts: benchmarks/department_cost.md); asset
+    metadata is stored once. On a partitioned asset every partition's event carries the
+    metadata, except :data:`ONCE_PER_RUN` (the column schema: one table for all the years,
+    5-25 kB with its texts), carried by the latest tax year's event only (Dagster stores a
+    run's partition events in no fixed order; the run's report merges them:
+    ``fiscal_intel.run_events.stage_result_of``)."""
+    keys = context.partition_keys if context.assets_def.partitions_def is not None else []
+    if keys:
+        once = {k: v for k, v in metadata.items() if k in ONCE_PER_RUN}
+        if once:
+            context.add_asset_metadata(once, partition_key=max(keys, key=_year_order))
+        metadata = {k: v for k, v in metadata.items() if k not in ONCE_PER_RUN}
+    context.add_asset_metadata(metadata)
+    return dg.MaterializeResult()
+
+
+def _year_order(key: str) -> tuple[int, str]:
+    return (int(key), key) if key.isdigit() else (0, key)
+
+
 def described(context: dg.AssetExecutionContext) -> str | None:
     """The running asset's description (its table's comment)."""
     return context.assets_def.descriptions_by_key.get(context.asset_key)
@@ -92,13 +122,15 @@ def sql_asset(schema: str, name: str, *_ignored: object) -> dg.AssetsDefinition:
         description=description,
         kinds={"duckdb", "sql"},
     )
-    def _asset(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
+    ) -> dg.MaterializeResult:
         with warehouse.get_connection() as con:
             con.execute(f"create schema if not exists {schema}")
             install_macros(con)
             run_sql(con, f"{schema}/{name}", **settings.sql_params())
             metadata = table_metadata(con, schema, name, description)
-        return dg.MaterializeResult(metadata=metadata)
+        return materialized(context, metadata)
 
     return _asset
 
@@ -158,8 +190,9 @@ def partitioned_sql_asset(schema: str, name: str, *_ignored: object) -> dg.Asset
                 {"years": years},
             )
             metadata = table_metadata(con, schema, name, description)
-        return dg.MaterializeResult(
-            metadata={
+        return materialized(
+            context,
+            {
                 **metadata,
                 "dagster/partition_row_count": dg.MetadataValue.int(rows),
                 "tax_years": dg.MetadataValue.text(f"{years[0]}–{years[-1]}" if years else "-"),

@@ -12,7 +12,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import described, sql_asset, table_metadata
+from fiscal_intel.assets.factory import described, materialized, sql_asset, table_metadata
 from fiscal_intel.leadership import LEADERSHIP_MARTS
 from fiscal_intel.resources import FiscalSettings
 
@@ -79,7 +79,7 @@ def revenue_forecast(
     )  # fmt: skip
     for (method, horizon), e in backtest_errors(frame.to_dicts()).items():
         metadata[f"mape_{method}_{horizon}m"] = dg.MetadataValue.float(round(e["mape"], 4))
-    return dg.MaterializeResult(metadata=metadata)
+    return materialized(context, metadata)
 
 
 @dg.asset(
@@ -99,7 +99,7 @@ def revenue_forecast_monthly(
         context, warehouse, settings, "revenue_forecast_monthly",
         revenue_forecast_monthly_frame, "month",
     )  # fmt: skip
-    return dg.MaterializeResult(metadata=metadata)
+    return materialized(context, metadata)
 
 
 LEADERSHIP_MART_KEYS = [dg.AssetKey(["marts", name]) for name in LEADERSHIP_MARTS]
@@ -121,15 +121,16 @@ def leadership_dir(warehouse: DuckDBResource, settings: FiscalSettings) -> Path:
     kinds={"duckdb", "file"},
 )
 def leadership_warehouse(
-    warehouse: DuckDBResource, settings: FiscalSettings
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
 ) -> dg.MaterializeResult:
     from fiscal_intel.leadership.export import export_leadership
 
     out = leadership_dir(warehouse, settings) / "leadership.duckdb"
     with warehouse.get_connection() as con:
         rows = export_leadership(con, out, rounding_cop=settings.secrecy_rounding_cop)
-    return dg.MaterializeResult(
-        metadata={
+    return materialized(
+        context,
+        {
             "path": dg.MetadataValue.path(str(out)),
             **{name: dg.MetadataValue.int(n) for name, n in rows.items()},
         }
@@ -144,7 +145,9 @@ def leadership_warehouse(
     "tables) built from the leadership marts (leadership/report.html beside the warehouse).",
     kinds={"html", "file"},
 )
-def leadership_report(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.MaterializeResult:
+def leadership_report(
+    context: dg.AssetExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
+) -> dg.MaterializeResult:
     from fiscal_intel.leadership.report import render_report, write_report
 
     out = leadership_dir(warehouse, settings) / "report.html"
@@ -157,8 +160,9 @@ def leadership_report(warehouse: DuckDBResource, settings: FiscalSettings) -> dg
             rounding_cop=settings.secrecy_rounding_cop,
         )
     size = write_report(html, out)
-    return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(out)), "bytes": dg.MetadataValue.int(size)}
+    return materialized(
+        context,
+        {"path": dg.MetadataValue.path(str(out)), "bytes": dg.MetadataValue.int(size)}
     )
 
 

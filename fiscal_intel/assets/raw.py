@@ -11,7 +11,7 @@ from collections.abc import Iterable
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import described, table_metadata
+from fiscal_intel.assets.factory import described, materialized, table_metadata
 from fiscal_intel.catalogue import comment_sql_table
 from fiscal_intel.ingest.loader import LoadBounds, SourceLoad, load_source
 from fiscal_intel.ingest.mappings import MappingError, load_mapping
@@ -93,7 +93,7 @@ def raw_asset(source: Source) -> dg.AssetsDefinition:
                 description="; ".join(f"{source.name}/{f.message}" for f in result.failures),
                 metadata=_metadata(result, table_rows),
             )
-        return dg.MaterializeResult(metadata={**_metadata(result, table_rows), **table})
+        return materialized(context, {**_metadata(result, table_rows), **table})
 
     return _asset
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import table_metadata
+from fiscal_intel.assets.factory import materialized, table_metadata
 from fiscal_intel.sqlfiles import run_sql
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
@@ -19,13 +19,15 @@ def _reference_asset(
     and each of ``more_files`` is a parameter of the same name."""
 
     @dg.asset(key=["ref", name], group_name="ref", description=description, kinds={"duckdb"})
-    def _asset(warehouse: DuckDBResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: DuckDBResource
+    ) -> dg.MaterializeResult:
         with warehouse.get_connection() as con:
             con.execute("create schema if not exists ref")
             files = {k: str(REFERENCE_DIR / v) for k, v in more_files.items()}
             run_sql(con, f"ref/{name}", path=str(REFERENCE_DIR / csv_name), **files)
             metadata = table_metadata(con, "ref", name, description)
-        return dg.MaterializeResult(metadata=metadata)
+        return materialized(context, metadata)
 
     return _asset
 

@@ -11,7 +11,7 @@ import dagster as dg
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import described, table_metadata
+from fiscal_intel.assets.factory import described, materialized, table_metadata
 from fiscal_intel.department.pooled import MODEL_CHOICE_TAG, chosen_scores
 from fiscal_intel.resources import FiscalSettings
 from fiscal_intel.scoring.model import ProgramModel, model_record
@@ -62,8 +62,9 @@ def risk_models(
     with warehouse.get_connection() as con:
         store_models(con, records)
         table = table_metadata(con, "scoring", "risk_models", described(context))
-    return dg.MaterializeResult(
-        metadata={
+    return materialized(
+        context,
+        {
             **table,
             **{f"{r['program']}_version": r["model_version"] for r in records},
             **{f"{r['program']}_train_rows": dg.MetadataValue.int(r["train_rows"])
@@ -113,8 +114,9 @@ def scores_asset(program: str) -> dg.AssetsDefinition:
             f"{program}: scored {scores.height} open cases with model {version}"
             + (f" (department's choice: {choice})" if choice else "")
         )
-        return dg.MaterializeResult(
-            metadata={
+        return materialized(
+            context,
+            {
                 **table,
                 "model_version": version,
                 **({"model_choice": choice} if choice else {}),

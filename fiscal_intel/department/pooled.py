@@ -680,6 +680,63 @@ def choose_and_write(
         return f"pooled step: {type(exc).__name__}: {exc}"
 
 
+def read_all(
+    municipalities: dict[str, Settings], parallel: Parallel = in_turn
+) -> tuple[dict[str, Municipality], dict[str, str]]:
+    """Every municipality's first run read for the pooled fits (:func:`read_or_failure`, by
+    code), and the failures in one line each."""
+    codes = sorted(municipalities)
+    got = parallel(read_or_failure, [(c, municipalities[c]) for c in codes])
+    return collect_reads(dict(zip(codes, got, strict=True)))
+
+
+def collect_reads(
+    got: dict[str, Municipality | str],
+) -> tuple[dict[str, Municipality], dict[str, str]]:
+    """Reads (:func:`read_or_failure` by code, however they ran) split into the municipalities
+    read, in code order, and the failures."""
+    read = {c: m for c, m in sorted(got.items()) if not isinstance(m, str)}
+    return read, {c: m for c, m in sorted(got.items()) if isinstance(m, str)}
+
+
+def _fit_rows(fit: tuple) -> int:
+    """How many rows one of :func:`fit_pooled`'s fits trains on (to start the largest first)."""
+    return sum(f.height for p in fit[1] for f in (p.audits, p.amount, p.late) if f is not None)
+
+
+def fit_pooled(
+    read: dict[str, Municipality],
+    parallel: Parallel = in_turn,
+    *,
+    threads: int | None = None,
+) -> tuple[dict[str, ProgramModel], dict[str, ProgramModel]]:
+    """The four pooled fits (each program as of the as-of date and as of the backtest cut-off),
+    independent of each other, through ``parallel``, the largest first (so the last to finish
+    is a small one). ``threads``: the cores each fit may train its members on (default: the
+    municipalities' ``num_threads``); the fits are seeded and each member trains on one
+    thread below ``MIN_ROWS_PER_THREAD`` rows, so the models are the same for any number of
+    threads or workers."""
+    first = next(iter(read.values())).settings
+    fit = {
+        "seed": first.seed,
+        "threads": threads or first.num_threads,
+        "rounds": first.boosting_rounds,
+    }
+    earliest = min(m.cutoff for m in read.values())
+    fits = [
+        (program, [getattr(m, when)[program] for m in read.values()], fit["seed"],
+         fit["threads"], fit["rounds"], earliest if when == "then" else None)
+        for program in PROGRAMS
+        for when in ("now", "then")
+    ]  # fmt: skip
+    order = sorted(range(len(fits)), key=lambda i: -_fit_rows(fits[i]))
+    models = dict(zip(order, parallel(_train_pooled, [fits[i] for i in order]), strict=True))
+    pooled_now, pooled_then = {}, {}
+    for i, program in enumerate(PROGRAMS):
+        pooled_now[program], pooled_then[program] = models[2 * i], models[2 * i + 1]
+    return pooled_now, pooled_then
+
+
 def pooled_learning(
     municipalities: dict[str, Settings],
     *,
@@ -692,38 +749,19 @@ def pooled_learning(
     run through ``parallel``; the fits are seeded, so the models are the same however many
     workers there are. A municipality that fails here is named in the result, never stops the
     others, and ranks with its own model. Fewer than two municipalities: no pool, nothing
-    done."""
+    done. (A department run with workers runs the same parts overlapped:
+    ``fiscal_intel.department.runner``.)"""
     import time
 
     start = time.perf_counter()
     result = PooledResult()
-    codes = sorted(municipalities)
-    read: dict[str, Municipality] = {}
-    for code, got in zip(
-        codes, parallel(read_or_failure, [(c, municipalities[c]) for c in codes]), strict=True
-    ):
-        if isinstance(got, str):
-            result.failed[code] = got
-        else:
-            read[code] = got
+    read, result.failed = read_all(municipalities, parallel)
     if len(read) < 2:
         result.seconds = time.perf_counter() - start
         return result
-    first = next(iter(read.values())).settings
-    fit = {"seed": first.seed, "threads": first.num_threads, "rounds": first.boosting_rounds}
-    earliest = min(m.cutoff for m in read.values())
     # The four fits (each program now and as of the cut-off) are independent: they run through
     # ``parallel`` too, each seeded, so a worker fits the same model as this process would.
-    fits = [
-        (program, [getattr(m, when)[program] for m in read.values()], fit["seed"],
-         fit["threads"], fit["rounds"], earliest if when == "then" else None)
-        for program in PROGRAMS
-        for when in ("now", "then")
-    ]  # fmt: skip
-    models = iter(parallel(_train_pooled, fits))
-    pooled_now, pooled_then = {}, {}
-    for program in PROGRAMS:
-        pooled_now[program], pooled_then[program] = next(models), next(models)
+    pooled_now, pooled_then = fit_pooled(read, parallel)
     result.models = pooled_now
     written = parallel(choose_and_write, [(m, pooled_now, pooled_then) for m in read.values()])
     for code, got in zip(read, written, strict=True):

@@ -14,7 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -46,6 +46,10 @@ class MunicipalityResult:
     worker: int = 0  # the process that ran it (fixed costs are paid once per process)
     # Between a department's two runs of the municipality: its run so far (the second finishes it)
     record: RunRecord | None = None
+    # A department run with workers: the pooled step's read of it, taken on its worker right
+    # after its first run (a Municipality, or the failure), and a choice that failed.
+    pooled_read: object = None
+    pooled_failure: str | None = None
 
 
 class DepartmentError(ValueError):
@@ -217,6 +221,7 @@ def run_department(
     result per municipality, by code."""
     from fiscal_intel.department.marts import build_department
 
+    begun = time.time()
     landing, warehouse_dir = settings.landing_path, Path(warehouse_dir)
     folders, unknown = plan(landing, only)
     warehouse_dir.mkdir(parents=True, exist_ok=True)
@@ -244,6 +249,7 @@ def run_department(
         if on_result:
             on_result(result)
 
+    timeline: list[dict] = [_span("plan", "", begun)]
     if workers <= 1:
         waiting = []
         for code in order:
@@ -260,25 +266,28 @@ def run_department(
             worker_environment(workers),
             ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool,
         ):
-            firsts = _in_pool(
-                pool,
-                {c: partial(run_municipality, jobs[c], c, log_level, phase=phase) for c in order},
-                jobs,
-                partial(_report_first, finished=finished),
+            _overlapped(pool, order, jobs, log_level, pooled, finished, timeline)
+            # Every task is done: the workers exit (Dagster's, DuckDB's and GX's exit work,
+            # seconds under load) while this process builds the department's view, instead
+            # of before it; the interpreter waits for them at its own exit.
+            pool.shutdown(wait=False)
+            return _department_view(
+                settings, warehouse_dir, results, unknown, timeline, build_department
             )
-            waiting = [firsts[c] for c in order if firsts[c].status == "waiting"]
-            # The pooled step reads, fits and writes on the same warm workers.
-            chosen = _pooled(waiting, jobs, pooled, _pool_map(pool))
-            # Each municipality is reported as its lists are done, not when the last one is.
-            _in_pool(
-                pool,
-                {
-                    r.code: partial(_second_run, jobs[r.code], r, log_level, r.code in chosen)
-                    for r in waiting
-                },
-                jobs,
-                finished,
-            )
+    return _department_view(settings, warehouse_dir, results, unknown, timeline, build_department)
+
+
+def _department_view(
+    settings: Settings,
+    warehouse_dir: Path,
+    results: list[MunicipalityResult],
+    unknown: list[str],
+    timeline: list[dict],
+    build_department: Callable,
+) -> list[MunicipalityResult]:
+    """``department.duckdb`` and the department's report from the results (by code)."""
+    landing = settings.landing_path
+    start = time.time()
     results.sort(key=lambda r: r.code)
     # With --municipality, the others keep their place in the department's view from their
     # last run (their files are not touched).
@@ -295,6 +304,8 @@ def run_department(
 
         language = settings.report_language if settings.report_language in ("es", "en") else "es"
         department_report(department, warehouse_dir / "department.html", language)
+    timeline.append(_span("department view and report", "", start))
+    _write_timeline(timeline)
     return results
 
 
@@ -317,20 +328,165 @@ def _second_run(
     )
 
 
+def _first_run(
+    settings: Settings, code: str, log_level: str, phase: str
+) -> MunicipalityResult:
+    """A municipality's first run on a worker and, when it waits for the pooled step, the
+    step's read of it (``pooled_read``) right after, on the same warm worker: the reads of a
+    department overlap the other municipalities' runs instead of waiting for the last one."""
+    result = run_municipality(settings, code, log_level, phase=phase)
+    if result.status == "waiting":
+        from fiscal_intel.department.pooled import read_or_failure
+
+        result.pooled_read = read_or_failure(code, settings)
+    return result
+
+
+def _chosen_second_run(
+    settings: Settings,
+    first: MunicipalityResult,
+    log_level: str,
+    pooled: tuple | None,
+) -> MunicipalityResult:
+    """The pooled step's choice for one municipality recorded in its warehouse
+    (``pooled``: its read and the pooled models, now and as of the cut-off; None: no pooled
+    model, it ranks with its own), then its second run, as one task on a worker: each
+    municipality's lists start as soon as the pooled models exist, not after every choice is
+    written. A choice that fails is reported on the result (``pooled_failure``); the
+    municipality then ranks with its own model."""
+    chosen = False
+    if pooled is not None:
+        from fiscal_intel.department.pooled import choose_and_write
+
+        got = choose_and_write(*pooled)
+        chosen = not isinstance(got, str)
+        failure = got if isinstance(got, str) else None
+    result = _second_run(settings, first, log_level, chosen)
+    if pooled is not None:
+        result.pooled_failure = failure
+    return result
+
+
+def _overlapped(
+    pool: ProcessPoolExecutor,
+    order: list[str],
+    jobs: dict[str, Settings],
+    log_level: str,
+    pooled: bool,
+    finished: Callable[[MunicipalityResult], None],
+    timeline: list[dict],
+) -> None:
+    """A department's runs on the worker pool, the largest municipality first, with as few
+    waits as the pooled step allows: each municipality's first run and its read for the pooled
+    step as one task; the four pooled fits, the largest first, each training its members on
+    every core of the department (nothing else runs then); each choice written and the second
+    run as one task, the largest first. The models are the same as in turn (seeded; each
+    member trains on one thread, benchmarks/department_cost.md)."""
+    phase = "before_choice" if pooled else "whole"
+    submitted = _submit(pool, {c: partial(_first_run, jobs[c], c, log_level, phase) for c in order})
+    # Imported here, while the workers run (pooled imports LightGBM and polars: seconds that
+    # would hold back the workers' first tasks if imported before, or leave them idle after).
+    from fiscal_intel.department.pooled import collect_reads, fit_pooled
+
+    firsts = _collect(
+        submitted,
+        jobs,
+        partial(_report_first, finished=finished),
+        timeline,
+        "first run" if pooled else "run",
+    )
+    waiting = [firsts[c] for c in order if firsts[c].status == "waiting"]
+    read, failed = collect_reads({r.code: r.pooled_read for r in waiting})
+    for r in waiting:
+        r.pooled_read = None  # the rows for the fit: not kept on the result
+    for code, message in failed.items():
+        print(f"fiscal-intel: municipality {code}: {message}", file=sys.stderr)
+    models = None
+    if len(read) >= 2:
+        models = fit_pooled(
+            read, _pool_map(pool, timeline, "pooled fit"), threads=worker_threads(1)
+        )
+    done = _in_pool(
+        pool,
+        {
+            r.code: partial(
+                _chosen_second_run, jobs[r.code], r, log_level,
+                (read[r.code], *models) if models and r.code in read else None,
+            )
+            for r in waiting
+        },  # fmt: skip
+        jobs,
+        finished,
+        timeline,
+        "choice and second run",
+    )
+    for code in sorted(done):
+        message = getattr(done[code], "pooled_failure", None)
+        if message:
+            print(f"fiscal-intel: municipality {code}: {message}", file=sys.stderr)
+
+
+def _timed(call: Callable[[], object]) -> tuple[object, int, float, float]:
+    """``call()`` on a worker, with the worker's pid and the wall clock around it (the
+    department's timeline: where its cores wait)."""
+    start = time.time()
+    out = call()
+    return out, os.getpid(), start, time.time()
+
+
+def _span(kind: str, code: str, start: float, pid: int | None = None) -> dict:
+    return {"kind": kind, "code": code, "pid": pid or os.getpid(), "start": start,
+            "end": time.time()}  # fmt: skip
+
+
+def _write_timeline(timeline: list[dict]) -> None:
+    """With ``FISCAL_INTEL_TIMELINE`` set (a file path), what each process did when, as JSON
+    (benchmarks/department.py reads it: where the department's cores wait)."""
+    path = os.environ.get("FISCAL_INTEL_TIMELINE")
+    if path and timeline:
+        import json
+
+        Path(path).write_text(json.dumps(timeline, indent=0) + "\n", encoding="utf-8")
+
+
 def _in_pool(
     pool: ProcessPoolExecutor,
     calls: dict[str, Callable[[], MunicipalityResult]],
     jobs: dict[str, Settings],
     on_done: Callable[[MunicipalityResult], None] | None = None,
+    timeline: list[dict] | None = None,
+    kind: str = "run",
 ) -> dict[str, MunicipalityResult]:
     """Each call (by municipality code) on the pool, in the given order, ``on_done`` with each
-    result as it comes; a worker that died (killed, out of memory) fails its municipality only."""
-    futures = {pool.submit(call): code for code, call in calls.items()}
+    result as it comes; a worker that died (killed, out of memory) fails its municipality only.
+    ``timeline``: each call's span is added to it."""
+    return _collect(_submit(pool, calls), jobs, on_done, timeline, kind)
+
+
+def _submit(
+    pool: ProcessPoolExecutor, calls: dict[str, Callable[[], MunicipalityResult]]
+) -> dict[Future, str]:
+    """Each call (by municipality code) submitted to the pool, in the given order."""
+    return {pool.submit(_timed, call): code for code, call in calls.items()}
+
+
+def _collect(
+    futures: dict[Future, str],
+    jobs: dict[str, Settings],
+    on_done: Callable[[MunicipalityResult], None] | None = None,
+    timeline: list[dict] | None = None,
+    kind: str = "run",
+) -> dict[str, MunicipalityResult]:
+    """The results of :func:`_submit`'s calls as they come (see :func:`_in_pool`)."""
     out = {}
     for future in as_completed(futures):
         code = futures[future]
         try:
-            out[code] = future.result()
+            out[code], pid, start, end = future.result()
+            if timeline is not None:
+                timeline.append(
+                    {"kind": kind, "code": code, "pid": pid, "start": start, "end": end}
+                )
         except Exception as exc:
             out[code] = MunicipalityResult(
                 code, municipality_name(code), "failed", 0.0, jobs[code].warehouse,
@@ -360,12 +516,24 @@ def _pooled(
     return set(result.choices)
 
 
-def _pool_map(pool: ProcessPoolExecutor) -> Parallel:
+def _pool_map(
+    pool: ProcessPoolExecutor, timeline: list[dict] | None = None, kind: str = ""
+) -> Parallel:
     """A worker pool as the pooled step's :data:`~fiscal_intel.department.pooled.Parallel`:
-    every call submitted at once, the results in the calls' order."""
+    every call submitted at once, the results in the calls' order (their spans added to
+    ``timeline``)."""
 
     def parallel(fn: Callable[..., object], calls: list[tuple]) -> list:
-        return [f.result() for f in [pool.submit(fn, *args) for args in calls]]
+        futures = [pool.submit(_timed, partial(fn, *args)) for args in calls]
+        out = []
+        for i, future in enumerate(futures):
+            got, pid, start, end = future.result()
+            if timeline is not None:
+                timeline.append(
+                    {"kind": kind, "code": str(i), "pid": pid, "start": start, "end": end}
+                )
+            out.append(got)
+        return out
 
     return parallel
 
