@@ -478,6 +478,13 @@ COLUMNS: dict[str, dict[str, str]] = {
         "inflation_dec_pct": "DANE CPI inflation, December on December, percent",
         "cpi_dec": "chained December CPI index",
     },
+    "ref.cpi_by_year": {
+        "year": "tax year, from 1990 (or the first CPI year) to 2100: every tax year the loader accepts",
+        "cpi_dec": "December CPI index of the year; after the last published year, that year's level carried forward; NULL before the first",
+        "published": "true when DANE's index for the year is in ref.cpi_deflator, false when carried forward or missing",
+        "latest_year": "last year with a published CPI",
+        "latest_cpi_dec": "December CPI index of that last published year (constant pesos are pesos of that year)",
+    },
 }
 
 # Spanish titles of the leadership marts: the table comments of the shareable leadership file,

@@ -14,6 +14,7 @@ EXPECTED_ASSETS = {
     "ref/ciiu_classes",
     "ref/ciiu_rates_default",
     "ref/cpi_deflator",
+    "ref/cpi_by_year",
     *(f"staging/stg_{s}" for s in ("taxpayers", "declarations", "payments", "withholdings",
                                    "commerce_registry", "audits", "ciiu_rates", "entities")),
     "staging/as_of_date",

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from fiscal_intel.assets.factory import materialized, table_metadata
+from fiscal_intel.assets.factory import materialized, sql_asset, table_metadata
 from fiscal_intel.sqlfiles import run_sql
 
 REFERENCE_DIR = Path(__file__).resolve().parent.parent / "reference"
@@ -53,4 +53,6 @@ reference_assets = [
         "Colombia's CPI (DANE IPC): December-on-December inflation and a chained December index, "
         "to turn nominal pesos and growth into real ones.",
     ),
+    # Derived from cpi_deflator by SQL: its lineage and description come from the file.
+    sql_asset("ref", "cpi_by_year"),
 ]

@@ -258,23 +258,7 @@ entity as (
 -- the office's own finding on the same business. A non-filer's last return is what it chose
 -- to declare, and the amount model learns from what filers declare; an audit measured what it
 -- earned. The nearest audited year counts (the earlier on a tie). Years past the last CPI
--- published take its last level.
-cpi_last as (
-    select
-        max(year) as year,
-        arg_max(cpi_dec, year) as cpi_dec
-    from ref.cpi_deflator
-),
-
-cpi as (
-    select
-        y.tax_year,
-        coalesce(p.cpi_dec, case when y.tax_year > l.year then l.cpi_dec end) as cpi_dec
-    from years_due as y
-    cross join cpi_last as l
-    left join ref.cpi_deflator as p on y.tax_year = p.year
-),
-
+-- published take its last level (ref.cpi_by_year).
 audited as (
     select
         c.nit,
@@ -289,8 +273,8 @@ audited as (
     from cases as c
     inner join audit_labels as l
         on c.nit = l.nit and c.tax_year <> l.tax_year and l.adjusted and l.assessed_amount > 0
-    left join cpi as pa on l.tax_year = pa.tax_year
-    left join cpi as pc on c.tax_year = pc.tax_year
+    left join ref.cpi_by_year as pa on l.tax_year = pa.year
+    left join ref.cpi_by_year as pc on c.tax_year = pc.year
     group by c.nit, c.tax_year
 ),
 

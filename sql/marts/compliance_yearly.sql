@@ -129,38 +129,18 @@ counts as (
     group by tax_year
 ),
 
-cpi_last as (
-    select
-        max(year) as year,
-        arg_max(cpi_dec, year) as cpi_dec
-    from ref.cpi_deflator
-),
-
-cpi as (
-    -- The index for any year: years after the last published one carry its level forward.
-    select
-        y.tax_year,
-        coalesce(c.cpi_dec, case when y.tax_year > l.year then l.cpi_dec end) as cpi_dec
-    from (
-        select tax_year from years_due
-        union
-        select tax_year from staging.stg_audits
-    ) as y
-    cross join cpi_last as l
-    left join ref.cpi_deflator as c on y.tax_year = c.year
-),
-
 random_omiso as (
     -- Mean assessed per random omiso audit closed by the as-of date, in pesos of the last CPI year.
     select
         count(*) as audits,
         count(*) filter (where a.assessed_amount > 0) as adjusted,
         -- ordered: a parallel sum of doubles differs in its last bits from run to run
-        avg(a.assessed_amount * l.cpi_dec / c.cpi_dec order by a.case_id) as mean_assessed_const
+        avg(a.assessed_amount * c.latest_cpi_dec / c.cpi_dec order by a.case_id)
+            as mean_assessed_const
     from staging.stg_audits as a
     cross join as_of as o
-    cross join cpi_last as l
-    inner join cpi as c on a.tax_year = c.tax_year
+    -- the index of any tax year, carried forward past the last published one
+    inner join ref.cpi_by_year as c on a.tax_year = c.year
     where a.program = 'omiso' and a.selection = 'random' and a.closed_on <= o.as_of
 ),
 
@@ -169,11 +149,11 @@ guarded as (
         k.*,
         r.audits as random_omiso_audits,
         r.adjusted as random_omiso_adjusted,
-        k.non_filers * r.mean_assessed_const * c.cpi_dec / l.cpi_dec as non_filer_tax_estimate
+        k.non_filers * r.mean_assessed_const * c.cpi_dec / c.latest_cpi_dec
+            as non_filer_tax_estimate
     from counts as k
     cross join random_omiso as r
-    cross join cpi_last as l
-    left join cpi as c on k.tax_year = c.tax_year
+    left join ref.cpi_by_year as c on k.tax_year = c.year
 )
 
 select

@@ -19,26 +19,12 @@ with as_of as (
     select as_of from staging.as_of_date
 ),
 
-cpi_last as (
-    select
-        max(year) as year,
-        arg_max(cpi_dec, year) as cpi_dec
-    from ref.cpi_deflator
-),
-
 cpi as (
-    -- Years after the last published index carry its level forward.
+    -- Each tax year's price level over the last CPI year's (carried forward past it).
     select
-        y.tax_year,
-        coalesce(c.cpi_dec, case when y.tax_year > l.year then l.cpi_dec end) / l.cpi_dec
-            as to_current
-    from (
-        select distinct tax_year from staging.stg_audits
-        union
-        select distinct tax_year from staging.stg_declarations
-    ) as y
-    cross join cpi_last as l
-    left join ref.cpi_deflator as c on y.tax_year = c.year
+        year as tax_year,
+        cpi_dec / latest_cpi_dec as to_current
+    from ref.cpi_by_year
 ),
 
 sample as (
