@@ -18,7 +18,7 @@ from fiscal_intel.ingest import loader
 from fiscal_intel.ingest.loader import (
     LoadBounds,
     ensure_ops,
-    plain_columns,
+    look_at_batch,
     typed_select,
 )
 from fiscal_intel.ingest.mappings import load_mapping
@@ -151,8 +151,9 @@ def test_parts_give_the_whole_macros_values(con, source_name: str) -> None:
 def test_plain_columns_and_the_lean_query_change_nothing(con, source_name: str) -> None:
     for plain_only in (True, False):
         source, mapping, present = _batch(con, source_name, plain=plain_only)
-        plain = plain_columns(con, source, present, mapping)
-        assert plain is not None
+        look = look_at_batch(con, source, present, mapping)
+        assert look is not None
+        plain = look.plain
         if plain_only:
             candidates = {c.name for c in source.columns if c.kind in (*loader._PARTED, "nit")}
             assert plain == candidates  # the shortcut is taken where it can be
@@ -185,9 +186,9 @@ def test_a_parsed_value_means_the_field_is_not_blank(con, kind: str) -> None:
 
 def test_a_large_batch_is_typed_by_the_full_query(con, monkeypatch) -> None:
     source, mapping, present = _batch(con, "declarations", plain=True)
-    assert plain_columns(con, source, present, mapping)
+    assert look_at_batch(con, source, present, mapping).plain
     monkeypatch.setattr(loader, "PLAIN_SCAN_ROWS", 10)
-    assert plain_columns(con, source, present, mapping) is None
+    assert look_at_batch(con, source, present, mapping) is None
     statements: list[str] = []
     real = con.execute
 

@@ -170,7 +170,7 @@ def _plain_parse(col: Column, mapping: ColumnMapping | None) -> str | None:
     return f"fi_{col.kind}_is_plain" if col.kind in _PARTED else None
 
 
-# A batch of at most this many rows is looked at before it is typed (see plain_columns).
+# A batch of at most this many rows is looked at before it is typed (see look_at_batch).
 PLAIN_SCAN_ROWS = 20_000
 # A batch of at most this many rows computes NIT check digits with the shorter expression
 # (fi_nit_dv_remainder_listed): ~2 ms less to plan per NIT column, ~0.3 µs more per row.
@@ -183,17 +183,6 @@ class BatchLook:
 
     rows: int
     plain: frozenset[str]
-
-
-def plain_columns(
-    con: duckdb.DuckDBPyConnection,
-    source: Source,
-    present: set[str],
-    mapping: ColumnMapping | None = None,
-) -> frozenset[str] | None:
-    """:attr:`BatchLook.plain` of :func:`look_at_batch`, ``None`` for a large batch."""
-    look = look_at_batch(con, source, present, mapping)
-    return None if look is None else look.plain
 
 
 def look_at_batch(
@@ -243,7 +232,7 @@ def _parse_parts(
     but a query DuckDB binds and optimizes in a fraction of the time, since an inlined macro
     copies its argument at every use. The cleaned text is computed only for the rows whose text
     is not plain, so a clean row costs what it did. ``plain``: every field of the column is in
-    its plain spelling (:func:`plain_columns`), so the plain branch alone gives the same value.
+    its plain spelling (:func:`look_at_batch`), so the plain branch alone gives the same value.
     """
     name = col.name
     if plain:
@@ -302,7 +291,7 @@ def _empty_expr(col: Column, ref: str, parsed: str, plain: bool = False) -> str:
     Every parser returns NULL for blank text, so a parsed value says the field is not blank and
     the text is looked at only where the value is NULL (``tests/test_loader_plan.py`` proves
     the premise for each kind). A DANE column's value comes from a lookup: its text is read.
-    A ``plain`` column (:func:`plain_columns`) is blank only where NULL: every plain spelling
+    A ``plain`` column (:func:`look_at_batch`) is blank only where NULL: every plain spelling
     has a digit.
     """
     if plain:
@@ -478,7 +467,7 @@ def typed_select(
     the raw text, are built only for the rows that are not (CASE evaluates a branch only for its
     rows). A row with a ``_shape`` problem has that one reason: its values sit in the wrong
     columns, so what they would fail is noise. ``plain``: the columns every field of which is
-    in its plain spelling (:func:`plain_columns`), typed by the plain branch alone.
+    in its plain spelling (:func:`look_at_batch`), typed by the plain branch alone.
 
     ``reasons=False``: the same rows, values and ``_clean``, without the reasons and raw text
     (an empty list and NULL): a smaller query, for a batch that may well have no row to
