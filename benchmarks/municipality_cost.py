@@ -124,10 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"marginal CPU of a warm 300-taxpayer municipality: {marginal} s")
     if args.out:
-        path = Path(args.out)
-        previous = json.loads(path.read_text()) if path.is_file() else []
-        path.write_text(json.dumps([*previous, summary], indent=1) + "\n", encoding="utf-8")
+        append_result(Path(args.out), summary)
     return 0
+
+
+def append_result(path: Path, summary: dict) -> None:
+    """``summary`` appended to the JSON list in ``path`` (created if missing)."""
+    previous = json.loads(path.read_text()) if path.is_file() else []
+    path.write_text(json.dumps([*previous, summary], indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

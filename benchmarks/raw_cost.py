@@ -27,8 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from municipality_cost import PLAN, append_result  # the same three municipalities
+
 ROOT = Path(__file__).resolve().parents[1]
-PLAN = [("05615", 300, 19001), ("05002", 300, 19002), ("05021", 300, 19003)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,9 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(f"raw loading, warm CPU median: {summary['warm_cpu_median']} s")
     if args.out:
-        path = Path(args.out)
-        previous = json.loads(path.read_text()) if path.is_file() else []
-        path.write_text(json.dumps([*previous, summary], indent=1) + "\n", encoding="utf-8")
+        append_result(Path(args.out), summary)
     return 0
 
 
