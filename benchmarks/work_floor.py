@@ -1,0 +1,254 @@
+"""The work floor: a warm small municipality's CPU split into our work and Dagster's (issue #19).
+
+The same three generated 300-taxpayer municipalities as ``municipality_cost.py`` (seeds
+19001-19003), run one after the other in this one process with
+``fiscal_intel.department.runner.run_municipality``, ``--rounds`` times; every run but the first
+is a warm (marginal) sample. Each run's CPU (``time.process_time``: every thread, DuckDB's
+included) is split by timers placed from inside:
+
+- **step bodies**: every asset's and check's own function, timed from inside Dagster's call of it
+  (``dagster._core.execution.plan.compute_generator.invoke_compute_fn``; a generator body is timed
+  at each ``next``, so what Dagster does with a yielded result between two is not counted);
+- inside them, **our functions** by kind, each counted exclusively (a function's time less that
+  of the timed functions it calls): the loader (``load_source``), the SQL files (``run_sql``),
+  macros, table and column comments, Great Expectations (``validate_frame``), the SQL suites
+  (``validate_table``), LightGBM training (``fit_members``), the backtest's ``features_as_of``;
+  what is left of a step body is the rest of our code (backtest, ranking, marts writers, the
+  tables' metadata, polars);
+- **Dagster inside a step body**: events a step stores while it runs (``context.log``, asset
+  metadata: ``DagsterInstance.handle_new_event``), subtracted from the body;
+- **ours outside the steps**: the run log and the publication of the read-only copy
+  (``runner.open_run``, ``close_run``, ``publish_run``), the preflight checks;
+- **Dagster's**: the rest of the run: building the job, the run and its plan, step
+  orchestration, storing events, the input version lookups.
+
+The work floor is the CPU of our work (the step bodies less Dagster's events inside them, plus our
+work outside the steps): what a municipality costs with no orchestrator at all. Prints one JSON
+line per municipality and the medians of the warm ones; ``--out`` appends them to a JSON list.
+
+Usage: .venv/bin/python benchmarks/work_floor.py [--rounds 3] [--workers 2] [--out F.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import inspect
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from municipality_cost import PLAN, append_result  # the same three municipalities
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (module, attribute, kind): our functions timed inside the steps, and outside them.
+TIMED = [
+    ("fiscal_intel.ingest.loader", "load_source", "loader"),
+    ("fiscal_intel.sqlfiles", "run_sql", "sql_files"),
+    ("fiscal_intel.sqlfiles", "install_macros", "macros"),
+    ("fiscal_intel.catalogue", "comment_table", "comments"),
+    ("fiscal_intel.catalogue", "comment_sql_table", "comments"),
+    ("fiscal_intel.validation.gx", "validate_frame", "great_expectations"),
+    ("fiscal_intel.validation.pushdown", "validate_table", "sql_suites"),
+    ("fiscal_intel.scoring.model", "fit_members", "lightgbm_train"),
+    ("fiscal_intel.scoring.evaluation", "features_as_of", "backtest_features_as_of"),
+    ("fiscal_intel.runner", "open_run", "run_log_and_publish"),
+    ("fiscal_intel.runner", "close_run", "run_log_and_publish"),
+    ("fiscal_intel.runner", "publish_run", "run_log_and_publish"),
+    ("fiscal_intel.preflight", "landing_problem", "preflight"),
+    ("fiscal_intel.preflight", "warehouse_problem", "preflight"),
+]
+OUTSIDE_STEPS = {"run_log_and_publish", "preflight"}
+DAGSTER_IN_STEP = "dagster_events_in_steps"
+
+
+class Spans:
+    """Exclusive CPU per kind: a span's time less the time of the spans it encloses."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+        self.steps: dict[str, float] = defaultdict(float)
+        self._stack: list[list] = []
+
+    def enter(self, kind: str) -> None:
+        self._stack.append([kind, time.process_time(), 0.0])
+
+    def exit(self, step: str | None = None) -> None:
+        kind, start, inner = self._stack.pop()
+        elapsed = time.process_time() - start
+        self.totals[kind] += elapsed - inner
+        if self._stack:
+            self._stack[-1][2] += elapsed
+        if step is not None:
+            self.steps[step] += elapsed
+
+    def timed(self, fn, kind: str):  # noqa: ANN001, ANN201
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            self.enter(kind)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.exit()
+
+        return wrapper
+
+    def reset(self) -> None:
+        self.totals.clear()
+        self.steps.clear()
+
+
+def install_timers(spans: Spans) -> None:
+    """Wrap :data:`TIMED` everywhere they were imported, Dagster's event handling, and the call
+    of every step body."""
+    import importlib
+
+    import dagster._core.execution.plan.compute_generator as compute_generator
+    from dagster._core.instance import DagsterInstance
+
+    for module_name, attribute, kind in TIMED:
+        module = importlib.import_module(module_name)
+        original = getattr(module, attribute)
+        wrapper = spans.timed(original, kind)
+        for name, loaded in list(sys.modules.items()):
+            if name.startswith("fiscal_intel") and loaded is not None:
+                for key, value in list(vars(loaded).items()):
+                    if value is original:
+                        setattr(loaded, key, wrapper)
+
+    DagsterInstance.handle_new_event = spans.timed(
+        DagsterInstance.handle_new_event, DAGSTER_IN_STEP
+    )
+    invoke = compute_generator.invoke_compute_fn
+
+    def timed_invoke(fn, context, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        step = context.op_execution_context.op_def.name
+        spans.enter("step_bodies_other")
+        try:
+            result = invoke(fn, context, *args, **kwargs)
+        finally:
+            spans.exit(step)
+        if inspect.isgenerator(result):
+            return _timed_generator(result, spans, step)
+        return result
+
+    compute_generator.invoke_compute_fn = timed_invoke
+
+
+def _timed_generator(inner, spans: Spans, step: str):  # noqa: ANN001, ANN202
+    """``inner``'s items, its CPU counted at each ``next`` only."""
+    while True:
+        spans.enter("step_bodies_other")
+        try:
+            item = next(inner)
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            spans.exit(step)
+        yield item
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="run the three this many times")
+    parser.add_argument("--workers", type=int, default=2, help="as one of N department workers")
+    parser.add_argument("--out", help="append the results as JSON to this file")
+    parser.add_argument("--label", default="")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    if args.workers > 1:
+        from fiscal_intel.department.runner import worker_environment
+
+        worker_environment(args.workers).__enter__()
+
+    import fiscal_intel.definitions  # noqa: F401  (every module, before the timers)
+    import fiscal_intel.preflight  # noqa: F401
+    from fiscal_intel.demo.department import generate_department
+    from fiscal_intel.department.runner import (
+        municipality_settings,
+        run_municipality,
+        worker_settings,
+    )
+    from fiscal_intel.settings import load_settings
+
+    spans = Spans()
+    install_timers(spans)
+    with tempfile.TemporaryDirectory() as scratch:
+        base = Path(scratch)
+        landing = base / "landing"
+        generate_department(landing, base / "truth", PLAN)
+        out = base / "warehouses"
+        out.mkdir()
+        os.environ["DAGSTER_HOME"] = str(base / "dagster_home")
+        settings = load_settings(landing=str(landing))
+        rows = []
+        for code, taxpayers, _ in PLAN * args.rounds:
+            municipal = worker_settings(
+                municipality_settings(settings, code, landing / code, out), args.workers
+            )
+            Path(municipal.warehouse).unlink(missing_ok=True)
+            spans.reset()
+            load = os.getloadavg()[0]
+            cpu = time.process_time()
+            result = run_municipality(municipal, code)
+            cpu = time.process_time() - cpu
+            if result.status != "success":
+                sys.exit(f"{code}: {result.status}: {result.message}")
+            rows.append(split(code, taxpayers, cpu, spans, load))
+            print(json.dumps(rows[-1]), flush=True)
+    warm = rows[1:]
+    medians = {
+        key: round(statistics.median(r[key] for r in warm), 3)
+        for key in ("cpu_seconds", "work_seconds", "dagster_seconds", "step_bodies_seconds")
+    }
+    medians["by_kind"] = {
+        kind: round(statistics.median(r["by_kind"].get(kind, 0.0) for r in warm), 3)
+        for kind in rows[0]["by_kind"]
+    }
+    steps = defaultdict(list)
+    for r in warm:
+        for step, seconds in r["steps"].items():
+            steps[step].append(seconds)
+    largest = sorted(((statistics.median(v), k) for k, v in steps.items()), reverse=True)[:12]
+    summary = {
+        "label": args.label,
+        "workers": args.workers,
+        "municipalities": rows,
+        "warm_medians": medians,
+        "largest_step_bodies": {k: round(v, 3) for v, k in largest},
+    }
+    print(json.dumps({"warm_medians": medians}, indent=1))
+    print("largest step bodies (median CPU s):", json.dumps(summary["largest_step_bodies"]))
+    if args.out:
+        append_result(Path(args.out), summary)
+    return 0
+
+
+def split(code: str, taxpayers: int, cpu: float, spans: Spans, load: float) -> dict:
+    """One run's CPU: ours (inside and outside the steps) and Dagster's (the rest)."""
+    totals = dict(spans.totals)
+    in_steps = sum(v for k, v in totals.items() if k not in OUTSIDE_STEPS | {DAGSTER_IN_STEP})
+    outside = sum(v for k, v in totals.items() if k in OUTSIDE_STEPS)
+    work = in_steps + outside
+    return {
+        "code": code,
+        "taxpayers": taxpayers,
+        "cpu_seconds": round(cpu, 3),
+        "work_seconds": round(work, 3),
+        "dagster_seconds": round(cpu - work, 3),
+        "step_bodies_seconds": round(sum(spans.steps.values()), 3),
+        "steps": {k: round(v, 4) for k, v in spans.steps.items()},
+        "by_kind": {k: round(v, 3) for k, v in sorted(totals.items())},
+        "load_average_1min": [round(load, 1), round(os.getloadavg()[0], 1)],
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
