@@ -15,8 +15,9 @@ included) is split by timers placed from inside:
   (``validate_table``), LightGBM training (``fit_members``), the backtest's ``features_as_of``;
   what is left of a step body is the rest of our code (backtest, ranking, marts writers, the
   tables' metadata, polars);
-- **Dagster inside a step body**: events a step stores while it runs (``context.log``, asset
-  metadata: ``DagsterInstance.handle_new_event``), subtracted from the body;
+- **Dagster's events**: every event Dagster stores (``DagsterInstance.handle_new_event``), counted
+  apart: those a step stores while it runs (``context.log``, asset metadata) are subtracted from
+  the step body; the rest (step starts and successes, materializations) are between the steps;
 - **ours outside the steps**: the run log and the publication of the read-only copy
   (``runner.open_run``, ``close_run``, ``publish_run``), the preflight checks;
 - **Dagster's**: the rest of the run: building the job, the run and its plan, step
@@ -65,7 +66,7 @@ TIMED = [
     ("fiscal_intel.preflight", "warehouse_problem", "preflight"),
 ]
 OUTSIDE_STEPS = {"run_log_and_publish", "preflight"}
-DAGSTER_IN_STEP = "dagster_events_in_steps"
+DAGSTER_EVENTS = "dagster_storing_events"
 
 
 class Spans:
@@ -123,7 +124,7 @@ def install_timers(spans: Spans) -> None:
                         setattr(loaded, key, wrapper)
 
     DagsterInstance.handle_new_event = spans.timed(
-        DagsterInstance.handle_new_event, DAGSTER_IN_STEP
+        DagsterInstance.handle_new_event, DAGSTER_EVENTS
     )
     invoke = compute_generator.invoke_compute_fn
 
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
 def split(code: str, taxpayers: int, cpu: float, spans: Spans, load: float) -> dict:
     """One run's CPU: ours (inside and outside the steps) and Dagster's (the rest)."""
     totals = dict(spans.totals)
-    in_steps = sum(v for k, v in totals.items() if k not in OUTSIDE_STEPS | {DAGSTER_IN_STEP})
+    in_steps = sum(v for k, v in totals.items() if k not in OUTSIDE_STEPS | {DAGSTER_EVENTS})
     outside = sum(v for k, v in totals.items() if k in OUTSIDE_STEPS)
     work = in_steps + outside
     return {
