@@ -105,14 +105,16 @@ class Spans:
         self.steps.clear()
 
 
-def install_timers(spans: Spans) -> None:
+def install_timers(spans: Spans) -> list[tuple[object, str, object]]:
     """Wrap :data:`TIMED` everywhere they were imported, Dagster's event handling, and the call
-    of every step body."""
+    of every step body; returns ``(owner, attribute, original)`` of each, for
+    :func:`remove_timers`."""
     import importlib
 
     import dagster._core.execution.plan.compute_generator as compute_generator
     from dagster._core.instance import DagsterInstance
 
+    undo: list[tuple[object, str, object]] = []
     for module_name, attribute, kind in TIMED:
         module = importlib.import_module(module_name)
         original = getattr(module, attribute)
@@ -121,12 +123,14 @@ def install_timers(spans: Spans) -> None:
             if name.startswith("fiscal_intel") and loaded is not None:
                 for key, value in list(vars(loaded).items()):
                     if value is original:
+                        undo.append((loaded, key, original))
                         setattr(loaded, key, wrapper)
 
-    DagsterInstance.handle_new_event = spans.timed(
-        DagsterInstance.handle_new_event, DAGSTER_EVENTS
-    )
+    handle = DagsterInstance.handle_new_event
+    undo.append((DagsterInstance, "handle_new_event", handle))
+    DagsterInstance.handle_new_event = spans.timed(handle, DAGSTER_EVENTS)
     invoke = compute_generator.invoke_compute_fn
+    undo.append((compute_generator, "invoke_compute_fn", invoke))
 
     def timed_invoke(fn, context, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
         step = context.op_execution_context.op_def.name
@@ -140,6 +144,13 @@ def install_timers(spans: Spans) -> None:
         return result
 
     compute_generator.invoke_compute_fn = timed_invoke
+    return undo
+
+
+def remove_timers(undo: list[tuple[object, str, object]]) -> None:
+    """Put back what :func:`install_timers` wrapped."""
+    for owner, attribute, original in reversed(undo):
+        setattr(owner, attribute, original)
 
 
 def _timed_generator(inner, spans: Spans, step: str):  # noqa: ANN001, ANN202
