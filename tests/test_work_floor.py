@@ -100,3 +100,31 @@ def test_glued_dv_check_counts_as_the_dv_macro(con: duckdb.DuckDBPyConnection) -
         assert observed == matching / tens
         assert passed == (not (tens >= 10 and matching >= 0.5 * tens))
         assert f"{matching} of {tens} ten-digit NITs" in detail
+
+
+def test_gx_kwarg_lookups_read_the_configuration_once_with_the_same_values() -> None:
+    """The pinned GX's kwarg lookups, replaced (validation/gx.py, _read_configuration_once),
+    give what GX's own give for every expectation of every shipped suite."""
+    import great_expectations as gx
+
+    from fiscal_intel.sqlfiles import expectations_root
+    from fiscal_intel.validation import gx as adapter
+
+    adapter._context()  # builds the context, which applies the replacement
+    assert adapter._read_configuration_once(gx) is (gx.__version__ == adapter._KWARGS_PATCHED_FOR)
+    if not adapter.GX_ORIGINALS:
+        return  # another GX version: left as it is
+    original = adapter.GX_ORIGINALS
+    checked = 0
+    for path in sorted(expectations_root().glob("*.json")):
+        spec = adapter.load_suite_json(path.stem)
+        suite = gx.ExpectationSuite(name=spec["name"], expectations=spec["expectations"])
+        for e in suite.expectations:
+            assert e._get_domain_kwargs() == original["_get_domain_kwargs"](e)
+            assert e._get_success_kwargs() == original["_get_success_kwargs"](e)
+            for runtime in (None, {"result_format": "SUMMARY"}, {"result_format": "BOOLEAN_ONLY"}):
+                assert e._get_runtime_kwargs(runtime) == original["_get_runtime_kwargs"](e, runtime)
+            for key in ("mostly", "column", "result_format"):
+                assert e._get_success_kwarg(key) == original["_get_success_kwarg"](e, key)
+            checked += 1
+    assert checked > 50
