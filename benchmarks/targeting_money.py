@@ -140,6 +140,136 @@ def tweedie(s: Seed, rows: pl.DataFrame, weight: np.ndarray | None = None,
     return booster.predict(x, num_threads=1) * amount_base(s.candidates, s.model.amount)
 
 
+def money_weight(rows: pl.DataFrame, alpha: float) -> np.ndarray:
+    """Per audit, its potential tax to the power ``alpha`` (mean 1, at most 10 times it): the
+    classifier spends its fit where the money is, as recovery counts it."""
+    w = np.maximum(rows["potential_tax"].cast(pl.Float64).fill_null(0.0).to_numpy(),
+                   100_000.0) ** alpha  # fmt: skip
+    for _ in range(3):
+        w = np.minimum(w / w.mean(), 10.0)
+    return w / w.mean()
+
+
+def persistence(s: Seed) -> dict[str, float]:
+    """How often a neighbouring year of an audited NIT truly owes (above the audits' minimum),
+    by the audit's outcome; and the same for never-audited NITs (the base)."""
+    nb = neighbour_rows(s, 1, deleak=False).join(
+        s.rows.select("nit", "tax_year", "owes"), on=["nit", "tax_year"], how="left")
+    audited_nits = s.audited["nit"].unique()
+    never = s.rows.filter(~pl.col("nit").is_in(audited_nits.implode()))
+    return {
+        "after an adjusted audit": float(nb.filter(pl.col("label_adjusted"))["owes"].mean()),
+        "after a clean audit": float(nb.filter(~pl.col("label_adjusted"))["owes"].mean()),
+        "never-audited NITs": float(never["owes"].mean()),
+        "audited rows, adjusted": float(s.audited.filter(pl.col("label_adjusted"))["owes"].mean()),
+        "audited rows, clean": float(s.audited.filter(~pl.col("label_adjusted"))["owes"].mean()),
+    }
+
+
+def run_second(cache: Path, world: str, seeds: list[int]) -> list[str]:
+    rows: dict[str, list[tuple[float, float]]] = {}
+    stats: list[dict[str, float]] = []
+    for seed in seeds:
+        t0 = time.process_time()
+        s = Seed(cache / f"{world}-{seed}", seed)
+        s.rows = pl.concat([s.candidates, s.audited, _others(s)], how="diagonal_relaxed").unique(
+            ["nit", "tax_year"], keep="first", maintain_order=True).sort(["nit", "tax_year"])
+        stats.append(persistence(s))
+        x = matrix(s.candidates, s.model.features)
+        _, amount = predict(s.model, s.candidates)
+
+        def score(name: str, ranked: pl.DataFrame, s: Seed = s) -> None:
+            rows.setdefault(name, []).append(against_truth(s.workdir, "inexacto", ranked,
+                                                           s.listed))
+
+        def with_p(p: np.ndarray, a: np.ndarray = amount, s: Seed = s) -> pl.DataFrame:
+            return ranked_with(s, p, a, discount=True)
+
+        score("product (stored model)", ranking.rank_candidates(s.model, s.candidates))
+        audits = s.audited.sort(["nit", "tax_year"])
+        for alpha in (0.25, 0.5):
+            p = mean_p(classifiers(s, audits, weight=money_weight(audits, alpha)), x)
+            score(f"classifier weighted by potential tax^{alpha}", with_p(p))
+        spec = PROGRAMS["inexacto"]
+        checks = ("third_party_excess_tax", "outside_excess_tax", "deductions_excess_tax",
+                  "rate_gap_tax")  # fmt: skip
+        for name, extra in (
+            ("monotone: the checks' taxes", checks),
+            ("monotone: witnessed-amount taxes (suspected gap, registry, linked NITs)",
+             ("suspected_gap_tax", "registry_evidence_tax", "group_shortfall_tax")),
+        ):
+            p = mean_p(classifiers(s, audits, monotone=dict(spec.monotone) | dict.fromkeys(extra, 1)), x)
+            score(name, with_p(p))
+        p = mean_p(classifiers(s, audits, monotone={}), x)
+        score("no monotone constraints", with_p(p))
+        print(f"{world} {seed}: " + "; ".join(f"{n[:28]} {v[-1][0]:.2f}/{v[-1][1]:.2f}"
+                                             for n, v in rows.items()),
+              f"({time.process_time() - t0:.0f} CPU s)", file=sys.stderr, flush=True)  # fmt: skip
+    lines = table(world, seeds, rows)
+    lines += ["", f"Persistence ({world}, share of rows that truly owe above the audits' minimum, "
+              "mean over the seeds):", ""]
+    for k in stats[0]:
+        lines.append(f"- {k}: {statistics.mean(st[k] for st in stats):.3f}")
+    return lines
+
+
+SIZE = ("gross_income", "local_income", "total_assets", "employees", "declared_tax",
+        "potential_tax", "third_party_base")
+SIZE_TAXES = ("third_party_excess_tax", "outside_excess_tax", "deductions_excess_tax",
+              "rate_gap_tax", "suspected_gap_tax", "asset_shortfall_tax",
+              "employee_shortfall_tax", "registry_evidence_tax", "group_shortfall_tax")
+
+
+def classifiers_with(s: Seed, rows: pl.DataFrame, amount_only: tuple[str, ...] = (),
+                     extra: dict | None = None) -> list[lgb.Booster]:
+    """The product's classifiers with ``amount_only`` columns unseen by them (zero split gain,
+    as omiso's size) and ``extra`` LightGBM parameters."""
+    from fiscal_intel.scoring import model as model_module
+
+    spec = PROGRAMS["inexacto"]
+    stored = model_module.lgb_params
+    if extra:
+        model_module.lgb_params = lambda *a, **k: stored(*a, **k) | extra
+    PROGRAMS["inexacto"] = dataclasses.replace(spec, amount_only=frozenset(amount_only))
+    try:
+        return train_classifiers("inexacto", rows, seed=s.model.params["seed"], threads=1,
+                                 rounds=s.model.params["rounds"])  # fmt: skip
+    finally:
+        PROGRAMS["inexacto"] = spec
+        model_module.lgb_params = stored
+
+
+def run_third(cache: Path, world: str, seeds: list[int]) -> list[str]:
+    rows: dict[str, list[tuple[float, float]]] = {}
+    for seed in seeds:
+        t0 = time.process_time()
+        s = Seed(cache / f"{world}-{seed}", seed)
+        x = matrix(s.candidates, s.model.features)
+        _, amount = predict(s.model, s.candidates)
+
+        def score(name: str, ranked: pl.DataFrame, s: Seed = s) -> None:
+            rows.setdefault(name, []).append(against_truth(s.workdir, "inexacto", ranked,
+                                                           s.listed))
+
+        score("product (stored model)", ranking.rank_candidates(s.model, s.candidates))
+        audits = s.audited.sort(["nit", "tax_year"])
+        for name, kw in (
+            ("classifier blind to size (the amount model's only)", {"amount_only": SIZE}),
+            ("classifier blind to size and to the shortfall taxes (ratios kept)",
+             {"amount_only": SIZE + SIZE_TAXES}),
+            ("extra_trees", {"extra": {"extra_trees": True}}),
+            ("path_smooth 20", {"extra": {"path_smooth": 20.0}}),
+            ("monotone_constraints_method advanced", {"extra": {
+                "monotone_constraints_method": "advanced"}}),
+        ):
+            p = mean_p(classifiers_with(s, audits, **kw), x)
+            score(name, ranked_with(s, p, amount, discount=True))
+        print(f"{world} {seed}: " + "; ".join(f"{n[:28]} {v[-1][0]:.2f}/{v[-1][1]:.2f}"
+                                             for n, v in rows.items()),
+              f"({time.process_time() - t0:.0f} CPU s)", file=sys.stderr, flush=True)  # fmt: skip
+    return table(world, seeds, rows)
+
+
 def run_world(cache: Path, world: str, seeds: list[int]) -> list[str]:
     rows: dict[str, list[tuple[float, float]]] = {}
     for seed in seeds:
@@ -254,10 +384,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", nargs="+", type=int, required=True)
     parser.add_argument("--worlds", nargs="+", default=["rionegro", "llanura"])
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--second", action="store_true",
+                        help="the second set: money-weighted classifiers, monotone subsets")
+    parser.add_argument("--third", action="store_true",
+                        help="the third set: what the classifier sees and how it splits")
     args = parser.parse_args(argv)
     out: list[str] = []
     for world in args.worlds:
-        out += run_world(args.cache, world, args.seeds) + [""]
+        run = run_second if args.second else run_third if args.third else run_world
+        out += run(args.cache, world, args.seeds) + [""]
     text = "\n".join(out)
     print(text, flush=True)
     if args.out is not None:
