@@ -47,6 +47,7 @@ from targeting_variants import against_truth  # noqa: E402
 
 from fiscal_intel.scoring import ranking  # noqa: E402
 from fiscal_intel.scoring.model import (  # noqa: E402
+    CLASSIFIERS,
     amount_base,
     lgb_params,
     matrix,
@@ -198,7 +199,8 @@ def run_second(cache: Path, world: str, seeds: list[int]) -> list[str]:
             ("monotone: witnessed-amount taxes (suspected gap, registry, linked NITs)",
              ("suspected_gap_tax", "registry_evidence_tax", "group_shortfall_tax")),
         ):
-            p = mean_p(classifiers(s, audits, monotone=dict(spec.monotone) | dict.fromkeys(extra, 1)), x)
+            mono = dict(spec.monotone) | dict.fromkeys(extra, 1)
+            p = mean_p(classifiers(s, audits, monotone=mono), x)
             score(name, with_p(p))
         p = mean_p(classifiers(s, audits, monotone={}), x)
         score("no monotone constraints", with_p(p))
@@ -220,8 +222,14 @@ SIZE_TAXES = ("third_party_excess_tax", "outside_excess_tax", "deductions_excess
               "employee_shortfall_tax", "registry_evidence_tax", "group_shortfall_tax")
 
 
+FOURTH = False
+FIFTH = False
+SIXTH = False
+
+
 def classifiers_with(s: Seed, rows: pl.DataFrame, amount_only: tuple[str, ...] = (),
-                     extra: dict | None = None) -> list[lgb.Booster]:
+                     extra: dict | None = None, seed_shift: int = 0,
+                     members: int = CLASSIFIERS) -> list[lgb.Booster]:
     """The product's classifiers with ``amount_only`` columns unseen by them (zero split gain,
     as omiso's size) and ``extra`` LightGBM parameters."""
     from fiscal_intel.scoring import model as model_module
@@ -232,7 +240,8 @@ def classifiers_with(s: Seed, rows: pl.DataFrame, amount_only: tuple[str, ...] =
         model_module.lgb_params = lambda *a, **k: stored(*a, **k) | extra
     PROGRAMS["inexacto"] = dataclasses.replace(spec, amount_only=frozenset(amount_only))
     try:
-        return train_classifiers("inexacto", rows, seed=s.model.params["seed"], threads=1,
+        return train_classifiers("inexacto", rows, seed=s.model.params["seed"] + seed_shift,
+                                 threads=1, members=members,
                                  rounds=s.model.params["rounds"])  # fmt: skip
     finally:
         PROGRAMS["inexacto"] = spec
@@ -253,7 +262,26 @@ def run_third(cache: Path, world: str, seeds: list[int]) -> list[str]:
 
         score("product (stored model)", ranking.rank_candidates(s.model, s.candidates))
         audits = s.audited.sort(["nit", "tax_year"])
-        for name, kw in (
+        if SIXTH:
+            # the product's members (model.train_classifiers: seeds seed + i), extremely
+            # randomised (LightGBM derives each member's thresholds from its seed)
+            for m in (3, 6, 9):
+                members = classifiers_with(s, audits, extra={"extra_trees": True}, members=m)
+                score(f"{m} extra_trees members (product seeds)",
+                      ranked_with(s, mean_p(members, x), amount, discount=True))
+        if FIFTH:
+            normal = classifiers_with(s, audits)
+            extra = classifiers_with(s, audits, extra={"extra_trees": True})
+            extra2 = classifiers_with(s, audits, extra={"extra_trees": True}, seed_shift=100)
+            extra3 = classifiers_with(s, audits, extra={"extra_trees": True, "extra_seed": 77},
+                                      seed_shift=200)
+            for name, members in (
+                ("3 members + 3 extra_trees members", normal + extra),
+                ("6 extra_trees members", extra + extra2),
+                ("9 extra_trees members", extra + extra2 + extra3),
+            ):
+                score(name, ranked_with(s, mean_p(members, x), amount, discount=True))
+        for name, kw in () if FIFTH or SIXTH else (
             ("classifier blind to size (the amount model's only)", {"amount_only": SIZE}),
             ("classifier blind to size and to the shortfall taxes (ratios kept)",
              {"amount_only": SIZE + SIZE_TAXES}),
@@ -261,6 +289,15 @@ def run_third(cache: Path, world: str, seeds: list[int]) -> list[str]:
             ("path_smooth 20", {"extra": {"path_smooth": 20.0}}),
             ("monotone_constraints_method advanced", {"extra": {
                 "monotone_constraints_method": "advanced"}}),
+        ) if not FOURTH else (
+            ("blind to size and shortfall taxes + extra_trees",
+             {"amount_only": SIZE + SIZE_TAXES, "extra": {"extra_trees": True}}),
+            ("blind to the shortfall taxes only", {"amount_only": SIZE_TAXES}),
+            ("blind to size and shortfall taxes, other member seeds",
+             {"amount_only": SIZE + SIZE_TAXES, "seed_shift": 100}),
+            ("extra_trees, other extra_seed", {"extra": {"extra_trees": True, "extra_seed": 77}}),
+            ("extra_trees, other member seeds", {"extra": {"extra_trees": True},
+                                                  "seed_shift": 100}),
         ):
             p = mean_p(classifiers_with(s, audits, **kw), x)
             score(name, ranked_with(s, p, amount, discount=True))
@@ -355,6 +392,11 @@ def _others(s: Seed) -> pl.DataFrame:
     return other.with_columns(pl.col("tax_year").cast(pl.Int32))
 
 
+def se(d: list[float]) -> float:
+    """Standard error of the mean of ``d``."""
+    return statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else float("nan")
+
+
 def table(world: str, seeds: list[int], rows: dict[str, list[tuple[float, float]]]) -> list[str]:
     base = rows["product (stored model)"]
     lines = [
@@ -366,7 +408,6 @@ def table(world: str, seeds: list[int], rows: dict[str, list[tuple[float, float]
     for name, cells in rows.items():
         dp = [c[0] - b[0] for c, b in zip(cells, base, strict=True)]
         dr = [c[1] - b[1] for c, b in zip(cells, base, strict=True)]
-        se = (lambda d: statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else float("nan"))
         per_seed = ", ".join(f"{s}: {p:.2f} / {r:.2f}" for s, (p, r) in zip(seeds, cells,
                                                                               strict=True))
         lines.append(
@@ -388,7 +429,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="the second set: money-weighted classifiers, monotone subsets")
     parser.add_argument("--third", action="store_true",
                         help="the third set: what the classifier sees and how it splits")
+    parser.add_argument("--sixth", action="store_true",
+                        help="the sixth set: extra_trees members as the product trains them")
+    parser.add_argument("--fifth", action="store_true",
+                        help="the fifth set: extra_trees members averaged")
+    parser.add_argument("--fourth", action="store_true",
+                        help="the fourth set: combinations and other seeds of the third's best")
     args = parser.parse_args(argv)
+    if "--sixth" in sys.argv:
+        global SIXTH
+        SIXTH = args.third = True
+    if "--fifth" in sys.argv:
+        global FIFTH
+        FIFTH = args.third = True
+    if args.fourth:
+        global FOURTH
+        FOURTH = args.third = True
     out: list[str] = []
     for world in args.worlds:
         run = run_second if args.second else run_third if args.third else run_world
