@@ -116,6 +116,13 @@ class ProgramSpec:
     # measured is not size alone. None: no floor.
     amount_floor: str | None = None
     amount_floor_year: str | None = None
+    # Whether the municipality's classifiers are extremely randomised trees (LightGBM
+    # ``extra_trees``: each split at a random threshold of its feature, the best of those, not
+    # at the best threshold; issue #20, round 5). Staff pick the audits, so a few hundred labels
+    # sit where staff look; the exact best cuts among them leave the probability flat across
+    # the returns nobody picked, random cuts spread each feature's effect over its range. The
+    # department's pooled model keeps the plain members (not measured with it).
+    extra_trees: bool = False
 
     @property
     def table(self) -> str:
