@@ -50,7 +50,8 @@ def evaluate(code: str, warehouse: Path, truth: Path, taxpayers: int) -> list[di
     import duckdb
     import polars as pl
 
-    from fiscal_intel.department.pooled import pooled_model_from_record, with_profile
+    from fiscal_intel.department.pooled import with_profile
+    from fiscal_intel.scoring.choice import pooled_model_from_record
     from fiscal_intel.scoring.model import model_from_record
     from fiscal_intel.scoring.programs import PROGRAMS
     from fiscal_intel.scoring.ranking import rank_candidates
@@ -75,7 +76,7 @@ def evaluate(code: str, warehouse: Path, truth: Path, taxpayers: int) -> list[di
                 frame(con, "select * from scoring.pooled_models where program = $p",
                       {"p": program}).row(0, named=True)
             )  # fmt: skip
-            from fiscal_intel.department.pooled import municipality_profile
+            from fiscal_intel.scoring.choice import municipality_profile
 
             as_of = con.execute("select as_of from staging.as_of_date").fetchall()[0][0]
             profile = municipality_profile(con, program, as_of)
@@ -234,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     seconds = round(time.perf_counter() - start, 1)
     # The lists with the choice (as a department run's second run of each municipality builds
     # them), here after whole runs: the lists alone, a run of their own.
-    from fiscal_intel.department.pooled import MODEL_CHOICE_TAG
     from fiscal_intel.runner import AFTER_CHOICE, run_pipeline
+    from fiscal_intel.scoring.choice import MODEL_CHOICE_TAG
 
     for code in step.choices:
         run_pipeline(jobs[code], phase=AFTER_CHOICE, log_level="CRITICAL",

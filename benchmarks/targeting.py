@@ -379,6 +379,18 @@ LABEL_NOTES = {
         "0.917 / 0.842 and omiso 0.965 / 0.923 (round 4's code from 9801 on); llanura "
         "inexacto 0.958 / 0.867, omiso 0.980 / 0.931."
     ),
+    "held-out seeds 10001-10003 (round 5, main 5df61a9)": (
+        "Fresh seeds fixed at the start of round 5, never run before, run once with main's "
+        "code as round 4 left it (`--mode full`), reported as they came out; with the next "
+        "triple, the baseline any round-5 change is compared with on the same municipalities."
+    ),
+    "held-out seeds 10101-10103 (round 5, main 5df61a9)": (
+        "The second fresh triple of round 5, same code, run once. rionegro inexacto recovery "
+        "0.786 (two seeds at 0.75). Round 4's code over its twelve fresh seeds (9801-10103, "
+        "four triples, each run once): rionegro inexacto 0.917 / 0.836 (sd 0.053 between "
+        "seeds, standard error 0.015), omiso 0.951 / 0.927; llanura inexacto 0.963 / 0.871, "
+        "omiso 0.984 / 0.937."
+    ),
 }
 
 

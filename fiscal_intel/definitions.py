@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from fiscal_intel.assets.actions import action_assets
-from fiscal_intel.assets.checks import asset_checks
+from fiscal_intel.assets.checks import asset_checks, with_checks
 from fiscal_intel.assets.entities import entity_assets
 from fiscal_intel.assets.evaluation import evaluation_assets
 from fiscal_intel.assets.features import feature_assets
@@ -26,7 +26,8 @@ from fiscal_intel.schedules import schedules
 from fiscal_intel.sensors import sensors
 from fiscal_intel.settings import Settings, load_settings
 
-all_assets = [
+# Each asset with the checks that read only it, evaluated in its step (assets/checks.py).
+all_assets = with_checks([
     *landing_specs,
     *reference_assets,
     *raw_assets,
@@ -37,7 +38,7 @@ all_assets = [
     *mart_assets,
     *evaluation_assets,
     *action_assets,
-]
+])
 
 
 def build_definitions(settings: Settings) -> dg.Definitions:

@@ -97,8 +97,9 @@ def process_seconds() -> float | None:
 
 @lru_cache(maxsize=1)
 def _check_step_keys() -> frozenset[str]:
-    # The checks only (not the definitions, which would make this module wiring): every asset
-    # check is defined apart from its asset, in fiscal_intel.assets.checks.
+    # The check steps only (not the definitions, which would make this module wiring): a check
+    # that reads only its asset runs in that asset's step and is timed with it
+    # (fiscal_intel.assets.checks.with_checks); the others are steps of their own.
     from fiscal_intel.assets.checks import asset_checks
 
     return frozenset(d.node_def.name for d in asset_checks)

@@ -67,9 +67,20 @@ def test_every_staged_table_has_a_blocking_gx_check() -> None:
     assert ("staging/stg_declarations", "one_current_return") in checks
     assert ("staging/stg_declarations", "filer_known") in checks
     from fiscal_intel.assets.checks import asset_checks
+    from fiscal_intel.definitions import all_assets
 
-    specs = [spec for c in asset_checks for spec in c.check_specs]
-    assert len(specs) == len(graph.asset_check_keys)
+    # A check that reads only its asset is in that asset's step (its check_specs), the others
+    # in steps of their own; every check once, under its asset.
+    specs = [
+        spec
+        for d in [*all_assets, *asset_checks]
+        if isinstance(d, dg.AssetsDefinition)
+        for spec in d.check_specs
+    ]
+    assert len(specs) == len(graph.asset_check_keys) == len({s.key for s in specs})
+    for d in all_assets:
+        if isinstance(d, dg.AssetsDefinition):
+            assert all(s.asset_key in d.keys for s in d.check_specs)
     # Ingestion gates block; freshness only warns (stale data is still the best data we have).
     warnings = {"freshness", "nit_dv_suffix", "unit_mismatch"}  # warn, never block
     assert all(spec.blocking == (spec.name not in warnings) for spec in specs)

@@ -15,15 +15,14 @@ from fiscal_intel.department.pooled import (
     LABEL_COLUMNS,
     METHODS,
     MIN_HELD_OUT,
-    MUNICIPALITY_FEATURES,
     SMALL_OFFICE_AUDITS,
     choose,
     pool_part,
-    pooled_features,
     pooled_frame,
     recovery_area,
     train_pooled,
 )
+from fiscal_intel.scoring.choice import MUNICIPALITY_FEATURES, pooled_features
 from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.sqlfiles import frame
 

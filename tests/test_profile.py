@@ -32,16 +32,17 @@ def test_steps_add_up_to_the_stage_and_memory_is_measured(tmp_path: Path) -> Non
         # A Python process holding DuckDB and Dagster is tens of MiB, below the process peak.
         assert 30 * MIB < stage.peak_rss_bytes <= process_peak_rss_bytes()
     raw = stages[1].steps
-    # A raw asset's checks run as one step, the freshness checks of every source as another.
-    assert {"raw__payments", "raw__payments_checks", "raw_freshness"} <= set(raw)
+    # A raw asset's own checks run in its step, the freshness checks of every source in one.
+    assert {"raw__payments", "raw_freshness"} <= set(raw)
+    assert "raw__payments_checks" not in raw
     assert {step_phase(k) for k in raw} == {"ingest", "validate"}
-    assert step_phase("raw__payments_checks") == "validate"
+    assert step_phase("raw_freshness") == "validate"
 
 
 def test_step_phases() -> None:
     assert step_phase("ref__ciiu_classes") == "ingest"
     assert step_phase("staging__stg_declarations") == "staging"
-    assert step_phase("staging__stg_declarations_checks") == "validate"
+    assert step_phase("staging__stg_declarations_filer_known") == "validate"
     assert step_phase("raw_freshness") == "validate"
     assert step_phase("features__omiso_features") == "features"
     assert step_phase("scoring__risk_models") == "train"
@@ -53,7 +54,7 @@ def test_step_phases() -> None:
 
 def test_profile_accounts_for_every_second() -> None:
     stages = [
-        StageResult("raw", 3.0, 2, steps={"raw__payments": 2.0, "raw__payments_checks": 0.5},
+        StageResult("raw", 3.0, 2, steps={"raw__payments": 2.0, "raw_freshness": 0.5},
                     peak_rss_bytes=100 * MIB),
         StageResult("scoring", 2.0, 1, steps={"scoring__omiso_scores": 1.5},
                     peak_rss_bytes=300 * MIB),

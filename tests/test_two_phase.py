@@ -82,7 +82,7 @@ def _choose_then_rescore(settings, choices: dict[str, tuple[str, str]]) -> None:
     """What the pooled step did before this design, on a warehouse whose lists its own model
     built: where the choice is the pooled model or the rule, score the program again with it,
     store the scores, then rebuild what reads them through Dagster."""
-    from fiscal_intel.department.pooled import (
+    from fiscal_intel.scoring.choice import (
         SCORE_COLUMNS,
         municipality_profile,
         pooled_model_from_record,

@@ -4,16 +4,19 @@ Ingestion gates are blocking: when one fails, nothing downstream of that table r
 run, and the check's description says why.
 
 Each check is a :class:`Check` (its key, description, blocking flag, the tables it reads and
-how it is evaluated); the Dagster definitions group them, one step for the checks of each
-asset (and one for the freshness checks, which all read every raw table), with
-``@multi_asset_check``: every check keeps its key, its own result and its place under its
-asset in the UI, and a step per asset costs Dagster's per-step events and bookkeeping once
-instead of once per check (45 checks in 20 steps instead of 45:
-benchmarks/department_cost.md).
+how it is evaluated). A check that reads only its asset runs in that asset's step, after the
+table is built (:func:`with_checks`: the asset's ``check_specs``); the checks that read other
+tables keep steps of their own (``asset_checks``: the freshness checks in one step, which all
+read every raw table, ``filer_known`` and ``unit_mismatch`` one each). Every check keeps its
+key, its own result and its place under its asset in the UI; a step costs Dagster its events
+and bookkeeping, so the 45 checks cost 3 steps of their own instead of 20
+(benchmarks/department_cost.md).
 """
 
-from collections.abc import Callable, Iterator
+import inspect
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -336,17 +339,7 @@ def audit_lists_outcome(
     return bool(passed), float(observed), str(detail)
 
 
-@dg.asset_check(
-    asset=dg.AssetKey(["marts", "audit_ranking"]),
-    name=LISTS_CHECK,
-    blocking=True,
-    description=(
-        "Each program's audit list is not empty and holds at least min_list_share of the "
-        "cases of the last run that passed this check."
-    ),
-    additional_deps=[dg.AssetKey(["staging", "as_of_date"])],
-)
-def lists_not_collapsed(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.AssetCheckResult:
+def _lists_outcome(warehouse: DuckDBResource, settings: FiscalSettings) -> dg.AssetCheckResult:
     with warehouse.get_connection() as con:
         passed, observed, detail = audit_lists_outcome(con, settings.min_list_share)
     return dg.AssetCheckResult(
@@ -355,6 +348,16 @@ def lists_not_collapsed(warehouse: DuckDBResource, settings: FiscalSettings) -> 
         description=detail,
         metadata={"observed": dg.MetadataValue.float(observed)},
     )
+
+
+# Also reads staging.as_of_date, upstream of audit_ranking (tests/test_checks_in_step.py).
+lists_not_collapsed = Check(
+    ("marts", "audit_ranking"),
+    LISTS_CHECK,
+    "Each program's audit list is not empty and holds at least min_list_share of the cases of "
+    "the last run that passed this check.",
+    _lists_outcome,
+)
 
 
 checks = (
@@ -394,27 +397,92 @@ checks = (
     + freshness_checks
     + partition_checks
     + real_export_checks
+    + [lists_not_collapsed]
 )
 
 
+def in_asset_step(check: Check) -> bool:
+    """Whether ``check`` runs in its asset's step: it reads its asset only. A check that reads
+    other tables (the freshness checks read every raw table; ``filer_known``, ``unit_mismatch``
+    other staged tables) keeps a step of its own, after every table it reads is rebuilt."""
+    return not check.reads
+
+
 def _step_name(check: Check) -> str:
-    """The step of a check: one for the checks of each asset that read only their asset
-    (``raw__payments_checks``), one for the freshness checks, which all read every raw table
-    (``raw_freshness``); a check that reads other staged tables keeps a step of its own
-    (``staging__stg_declarations_filer_known``): grouped with its asset's, it would make the
-    tables it reads wait for that asset's checks, and two such checks wait for each other."""
+    """The step of a check that reads other tables: one for the freshness checks, which all
+    read every raw table (``raw_freshness``); a step of its own for a check that reads other
+    staged tables (``staging__stg_declarations_filer_known``): grouped, two such checks would
+    wait for each other (Dagster refuses the cycle)."""
     if check.name == "freshness":
         return "raw_freshness"
-    if check.reads:
-        return f"{'__'.join(check.asset)}_{check.name}"
-    return f"{'__'.join(check.asset)}_checks"
+    return f"{'__'.join(check.asset)}_{check.name}"
 
 
 def _grouped_checks() -> list[dg.AssetChecksDefinition]:
     steps: dict[str, list[Check]] = {}
     for check in checks:
-        steps.setdefault(_step_name(check), []).append(check)
+        if not in_asset_step(check):
+            steps.setdefault(_step_name(check), []).append(check)
     return [grouped(name, members) for name, members in steps.items()]
 
 
-asset_checks = [*_grouped_checks(), lists_not_collapsed]
+def with_checks(assets: Sequence[Any]) -> list[Any]:
+    """``assets``, each asset that has checks reading only it (:func:`in_asset_step`) rebuilt
+    with them as its ``check_specs`` and evaluated in its step, after its table is built.
+
+    Same check keys, descriptions, blocking flags, severities and results as a step of their
+    own, and the same place under the asset in the UI; Dagster fails the step when a blocking
+    check fails with ERROR severity (after every check of it has reported), so what reads the
+    asset does not run, as before. A step per check costs Dagster a step's events and
+    bookkeeping (benchmarks/department_cost.md: 76 steps a run before, 59 now)."""
+    own: dict[dg.AssetKey, list[Check]] = {}
+    for check in checks:
+        if in_asset_step(check):
+            own.setdefault(check.key.asset_key, []).append(check)
+    return [
+        _checked(d, own[d.key])
+        if isinstance(d, dg.AssetsDefinition) and len(d.keys) == 1 and d.key in own
+        else d
+        for d in assets
+    ]
+
+
+def _checked(asset: dg.AssetsDefinition, own: list[Check]) -> dg.AssetsDefinition:
+    """``asset`` (one asset, its function taking the context and its resources by name) with
+    ``own`` checks evaluated in its step. Subsettable: a run may select the asset without its
+    checks (``fiscal-intel evaluate``) or a check without the asset (the UI's "execute check"):
+    only what is selected runs."""
+    fn = asset.op.compute_fn.decorated_fn
+    resources = [p for p in inspect.signature(fn).parameters if p != "context"]
+    spec = next(iter(asset.specs))
+    by_key = {c.key: c for c in own}
+
+    @dg.multi_asset(
+        name=asset.op.name,
+        specs=[spec],
+        check_specs=[c.spec() for c in own],
+        can_subset=True,
+        backfill_policy=asset.backfill_policy,
+        required_resource_keys=set(resources),
+        op_tags=asset.op.tags or None,
+    )
+    def _asset(context: dg.AssetExecutionContext) -> Iterator[object]:
+        values = {name: getattr(context.resources, name) for name in resources}
+        if context.selected_asset_keys:
+            yield fn(context, **values)
+        for key, check in by_key.items():
+            if key in context.selected_asset_check_keys:
+                result = check.evaluate(values["warehouse"], values["settings"])
+                yield dg.AssetCheckResult(
+                    passed=result.passed,
+                    asset_key=key.asset_key,
+                    check_name=key.name,
+                    metadata=result.metadata,
+                    severity=result.severity,
+                    description=result.description,
+                )
+
+    return _asset
+
+
+asset_checks = _grouped_checks()

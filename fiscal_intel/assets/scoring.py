@@ -12,8 +12,8 @@ import duckdb
 from dagster_duckdb import DuckDBResource
 
 from fiscal_intel.assets.factory import described, materialized, table_metadata
-from fiscal_intel.department.pooled import MODEL_CHOICE_TAG, chosen_scores
 from fiscal_intel.resources import FiscalSettings
+from fiscal_intel.scoring.choice import MODEL_CHOICE_TAG, chosen_scores
 from fiscal_intel.scoring.model import ProgramModel, model_record
 from fiscal_intel.scoring.programs import PROGRAMS
 from fiscal_intel.scoring.ranking import MissingModel, score_program, stored_model

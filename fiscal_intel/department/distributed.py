@@ -106,7 +106,6 @@ def run_pipeline_celery(
     logs and publishes it, ranking as ``marts.model_choice`` says when ``chosen``)."""
     from dagster._core.definitions.reconstruct import ReconstructableRepository
 
-    from fiscal_intel.department.pooled import MODEL_CHOICE_TAG
     from fiscal_intel.partitions import all_tax_years
     from fiscal_intel.run_events import check_outcomes, failure_reason, stage_result_of
     from fiscal_intel.runner import (
@@ -116,6 +115,7 @@ def run_pipeline_celery(
         merge_stages,
         open_run,
     )
+    from fiscal_intel.scoring.choice import MODEL_CHOICE_TAG
 
     repo = ReconstructableRepository.for_module(MODULE, "defs")
     config = run_config(settings, broker, backend)

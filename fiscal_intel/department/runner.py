@@ -155,9 +155,9 @@ def run_municipality(
     then ``after_choice`` (``first``: that result; the score tables and what reads them, ranked
     as ``marts.model_choice`` says when ``chosen``, else by its own model; logged, published).
     Its seconds are both runs'."""
-    from fiscal_intel.department.pooled import MODEL_CHOICE_TAG
     from fiscal_intel.locking import WarehouseBusy
     from fiscal_intel.runner import BEFORE_CHOICE, PipelineError, run_pipeline
+    from fiscal_intel.scoring.choice import MODEL_CHOICE_TAG
 
     start = time.perf_counter()
     result = MunicipalityResult(
