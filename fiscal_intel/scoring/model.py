@@ -230,13 +230,16 @@ def train_classifiers(
     members: int = CLASSIFIERS,
     weight: np.ndarray | None = None,
     features: list[str] | None = None,
+    extra_trees: bool = False,
 ) -> list[lgb.Booster]:
     """The program's classifiers on ``training`` (sorted, ``label`` present): closed audits,
     or for the late-filing probability, past years' rows labelled by ``filed``. Several
     ``members`` each see half the features (a few hundred labels rank steadier averaged); one
     member sees them all. ``weight``: per training row (the selection correction), or None.
     ``features``: the model's columns when not the program's own (the department's pooled
-    model adds municipality-level ones)."""
+    model adds municipality-level ones). ``extra_trees``: the members split at random
+    thresholds (``ProgramSpec.extra_trees``); LightGBM draws them from the member's seed, so
+    the same audits give the same members."""
     spec = PROGRAMS[program]
     features = features or spec.feature_list
     y = training[label or spec.labels.adjusted].cast(pl.Int8).to_numpy()
@@ -247,6 +250,8 @@ def train_classifiers(
     for i in range(members):
         params = lgb_params(seed + i, threads, "binary", len(y), rounds)
         params["feature_fraction"] = 0.5 if members > 1 else 0.9
+        if extra_trees:
+            params["extra_trees"] = True
         if monotone:
             params["monotone_constraints"] = [monotone.get(f, 0) for f in features]
         amount_only = spec.amount_only
@@ -442,8 +447,9 @@ def train(
         program, training, population, population_size, seed=seed
     )
     classifiers = train_classifiers(
-        program, training, seed=seed, threads=threads, rounds=rounds, weight=weight
-    )
+        program, training, seed=seed, threads=threads, rounds=rounds, weight=weight,
+        extra_trees=spec.extra_trees,
+    )  # fmt: skip
 
     source = training.filter(pl.col(labels.adjusted)) if amount.rows == "audits" else all_rows
     if source is None:
