@@ -10,8 +10,14 @@ The default is the issue's department: the demo's department mode (``fiscal-inte
 world). Besides wall seconds, each run's CPU seconds (the process and its workers, from
 ``getrusage``) are recorded: on a shared machine the wall time moves with the load, CPU much less.
 
+``--extra N`` adds a fourth run to each repeat: the same department plus N municipalities of
+300 taxpayers (the next DANE codes of the plan's list, each in its own small world), with 2
+workers. Its wall time minus the department's in the same repeat, over N, is what a
+300-taxpayer municipality adds to a department's run (the issue's "marginal time"), measured
+end to end rather than inferred from CPU.
+
 Usage: .venv/bin/python benchmarks/department.py [--municipalities 21] [--city 15000]
-       [--small 300 3000] [--repeats 1] [--skip serial workers_2 largest_alone]
+       [--small 300 3000] [--repeats 1] [--skip serial workers_2 largest_alone] [--extra 8]
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-KINDS = ("largest_alone", "serial", "workers_2")
+KINDS = ("largest_alone", "serial", "workers_2", "workers_2_extra")
+EXTRA_TAXPAYERS = 300
 LINE = re.compile(r"^\s+(\d{5}) (\w+)\s+([\d.]+) s")
 
 
@@ -78,6 +85,23 @@ def _write(args: argparse.Namespace, plan: list, runs: dict[str, list[dict]]) ->
         result["department_over_largest_alone"] = {
             k: round(median(k) / alone, 2) for k in ("serial", "workers_2") if k in done
         }
+    if "workers_2_extra" in done and "workers_2" in done:
+        # Paired within a repeat: the two runs follow each other on the same machine state.
+        extra = args.extra
+        pairs = list(zip(runs["workers_2"], runs["workers_2_extra"], strict=False))
+        result["extra_municipalities"] = {"count": extra, "taxpayers": EXTRA_TAXPAYERS}
+        result["marginal_wall_seconds_per_extra"] = [
+            round((b["wall_seconds"] - a["wall_seconds"]) / extra, 2) for a, b in pairs
+        ]
+        result["marginal_cpu_seconds_per_extra"] = [
+            round((b["cpu_seconds"] - a["cpu_seconds"]) / extra, 2) for a, b in pairs
+        ]
+        result["median_marginal_wall_seconds_per_extra"] = statistics.median(
+            result["marginal_wall_seconds_per_extra"]
+        )
+        result["median_marginal_cpu_seconds_per_extra"] = statistics.median(
+            result["marginal_cpu_seconds_per_extra"]
+        )
     if "serial" in done:
         # In a serial run every municipality after the first runs in a warm process: its
         # seconds there are its marginal cost; the wall time minus their sum is the fixed cost
@@ -109,12 +133,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip", nargs="*", default=[], choices=KINDS)
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "department_results.json"))
+    parser.add_argument(
+        "--extra", type=int, default=0,
+        help=f"also run the department plus this many {EXTRA_TAXPAYERS}-taxpayer municipalities",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from fiscal_intel.demo.department import department_plan, generate_department
+    from fiscal_intel.demo.department import (
+        ANTIOQUIA,
+        department_plan,
+        generate_department,
+        small_world,
+    )
+    from fiscal_intel.demo.generator import generate
 
-    kinds = [k for k in KINDS if k not in args.skip]
+    kinds = [k for k in KINDS if k not in args.skip and (k != "workers_2_extra" or args.extra)]
 
     plan = department_plan(args.municipalities, city_taxpayers=args.city, small=tuple(args.small))
     base = ROOT / "data" / "bench" / f"department-{args.municipalities}-{args.city}"
@@ -122,12 +156,28 @@ def main(argv: list[str] | None = None) -> int:
     if not landing.is_dir():
         generate_department(landing, base / "truth", plan)
     city = plan[0][0]
+    if args.extra:
+        codes = ANTIOQUIA[args.municipalities : args.municipalities + args.extra]
+        if len(codes) < args.extra:
+            sys.exit(f"--extra: only {len(codes)} more DANE codes in the plan's list")
+        # Seeds apart from the plan's (department seed 19: 19000 + i).
+        plus = base / f"landing-plus-{args.extra}"
+        if not plus.is_dir():
+            shutil.copytree(landing, plus)
+            for i, code in enumerate(codes):  # each a small office in its own world
+                generate(
+                    plus / code, base / f"truth-plus-{args.extra}" / code,
+                    taxpayers=EXTRA_TAXPAYERS, seed=77_000 + i, municipality=code,
+                    world=small_world(code, 77_000 + i),
+                )  # fmt: skip
     runs: dict[str, list[dict]] = {k: [] for k in kinds}
     for _ in range(args.repeats):
         for kind in kinds:
             print(kind, flush=True)
             if kind == "largest_alone":
                 runs[kind].append(_run(landing, base / "wh-alone", 1, [city]))
+            elif kind == "workers_2_extra":
+                runs[kind].append(_run(plus, base / "wh-plus", 2))
             else:
                 runs[kind].append(_run(landing, base / f"wh-{kind}", 1 if kind == "serial" else 2))
             # Written after every run: what was measured survives an interrupted benchmark.
