@@ -391,6 +391,18 @@ LABEL_NOTES = {
         "seeds, standard error 0.015), omiso 0.951 / 0.927; llanura inexacto 0.963 / 0.871, "
         "omiso 0.984 / 0.937."
     ),
+    "held-out seeds 10001-10003, round 5 (extra trees)": (
+        "The same six municipalities as the row 'held-out seeds 10001-10003 (round 5, main "
+        "5df61a9)', scoring and marts run again (`--mode rescore`) with round 5's extremely "
+        "randomised inexacto classifiers; main's code rescored the same way gives its full "
+        "run's figures exactly, so the two rows differ by the change alone."
+    ),
+    "held-out seeds 10101-10103, round 5 (extra trees)": (
+        "As above, on the 10101-10103 municipalities. Over the six seeds, paired: rionegro "
+        "inexacto 0.925 / 0.817 -> 0.912 / 0.832 (recovery +0.015, se 0.007), llanura "
+        "0.968 / 0.873 -> 0.957 / 0.865 (-0.008, se 0.006); omiso unchanged "
+        "(docs/targeting.md, round 5)."
+    ),
 }
 
 
