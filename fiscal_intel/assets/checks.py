@@ -14,7 +14,7 @@ and bookkeeping, so the 45 checks cost 3 steps of their own instead of 20
 """
 
 import inspect
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,27 +102,35 @@ def grouped(name: str, checks: list[Check]) -> dg.AssetChecksDefinition:
     selected: a run may select some of them) and reported under its own key. A blocking check
     that fails fails the step once every check of it has reported, so what reads its asset
     does not run, as with a step per check."""
-    by_key = {c.key: c for c in checks}
-
     @dg.multi_asset_check(
         name=name, specs=[c.spec() for c in checks], can_subset=True, compute_kind="duckdb"
     )
     def _checks(
         context: dg.AssetCheckExecutionContext, warehouse: DuckDBResource, settings: FiscalSettings
     ) -> Iterator[dg.AssetCheckResult]:
-        for key, check in by_key.items():
-            if key in context.selected_asset_check_keys:
-                result = check.evaluate(warehouse, settings)
-                yield dg.AssetCheckResult(
-                    passed=result.passed,
-                    asset_key=key.asset_key,
-                    check_name=key.name,
-                    metadata=result.metadata,
-                    severity=result.severity,
-                    description=result.description,
-                )
+        yield from _evaluated(checks, context.selected_asset_check_keys, warehouse, settings)
 
     return _checks
+
+
+def _evaluated(
+    checks: list[Check],
+    selected: Collection[dg.AssetCheckKey],
+    warehouse: DuckDBResource,
+    settings: FiscalSettings,
+) -> Iterator[dg.AssetCheckResult]:
+    """The result of each of ``checks`` the run ``selected``, in turn, under its own key."""
+    for check in checks:
+        if check.key in selected:
+            result = check.evaluate(warehouse, settings)
+            yield dg.AssetCheckResult(
+                passed=result.passed,
+                asset_key=check.key.asset_key,
+                check_name=check.key.name,
+                metadata=result.metadata,
+                severity=result.severity,
+                description=result.description,
+            )
 
 
 def gx_check(table: str) -> Check:
@@ -455,7 +463,6 @@ def _checked(asset: dg.AssetsDefinition, own: list[Check]) -> dg.AssetsDefinitio
     fn = asset.op.compute_fn.decorated_fn
     resources = [p for p in inspect.signature(fn).parameters if p != "context"]
     spec = next(iter(asset.specs))
-    by_key = {c.key: c for c in own}
 
     @dg.multi_asset(
         name=asset.op.name,
@@ -470,17 +477,9 @@ def _checked(asset: dg.AssetsDefinition, own: list[Check]) -> dg.AssetsDefinitio
         values = {name: getattr(context.resources, name) for name in resources}
         if context.selected_asset_keys:
             yield fn(context, **values)
-        for key, check in by_key.items():
-            if key in context.selected_asset_check_keys:
-                result = check.evaluate(values["warehouse"], values["settings"])
-                yield dg.AssetCheckResult(
-                    passed=result.passed,
-                    asset_key=key.asset_key,
-                    check_name=key.name,
-                    metadata=result.metadata,
-                    severity=result.severity,
-                    description=result.description,
-                )
+        yield from _evaluated(
+            own, context.selected_asset_check_keys, values["warehouse"], values["settings"]
+        )
 
     return _asset
 
