@@ -403,6 +403,15 @@ LABEL_NOTES = {
         "0.968 / 0.873 -> 0.957 / 0.865 (-0.008, se 0.006); omiso unchanged "
         "(docs/targeting.md, round 5)."
     ),
+    "held-out seeds 9901-9903, round 5 (extra trees)": (
+        "The 9901-9903 municipalities of round 4 run again with round 5's code (`--mode full`: "
+        "their warehouses predate ref.cpi_by_year), against the row 'held-out seeds 9901-9903, "
+        "round 4 (audited tax)' (round 5 changed no other output: the department changes keep "
+        "every table). rionegro inexacto 0.890 / 0.814 -> 0.887 / 0.811, llanura inexacto "
+        "0.957 / 0.852 -> 0.963 / 0.874. Over the lead's nine fresh seeds (9901-10103), paired: "
+        "rionegro inexacto recovery +0.007 (se 0.006), precision -0.010 (se 0.007); llanura "
+        "+0.002 (0.007) and -0.006 (0.007)."
+    ),
 }
 
 
