@@ -31,6 +31,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,13 +57,6 @@ def main(argv: list[str] | None = None) -> int:
 
     cpu0 = time.process_time()
     from fiscal_intel import runner
-    from fiscal_intel.demo.department import generate_department
-    from fiscal_intel.department.runner import (
-        municipality_settings,
-        run_municipality,
-        worker_settings,
-    )
-    from fiscal_intel.settings import load_settings
 
     imports_cpu = time.process_time() - cpu0
 
@@ -76,43 +71,23 @@ def main(argv: list[str] | None = None) -> int:
 
     runner.write_marker = marking
 
-    with tempfile.TemporaryDirectory() as scratch:
-        base = Path(scratch)
-        landing = base / "landing"
-        generate_department(landing, base / "truth", PLAN)
-        out = Path(args.keep) if args.keep else base / "warehouses"
-        out.mkdir(parents=True, exist_ok=True)
-        os.environ["DAGSTER_HOME"] = str(base / "dagster_home")
-        settings = load_settings(landing=str(landing))
-        rows = []
-        for code, taxpayers, _ in PLAN * args.rounds:
-            municipal = worker_settings(
-                municipality_settings(settings, code, landing / code, out), args.workers
-            )
-            Path(municipal.warehouse).unlink(missing_ok=True)
-            marks.clear()
-            load = os.getloadavg()[0]
-            cpu_start, wall = time.process_time(), time.perf_counter()
-            result = run_municipality(municipal, code)
-            end, wall = time.process_time(), time.perf_counter() - wall
-            cpu = end - cpu_start
-            if result.status != "success":
-                sys.exit(f"{code}: {result.status}: {result.message}")
-            # The last stage's CPU includes the run log and the publication after it.
-            bounds = [m[1] for m in marks[1:]] + [end]
-            stages: dict[str, float] = {}
-            for (stage, begin), end_of in zip(marks, bounds, strict=True):
-                stages[stage] = round(stages.get(stage, 0.0) + end_of - begin, 2)
-            row = {
-                "code": code,
-                "taxpayers": taxpayers,
-                "cpu_seconds": round(cpu, 2),
-                "wall_seconds": round(wall, 1),
-                "load_average_1min": [round(load, 1), round(os.getloadavg()[0], 1)],
-                "stage_cpu_seconds": stages,
-            }
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+    rows = []
+    for run in warm_runs(args.rounds, args.workers, args.keep, before_each=marks.clear):
+        # The last stage's CPU includes the run log and the publication after it.
+        bounds = [m[1] for m in marks[1:]] + [run.cpu_end]
+        stages: dict[str, float] = {}
+        for (stage, begin), end_of in zip(marks, bounds, strict=True):
+            stages[stage] = round(stages.get(stage, 0.0) + end_of - begin, 2)
+        row = {
+            "code": run.code,
+            "taxpayers": run.taxpayers,
+            "cpu_seconds": round(run.cpu_seconds, 2),
+            "wall_seconds": round(run.wall_seconds, 1),
+            "load_average_1min": [round(run.load_before, 1), round(os.getloadavg()[0], 1)],
+            "stage_cpu_seconds": stages,
+        }
+        rows.append(row)
+        print(json.dumps(row), flush=True)
     marginal = [r["cpu_seconds"] for r in rows[1:]]
     summary = {
         "label": args.label,
@@ -126,6 +101,60 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         append_result(Path(args.out), summary)
     return 0
+
+
+@dataclass
+class WarmRun:
+    """One municipality run by :func:`warm_runs`: its CPU (``time.process_time``) and wall
+    seconds, the load average before it and the CPU clock at its end."""
+
+    code: str
+    taxpayers: int
+    cpu_seconds: float
+    wall_seconds: float
+    load_before: float
+    cpu_end: float
+
+
+def warm_runs(
+    rounds: int,
+    workers: int,
+    keep: str | None = None,
+    before_each: Callable[[], None] = lambda: None,
+) -> Iterator[WarmRun]:
+    """The :data:`PLAN` municipalities generated into a temporary folder and run ``rounds``
+    times, one after the other in this process, each as one of ``workers`` department workers
+    runs it and into a new warehouse (in ``keep`` when given); ``before_each`` is called just
+    before each run. Exits naming a municipality whose run did not succeed."""
+    from fiscal_intel.demo.department import generate_department
+    from fiscal_intel.department.runner import (
+        municipality_settings,
+        run_municipality,
+        worker_settings,
+    )
+    from fiscal_intel.settings import load_settings
+
+    with tempfile.TemporaryDirectory() as scratch:
+        base = Path(scratch)
+        landing = base / "landing"
+        generate_department(landing, base / "truth", PLAN)
+        out = Path(keep) if keep else base / "warehouses"
+        out.mkdir(parents=True, exist_ok=True)
+        os.environ["DAGSTER_HOME"] = str(base / "dagster_home")
+        settings = load_settings(landing=str(landing))
+        for code, taxpayers, _ in PLAN * rounds:
+            municipal = worker_settings(
+                municipality_settings(settings, code, landing / code, out), workers
+            )
+            Path(municipal.warehouse).unlink(missing_ok=True)
+            before_each()
+            load = os.getloadavg()[0]
+            cpu_start, wall = time.process_time(), time.perf_counter()
+            result = run_municipality(municipal, code)
+            end, wall = time.process_time(), time.perf_counter() - wall
+            if result.status != "success":
+                sys.exit(f"{code}: {result.status}: {result.message}")
+            yield WarmRun(code, taxpayers, end - cpu_start, wall, load, end)
 
 
 def append_result(path: Path, summary: dict) -> None:

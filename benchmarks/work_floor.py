@@ -39,12 +39,11 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
 
-from municipality_cost import PLAN, append_result  # the same three municipalities
+from municipality_cost import append_result, warm_runs  # the same three municipalities
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -181,40 +180,16 @@ def main(argv: list[str] | None = None) -> int:
         worker_environment(args.workers).__enter__()
 
     import fiscal_intel.definitions  # noqa: F401  (every module, before the timers)
+    import fiscal_intel.demo.department  # noqa: F401
+    import fiscal_intel.department.runner  # noqa: F401
     import fiscal_intel.preflight  # noqa: F401
-    from fiscal_intel.demo.department import generate_department
-    from fiscal_intel.department.runner import (
-        municipality_settings,
-        run_municipality,
-        worker_settings,
-    )
-    from fiscal_intel.settings import load_settings
 
     spans = Spans()
     install_timers(spans)
-    with tempfile.TemporaryDirectory() as scratch:
-        base = Path(scratch)
-        landing = base / "landing"
-        generate_department(landing, base / "truth", PLAN)
-        out = base / "warehouses"
-        out.mkdir()
-        os.environ["DAGSTER_HOME"] = str(base / "dagster_home")
-        settings = load_settings(landing=str(landing))
-        rows = []
-        for code, taxpayers, _ in PLAN * args.rounds:
-            municipal = worker_settings(
-                municipality_settings(settings, code, landing / code, out), args.workers
-            )
-            Path(municipal.warehouse).unlink(missing_ok=True)
-            spans.reset()
-            load = os.getloadavg()[0]
-            cpu = time.process_time()
-            result = run_municipality(municipal, code)
-            cpu = time.process_time() - cpu
-            if result.status != "success":
-                sys.exit(f"{code}: {result.status}: {result.message}")
-            rows.append(split(code, taxpayers, cpu, spans, load))
-            print(json.dumps(rows[-1]), flush=True)
+    rows = []
+    for run in warm_runs(args.rounds, args.workers, before_each=spans.reset):
+        rows.append(split(run.code, run.taxpayers, run.cpu_seconds, spans, run.load_before))
+        print(json.dumps(rows[-1]), flush=True)
     warm = rows[1:]
     medians = {
         key: round(statistics.median(r[key] for r in warm), 3)
