@@ -109,6 +109,7 @@ def build_department(warehouse_dir: Path, results: list, settings) -> Path:
                 "insert into marts.municipalities values (?, ?, ?)",
                 [[r.code, r.name, r.status] for r in results],
             )
+            created: set[str] = set()
             for i, r in enumerate(built):
                 alias = f"m{i}"
                 # The published copy, which readers open, when the run made one.
@@ -116,7 +117,7 @@ def build_department(warehouse_dir: Path, results: list, settings) -> Path:
                 source = source if source.is_file() else Path(r.warehouse)
                 con.execute(f"attach {_literal(source)} as {alias} (read_only)")
                 try:
-                    _copy_marts(con, alias, r, settings.secrecy_rounding_cop, first=i == 0)
+                    _copy_marts(con, alias, r, settings.secrecy_rounding_cop, created)
                 finally:
                     con.execute(f"detach {alias}")
             if not built:
@@ -145,8 +146,10 @@ def _swap(tmp: Path, out: Path) -> Path:
 
 
 def _copy_marts(
-    con: duckdb.DuckDBPyConnection, alias: str, result, rounding: int, *, first: bool
+    con: duckdb.DuckDBPyConnection, alias: str, result, rounding: int, created: set[str]
 ) -> None:
+    """Append municipality ``result``'s marts (attached as ``alias``) to the department's;
+    ``created``: the marts already created here (the first municipality to have one creates it)."""
     for table in LEADERSHIP_MARTS:
         select = published_columns(con, alias, table, rounding)
         if not select:
@@ -155,13 +158,8 @@ def _copy_marts(
             f"select ? as municipality_code, ? as municipality_name, {select} "
             f"from {alias}.marts.{table}"
         )
-        exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_catalog = current_database() and table_schema = 'marts' "
-            "and table_name = ?",
-            [table],
-        ).fetchall()[0][0]
-        if exists:
+        if table in created:
             con.execute(f"insert into marts.{table} by name {body}", [result.code, result.name])
         else:
             con.execute(f"create table marts.{table} as {body}", [result.code, result.name])
+            created.add(table)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import duckdb
 
-from fiscal_intel.catalogue import LEADERSHIP_TITLES_ES, comment_table
+from fiscal_intel.catalogue import LEADERSHIP_TITLES_ES, comment_table, table_columns
 from fiscal_intel.leadership import IDENTIFYING_COLUMNS, LEADERSHIP_MARTS
 from fiscal_intel.published import readable
 
@@ -51,12 +51,9 @@ def published_columns(
     to ``rounding_cop`` pesos and ratios (rates, growth, shares) to 4 decimals, so that two
     nightly files do not differ by one payment to the peso, directly or through a ratio."""
     out = []
-    for name, kind in con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_catalog = ? and table_schema = 'marts' and table_name = ? "
-        "order by ordinal_position",
-        [catalog, table],
-    ).fetchall():
+    # pragma_table_info, not information_schema.columns (which lists every column of every
+    # attached file first): the department's view calls this for each mart of each municipality.
+    for name, kind in table_columns(con, "marts", table, catalog=catalog):
         quoted = '"' + name.replace('"', '""') + '"'
         if kind != "DOUBLE":
             out.append(quoted)
