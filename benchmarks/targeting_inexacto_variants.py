@@ -32,6 +32,7 @@ from targeting_variants import against_truth  # noqa: E402
 from fiscal_intel.scoring import ranking  # noqa: E402
 from fiscal_intel.scoring.model import witness_tax  # noqa: E402
 from fiscal_intel.scoring.programs import PROGRAMS  # noqa: E402
+from fiscal_intel.scoring.ranking import witness_trust  # noqa: E402
 from fiscal_intel.sqlfiles import frame  # noqa: E402
 
 SEEDS = (9401, 9402, 9403, 9501, 9502, 9503)
@@ -48,12 +49,17 @@ def counted(
     """The unwitnessed part counted at ``factor(p)``, witnesses as ``witnesses`` says (default
     the spec's)."""
 
-    def count(program: str, cand: pl.DataFrame, p: np.ndarray, amount: np.ndarray) -> tuple:
+    def count(
+        program: str, cand: pl.DataFrame, p: np.ndarray, amount: np.ndarray,
+        trusted_from: float = 0.0,
+    ) -> tuple:  # fmt: skip
         if program != "inexacto":
-            return SHIPPED(program, cand, p, amount)
+            return SHIPPED(program, cand, p, amount, trusted_from)
         seen = witnesses(cand) if witnesses else witness_tax(cand, WITNESSES)
         w = np.minimum(seen, amount)
-        return w + factor(np.asarray(p)) * (amount - w), amount - w
+        # the witnessed part as the product counts it since round 6 (ranking.witness_trust)
+        trust = witness_trust(p, trusted_from)
+        return w * trust + factor(np.asarray(p)) * (amount - w), amount - w
 
     return count
 

@@ -204,14 +204,10 @@ INEXACTO = ProgramSpec(
     # rionegro 0.900 / 0.868 -> 0.925 / 0.867, llanura 0.927 / 0.901 -> 0.940 / 0.898
     # (benchmarks/targeting_worlds.md, "unwitnessed money at the case's probability").
     amount_witnesses=("suspected_gap_tax", "registry_evidence_tax", "group_shortfall_tax"),
-    # Extremely randomised classifiers (ProgramSpec.extra_trees, round 5): each municipality
-    # with its own audits, precision@100 / recovery@100 went rionegro 0.924 / 0.848 ->
-    # 0.911 / 0.862 over the twelve seen seeds (paired recovery +0.013, standard error 0.006)
-    # and 0.933 / 0.893 -> 0.933 / 0.917 on three fresh ones (9411-9413); llanura 0.949 / 0.883
-    # -> 0.946 / 0.885 (fresh: 0.930 / 0.844 -> 0.907 / 0.840). It costs some precision on
-    # both worlds; the gain is in firms audited before (docs/targeting.md, round 5;
-    # benchmarks/targeting_money.py). On the lead's nine fresh seeds (9901-10103) it was
-    # smaller: rionegro recovery +0.007 (se 0.006), precision -0.010: drop it if the held-back
-    # world shows the precision cost without the recovery.
-    extra_trees=True,
+    # Not extremely randomised classifiers (ProgramSpec.extra_trees): round 5 kept them for
+    # rionegro recovery (+0.013 over the twelve seen seeds, +0.024 on 9411-9413, +0.007 on the
+    # lead's nine fresh seeds, precision -0.010); round 6's six fresh seeds (10201-10303) cost
+    # both, rionegro 0.892 / 0.855 -> 0.848 / 0.837 (llanura 0.965 / 0.852 -> 0.955 / 0.863):
+    # over the eighteen fresh seeds no recovery is left for about 0.02 of precision
+    # (docs/targeting.md, round 6).
 )
