@@ -438,7 +438,8 @@ def test_what_the_witnesses_support_counts_in_full_only_from_an_average_audits_o
     assert witness_trust(p, 0.2).tolist() == [0.25, 0.5, 1.0, 1.0]
     counted, unwitnessed = witnessed_amount("inexacto", returns, p, amount, trusted_from=0.2)
     assert unwitnessed.tolist() == [50e6] * 4
-    assert np.allclose(counted, [100e6 * t + q * 50e6 for t, q in zip([0.25, 0.5, 1, 1], p)])
+    trust = np.array([0.25, 0.5, 1.0, 1.0])
+    assert np.allclose(counted, 100e6 * trust + p * 50e6)
     # no base rate (no audit found anything, or none): the witnesses count in full, as before
     assert witness_trust(p, 0.0).tolist() == [1.0] * 4
     full, _ = witnessed_amount("inexacto", returns, p, amount)
