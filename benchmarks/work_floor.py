@@ -27,7 +27,13 @@ The work floor is the CPU of our work (the step bodies less Dagster's events ins
 work outside the steps): what a municipality costs with no orchestrator at all. Prints one JSON
 line per municipality and the medians of the warm ones; ``--out`` appends them to a JSON list.
 
+``--department LANDING`` instead runs a whole department landing serially in this process with
+the same timers (the pooled step's read, fits and choice and the department's view counted as
+our work) and prints the department's floor: its work and Dagster's CPU, its Dagster runs, and
+the wall time two cores could not beat with Dagster at zero or at its floor a run.
+
 Usage: .venv/bin/python benchmarks/work_floor.py [--rounds 3] [--workers 2] [--out F.json]
+       .venv/bin/python benchmarks/work_floor.py --department data/bench/department-21-15000/landing
 """
 
 from __future__ import annotations
@@ -63,8 +69,15 @@ TIMED = [
     ("fiscal_intel.runner", "publish_run", "run_log_and_publish"),
     ("fiscal_intel.preflight", "landing_problem", "preflight"),
     ("fiscal_intel.preflight", "warehouse_problem", "preflight"),
+    # a department's own parts (``--department``), between and after the municipalities' runs
+    ("fiscal_intel.department.pooled", "read_municipality", "pooled_read"),
+    ("fiscal_intel.department.pooled", "fit_pooled", "pooled_fits"),
+    ("fiscal_intel.department.pooled", "choose_and_write", "pooled_choice"),
+    ("fiscal_intel.department.marts", "build_department", "department_view"),
+    ("fiscal_intel.department.report", "department_report", "department_view"),
 ]
-OUTSIDE_STEPS = {"run_log_and_publish", "preflight"}
+DEPARTMENT_PARTS = {"pooled_read", "pooled_fits", "pooled_choice", "department_view"}
+OUTSIDE_STEPS = {"run_log_and_publish", "preflight", *DEPARTMENT_PARTS}
 DAGSTER_EVENTS = "dagster_storing_events"
 
 
@@ -171,6 +184,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="as one of N department workers")
     parser.add_argument("--out", help="append the results as JSON to this file")
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--department", type=Path,
+        help="instead: this department landing run serially in this process, timers on "
+        "(the department's floor: its own work against Dagster's, and the bound on two cores)",
+    )  # fmt: skip
+    parser.add_argument("--dagster-floor", type=float, default=1.0,
+                        help="with --department: Dagster's CPU for a trivial run of our shape "
+                        "(benchmarks/dagster_floor.py)")  # fmt: skip
+    parser.add_argument("--city-alone", type=float, default=28.0,
+                        help="with --department: the largest municipality alone, median wall s "
+                        "(benchmarks/department.py), for the ratio")  # fmt: skip
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -186,6 +210,13 @@ def main(argv: list[str] | None = None) -> int:
 
     spans = Spans()
     install_timers(spans)
+    if args.department:
+        summary = department_floor(args.department, spans, args.dagster_floor, args.city_alone)
+        summary["label"] = args.label
+        print(json.dumps(summary, indent=1))
+        if args.out:
+            append_result(Path(args.out), summary)
+        return 0
     rows = []
     for run in warm_runs(args.rounds, args.workers, before_each=spans.reset):
         rows.append(split(run.code, run.taxpayers, run.cpu_seconds, spans, run.load_before))
@@ -217,6 +248,65 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         append_result(Path(args.out), summary)
     return 0
+
+
+def department_floor(
+    landing: Path, spans: Spans, dagster_floor: float, city_alone: float, cores: int = 2
+) -> dict:
+    """The department of ``landing`` run serially in this process (``run_department``, one
+    worker, into a temporary folder) with the timers on: its CPU split into our work (the
+    municipalities' and the department's own parts) and Dagster's, the number of Dagster runs,
+    and what that puts the department's wall time at on ``cores`` cores at best: our work alone
+    (Dagster at zero), and our work plus ``dagster_floor`` a run (Dagster at its floor)."""
+    import tempfile
+
+    import fiscal_intel.runner as runner
+    from fiscal_intel.department.runner import run_department
+    from fiscal_intel.settings import load_settings
+
+    runs = {"count": 0}
+    stages = runner._run_stages
+
+    def counted(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        runs["count"] += 1
+        return stages(*args, **kwargs)
+
+    runner._run_stages = counted
+    load = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        os.environ["DAGSTER_HOME"] = str(Path(scratch) / "dagster_home")
+        settings = load_settings(landing=str(landing))
+        spans.reset()
+        cpu, wall = time.process_time(), time.perf_counter()
+        results = run_department(settings, Path(scratch) / "warehouses", workers=1)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    runner._run_stages = stages
+    failed = [r.code for r in results if r.status != "success"]
+    if failed:
+        sys.exit(f"municipalities failed: {failed}")
+    row = split("department", 0, cpu, spans, load)
+    work = row["work_seconds"]
+    department_parts = sum(row["by_kind"].get(k, 0.0) for k in DEPARTMENT_PARTS)
+    at_floor = work + runs["count"] * dagster_floor
+    return {
+        "landing": str(landing),
+        "municipalities": len(results),
+        "dagster_runs": runs["count"],
+        "wall_seconds_serial": round(wall, 1),
+        "cpu_seconds": row["cpu_seconds"],
+        "work_seconds": work,
+        "of_which_department_parts": round(department_parts, 3),
+        "dagster_seconds": row["dagster_seconds"],
+        "by_kind": row["by_kind"],
+        "dagster_floor_per_run": dagster_floor,
+        "cores": cores,
+        "bound_wall_dagster_at_zero": round(work / cores, 1),
+        "bound_wall_dagster_at_floor": round(at_floor / cores, 1),
+        "city_alone_wall": city_alone,
+        "bound_ratio_dagster_at_zero": round(work / cores / city_alone, 2),
+        "bound_ratio_dagster_at_floor": round(at_floor / cores / city_alone, 2),
+        "load_average_1min": row["load_average_1min"],
+    }
 
 
 def split(code: str, taxpayers: int, cpu: float, spans: Spans, load: float) -> dict:
