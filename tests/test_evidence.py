@@ -427,67 +427,6 @@ def test_the_money_no_witness_supports_counts_at_the_cases_probability() -> None
         assert same.tolist() == amount.tolist() and part.tolist() == [0.0] * 4
 
 
-def test_what_the_witnesses_support_counts_in_full_only_from_an_average_audits_odds() -> None:
-    from fiscal_intel.scoring.ranking import witness_trust, witnessed_amount
-
-    # witnesses of 100 M on every case, amounts of 150 M: 100 M witnessed, 50 M not
-    returns = pl.DataFrame({"suspected_gap_tax": [100e6] * 4})
-    p = np.array([0.05, 0.1, 0.2, 0.6])
-    amount = np.array([150e6] * 4)
-    # the model's audits found tax in one of five: below that the witnesses count in part
-    assert witness_trust(p, 0.2).tolist() == [0.25, 0.5, 1.0, 1.0]
-    counted, unwitnessed = witnessed_amount("inexacto", returns, p, amount, trusted_from=0.2)
-    assert unwitnessed.tolist() == [50e6] * 4
-    trust = np.array([0.25, 0.5, 1.0, 1.0])
-    assert np.allclose(counted, 100e6 * trust + p * 50e6)
-    # no base rate (no audit found anything, or none): the witnesses count in full, as before
-    assert witness_trust(p, 0.0).tolist() == [1.0] * 4
-    full, _ = witnessed_amount("inexacto", returns, p, amount)
-    assert np.allclose(full, 100e6 + p * 50e6)
-
-
-def test_a_case_the_model_doubts_despite_its_witnesses_says_what_was_not_counted(
-    demo_run, monkeypatch
-) -> None:
-    from fiscal_intel.scoring import ranking
-
-    with duckdb.connect(str(demo_run["warehouse"]), read_only=True) as con:
-        model = stored_model(con, "inexacto")
-        candidates = frame(
-            con,
-            "select * from features.inexacto_features where is_candidate order by nit, tax_year",
-        )
-    assert 0 < model.base_rate < 1
-    # every case witnessed for 400 M, amounts of 500 M; the first at a tenth of the base rate
-    n = candidates.height
-    candidates = candidates.with_columns(
-        suspected_gap_tax=pl.lit(400e6), registry_evidence_tax=pl.lit(0.0),
-        group_shortfall_tax=pl.lit(0.0),
-    )  # fmt: skip
-    p = np.full(n, min(0.9, 2 * model.base_rate))
-    p[0] = model.base_rate / 10
-    monkeypatch.setattr(ranking, "predict", lambda m, c, threads=1: (p, np.full(n, 500e6)))
-    ranked = ranking.rank_candidates(model, candidates)
-    doubted = ranked.filter(pl.col("amount_doubted").is_not_null())
-    assert doubted.height == 1
-    row = doubted.row(0, named=True)
-    # 400 M witnessed counted at a tenth, 100 M unwitnessed at p: 40 M + p × 100 M
-    assert np.isclose(row["amount_doubted"], 400e6 * 0.9)
-    assert np.isclose(row["predicted_amount"], 40e6 + p[0] * 100e6)
-    # the others keep their witnessed 400 M in full
-    others = ranked.filter(pl.col("amount_doubted").is_null())
-    assert np.allclose(others["predicted_amount"], 400e6 + p[1] * 100e6)
-    # its reasons say how much of the witnessed amount was not counted, and why
-    top = ranked.filter(pl.col("amount_doubted").is_not_null()).join(
-        candidates.drop("statute_expires_on", "size_band", "ciiu_section"), on=["nit", "tax_year"]
-    )
-    texts, codes = ranking.reasons_for(model, top, 1, 1)
-    expected = next(r for r in loads(codes[0]) if r.family == "general.expected")
-    assert "inexacto.expected.doubted" in [k for k, _ in expected.phrases]
-    assert "de lo que respaldan los cruces" in texts[0]
-    assert "menor que el" in texts[0]
-
-
 def test_a_return_whose_money_rests_on_size_alone_does_not_outrank_a_solid_one(
     demo_run,
 ) -> None:

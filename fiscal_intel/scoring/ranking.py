@@ -110,51 +110,23 @@ def corroborated(
 UNWITNESSED_REASON_SHARE = 0.1
 
 
-def witness_trust(probability: np.ndarray, trusted_from: float) -> np.ndarray:
-    """The share of the witnessed amount the ranking counts, per case: all of it for a case at
-    least as likely as ``trusted_from`` (the model's base rate, the share of its audits that
-    found tax), ``p / trusted_from`` below. The model saw the witnesses; a case it puts below an
-    average audit despite them is one where such witnesses come with honest returns (income
-    really earned elsewhere, the deductions a sector has), so their tax is not money in hand.
-    ``trusted_from`` of 0 or less: trusted in full."""
-    p = np.clip(np.asarray(probability, dtype=np.float64), 0.0, 1.0)
-    if trusted_from <= 0:
-        return np.ones(len(p))
-    return np.minimum(1.0, p / trusted_from)
-
-
 def witnessed_amount(
-    program: str,
-    candidates: pl.DataFrame,
-    probability: np.ndarray,
-    amount: np.ndarray,
-    trusted_from: float = 0.0,
+    program: str, candidates: pl.DataFrame, probability: np.ndarray, amount: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """The predicted ``amount`` as the ranking counts it, and its unwitnessed part, per
     candidate (``ProgramSpec.amount_witnesses``): the part up to the largest tax the case's
-    witnesses imply counts at :func:`witness_trust` (in full from ``trusted_from`` up), the rest
-    (what the amount model extrapolates from size and history) at the case's ``probability``,
-    so the expected recovery is p × trust × witnessed + p² × unwitnessed. A program without
-    witnesses, or a frame without their columns, counts the whole amount (unwitnessed part 0)."""
+    witnesses imply counts in full, the rest (what the amount model extrapolates from size and
+    history) at the case's ``probability``, so the expected recovery is p × witnessed + p² ×
+    unwitnessed. A program without witnesses, or a frame without their columns, counts the
+    whole amount (unwitnessed part 0)."""
     amount = np.asarray(amount, dtype=np.float64)
-    witnessed = witnessed_part(program, candidates, amount)
-    if witnessed is None:
-        return amount, np.zeros(len(amount))
-    unwitnessed = amount - witnessed
-    p = np.clip(np.asarray(probability, dtype=np.float64), 0.0, 1.0)
-    return witnessed * witness_trust(p, trusted_from) + p * unwitnessed, unwitnessed
-
-
-def witnessed_part(
-    program: str, candidates: pl.DataFrame, amount: np.ndarray
-) -> np.ndarray | None:
-    """The part of ``amount`` the case's witnesses support (``ProgramSpec.amount_witnesses``:
-    up to the largest tax they imply); None for a program without witnesses, or a frame
-    without their columns."""
     spec = PROGRAMS[program]
     if not any(c in candidates.columns for c in spec.amount_witnesses):
-        return None
-    return np.minimum(witness_tax(candidates, spec.amount_witnesses), amount)
+        return amount, np.zeros(len(amount))
+    witnessed = np.minimum(witness_tax(candidates, spec.amount_witnesses), amount)
+    unwitnessed = amount - witnessed
+    p = np.clip(np.asarray(probability, dtype=np.float64), 0.0, 1.0)
+    return witnessed + p * unwitnessed, unwitnessed
 
 
 def amount_floor(program: str, candidates: pl.DataFrame) -> np.ndarray:
@@ -194,19 +166,12 @@ def rank_candidates(
     capped_at = np.where(floored, np.nan, capped_at)
     amount = np.where(floored, audited, amount)
     # Requirement 4 of issue #20: the money no witness of the case supports counts at the
-    # case's probability, and what the witnesses support in full only for a case at least as
-    # likely as an average audit (``witnessed_amount``; benchmarks/targeting_worlds.md).
+    # case's probability (``witnessed_amount``; measured in benchmarks/targeting_worlds.md).
     model_amount = amount
-    amount, unwitnessed = witnessed_amount(
-        model.program, candidates, p, amount, trusted_from=model.base_rate
+    amount, unwitnessed = witnessed_amount(model.program, candidates, p, amount)
+    discounted = np.where(
+        model_amount - amount >= UNWITNESSED_REASON_SHARE * model_amount, unwitnessed, np.nan
     )
-    least = UNWITNESSED_REASON_SHARE * model_amount
-    discounted = np.where((1.0 - p) * unwitnessed >= least, unwitnessed, np.nan)
-    witnessed = witnessed_part(model.program, candidates, model_amount)
-    doubted = np.full(len(p), np.nan)
-    if witnessed is not None:
-        doubted = witnessed * (1.0 - witness_trust(p, model.base_rate))
-        doubted = np.where(doubted >= least, doubted, np.nan)
     # Label-free evidence (ProgramSpec.evidence): where its tax times its hit rate on the random
     # audits is worth more than the model's expectation, the case is ranked on the evidence.
     # Its probability is the higher of that hit rate and the model's own for the case: with no
@@ -232,7 +197,6 @@ def rank_candidates(
         by_evidence=pl.Series(by_evidence),
         amount_capped_at=pl.Series(np.where(by_evidence, np.nan, capped_at)).fill_nan(None),
         amount_unwitnessed=pl.Series(np.where(by_evidence, np.nan, discounted)).fill_nan(None),
-        amount_doubted=pl.Series(np.where(by_evidence, np.nan, doubted)).fill_nan(None),
         amount_floored=pl.Series(np.where(floored & ~by_evidence, audited, np.nan)).fill_nan(None),
     ).sort(
         ["expected_recovery", "statute_expires_on", "nit", "tax_year"],
@@ -318,18 +282,6 @@ def reasons_for(
                 top["amount_unwitnessed"].to_list(), top["risk_score"].to_list(), strict=True
             )
         ])  # fmt: skip
-    if "amount_doubted" in top.columns:
-        # what the witnesses support was counted below its full value: the model puts the case
-        # under an average audit's odds despite them; say how much and against which odds
-        structured = _beside_expected(structured, [
-            None if part is None else phrase(
-                f"{program}.expected.doubted", doubted=part, probability=p,
-                base_rate=model.base_rate,
-            )
-            for part, p in zip(
-                top["amount_doubted"].to_list(), top["risk_score"].to_list(), strict=True
-            )
-        ])  # fmt: skip
     late = late_filing_probability(model, top)
     if late is not None:
         is_open = top["late_filing_open"].fill_null(False).to_list()
@@ -402,14 +354,14 @@ def score_program(
     del candidates
     head = scored.head(settings.explain_top).select(
         "nit", "tax_year", "risk_score", "predicted_amount", "expected_recovery", "by_evidence",
-        "amount_capped_at", "amount_unwitnessed", "amount_doubted", "amount_floored",
+        "amount_capped_at", "amount_unwitnessed", "amount_floored",
     )
     con.register("_top", head.with_row_index("_position"))
     try:
         top = frame(
             con,
             f"select f.*, t.risk_score, t.predicted_amount, t.expected_recovery, t.by_evidence, "
-            f"t.amount_capped_at, t.amount_unwitnessed, t.amount_doubted, t.amount_floored "
+            f"t.amount_capped_at, t.amount_unwitnessed, t.amount_floored "
             f"from _top as t join {table} as f using (nit, tax_year) order by t._position",
         )
     finally:

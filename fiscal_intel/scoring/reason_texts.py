@@ -62,7 +62,6 @@ TEXT: dict[str, dict[str, str]] = {
         "inexacto.expected": "impuesto adicional esperado si hay ajuste {amount:cop} (más la sanción por inexactitud, ET art. 648)",
         "inexacto.expected.corroborated": "; limitado a {multiple:d1} veces el faltante que muestran terceros, las líneas de la declaración, el registro o los NIT vinculados ({witness:cop}): el monto no descansa solo en el tamaño",
         "inexacto.expected.unwitnessed": "; de lo que estima el modelo, {unwitnessed:cop} no lo respalda ningún cruce (terceros, líneas de la declaración frente a sus pares, registro mercantil, NIT vinculados): descansa en el tamaño y la historia del contribuyente y cuenta solo al {probability:pct}, la probabilidad del caso",
-        "inexacto.expected.doubted": "; de lo que respaldan los cruces, {doubted:cop} no cuenta: el modelo, que ya los tuvo en cuenta, da al caso una probabilidad del {probability:pct}, menor que el {base_rate:pct} de las auditorías que encontraron impuesto, y esos cruces aparecen también en declaraciones correctas (ingresos realmente obtenidos fuera, deducciones propias del sector)",
         "inexacto.statute": "la declaración queda en firme el {statute_expires_on:date} (ET art. 714)",
         # omiso
         "omiso.third_party.adjacent": "agentes de reteICA le reportaron pagos por {third_party_base_adjacent:cop} en un año vecino a {tax_year:y}",
@@ -142,7 +141,6 @@ TEXT: dict[str, dict[str, str]] = {
         "inexacto.expected": "expected assessment if adjusted {amount:cop} (plus the inaccuracy penalty, ET art. 648)",
         "inexacto.expected.corroborated": "; capped at {multiple:d1} times the shortfall third parties, the return's lines, the registry or linked NITs show ({witness:cop}): the amount does not rest on size alone",
         "inexacto.expected.unwitnessed": "; of the model's estimate, {unwitnessed:cop} is backed by no cross-check (third parties, the return's lines against its peers, the business registry, linked NITs): it rests on the taxpayer's size and history and counts only at {probability:pct}, the case's probability",
-        "inexacto.expected.doubted": "; of what the cross-checks support, {doubted:cop} is not counted: the model, which weighed them already, puts the case at {probability:pct}, below the {base_rate:pct} of audits that found tax, and such cross-checks also come with correct returns (income really earned elsewhere, a sector's own deductions)",
         "inexacto.statute": "the return becomes final on {statute_expires_on:date} (ET art. 714)",
         "omiso.third_party.adjacent": "reteICA agents reported paying it {third_party_base_adjacent:cop} in a year next to {tax_year:y}",
         "omiso.third_party.none": "no reteICA agent reported paying it in {tax_year:y} or the years around it",
