@@ -9,6 +9,9 @@ the assets do. One run (as ``fiscal-intel run``) on the persistent SQLite instan
 records runs in, the same with every check a step of its own (the shape before the checks moved
 into their assets' steps), and on the ephemeral (in-memory) instance.
 
+A department runs each municipality twice around the pooled step (``runner.phase_selection``):
+its first and second runs are measured too, shaped the same way.
+
 Usage: .venv/bin/python benchmarks/dagster_floor.py [--repeats 3]
 Writes benchmarks/dagster_floor_results.json.
 """
@@ -32,26 +35,33 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def shape() -> tuple[dict[str, int], dict[str, int], dict[str, list[int]]]:
+def shape(phase: str = "whole") -> tuple[dict[str, int], dict[str, int], dict[str, list[int]]]:
     """Per asset group, read from our definitions: assets, checks evaluated in their asset's
-    step (the asset's ``check_specs``) and the checks of each check step of its own."""
+    step (the asset's ``check_specs``) and the checks of each check step of its own; of the
+    assets a run of ``phase`` materialises (``runner.phase_selection``: a department's first
+    or second run of a municipality, or the whole)."""
     from fiscal_intel.definitions import all_assets, defs
+    from fiscal_intel.runner import phase_selection
 
     graph = defs.resolve_asset_graph()
+    selected = phase_selection(phase).resolve(graph)
     assets: dict[str, int] = {}
     in_step: dict[str, int] = {}
     check_steps: dict[str, list[int]] = {}
-    for key in graph.materializable_asset_keys:
+    for key in graph.materializable_asset_keys & selected:
         group = graph.get(key).group_name
         assets[group] = assets.get(group, 0) + 1
     for d in all_assets:
         if isinstance(d, dg.AssetsDefinition):
             for check in d.check_keys:
-                group = graph.get(check.asset_key).group_name
-                in_step[group] = in_step.get(group, 0) + 1
+                if check.asset_key in selected:
+                    group = graph.get(check.asset_key).group_name
+                    in_step[group] = in_step.get(group, 0) + 1
     for d in defs.asset_checks or []:
-        group = graph.get(next(iter(d.check_keys)).asset_key).group_name
-        check_steps.setdefault(group, []).append(len(d.check_keys))
+        checked = {k.asset_key for k in d.check_keys}
+        if checked <= selected:
+            group = graph.get(next(iter(checked))).group_name
+            check_steps.setdefault(group, []).append(len(d.check_keys))
     return assets, in_step, check_steps
 
 
@@ -141,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     assets, in_step, check_steps = shape()
     ours = trivial_definitions(assets, in_step, check_steps)
     old = trivial_definitions(assets, in_step, check_steps, every_check_a_step=True)
+    # a department's two runs of a municipality, around the pooled step
+    first = trivial_definitions(*shape("before_choice"))
+    second = trivial_definitions(*shape("after_choice"))
     logger = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 
     def one_run(definitions: list, instance: dg.DagsterInstance) -> None:
@@ -157,6 +170,8 @@ def main(argv: list[str] | None = None) -> int:
                 ("one_run_persistent", ours, persistent),
                 ("one_run_persistent_every_check_a_step", old, persistent),
                 ("one_run_ephemeral", ours, ephemeral),
+                ("department_first_run_persistent", first, persistent),
+                ("department_second_run_persistent", second, persistent),
             ):
                 run = partial(one_run, definitions, instance)
                 timed(run)  # warm-up: first-run caches
