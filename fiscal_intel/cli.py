@@ -222,6 +222,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = settings.replace(min_list_share=min(settings.min_list_share, 1e-9))
     landing = settings.landing_path
     truth = landing.parent / "truth"
+    dropped = _dropped_demo_option(args)
+    if dropped:
+        print(f"fiscal-intel: {dropped}", file=sys.stderr)
+        return 2
     if getattr(args, "municipalities", None):
         return _department_demo(args, settings, truth)
     if args.messy:
@@ -238,6 +242,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _run(
         settings, verbose=args.verbose, profile=args.profile, generate_seconds=generate_seconds
     )
+
+
+def _dropped_demo_option(args: argparse.Namespace) -> str | None:
+    """What a demo would not honour of the options given, said before anything is written (a
+    user who asked for a messy or llanura department must not get a clean rionegro one
+    without knowing); None when every option given applies."""
+    world = getattr(args, "world", "rionegro")
+    if getattr(args, "municipalities", None):
+        if args.messy:
+            return (
+                "--messy writes one municipality; a department (--municipalities) is "
+                "generated clean: drop one of the two"
+            )
+        if world != "rionegro":
+            return (
+                "--world sets one municipality's assumptions; a department (--municipalities) "
+                "gives the city the rionegro world and each small municipality one of its own: "
+                "drop --world"
+            )
+    elif args.messy and world != "rionegro":
+        return "--messy writes the rionegro world only: drop --world or --messy"
+    return None
 
 
 def _department_demo(args: argparse.Namespace, settings: Settings, truth: Path) -> int:

@@ -113,6 +113,27 @@ def test_the_messy_demo_command_runs_past_its_unreadable_file(tmp_path, monkeypa
     assert "planted bad rows" in out.getvalue()
 
 
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        (["--municipalities", "3", "--messy"], "--messy writes one municipality"),
+        (["--municipalities", "3", "--world", "llanura"], "drop --world"),
+        (["--messy", "--world", "llanura"], "--messy writes the rionegro world only"),
+    ],
+)
+def test_a_demo_option_it_would_not_honour_is_refused_before_anything_is_written(
+    tmp_path, options, said
+) -> None:
+    landing = tmp_path / "landing"
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["demo", "--taxpayers", "60", *options, "--landing", str(landing),
+                     "--warehouse", str(tmp_path / "w.duckdb")])  # fmt: skip
+    assert code == 2
+    assert said in err.getvalue()
+    assert not landing.exists() and not (tmp_path / "truth").exists()
+
+
 def test_quarantine_precision_and_recall_against_the_manifest(messy_bad) -> None:
     planted = {
         (p["source"], p["file"], p["row_number"]): p for p in messy_bad["manifest"]["planted"]
