@@ -194,11 +194,10 @@ def paired(caches: list[Path], worlds: list[str], seeds: list[int], only: str) -
     """Each variant against the shipped counting on ``seeds`` (each seed's folder in the first
     of ``caches`` that has it): means, and paired differences with their standard errors."""
 
+    from targeting_money import se
+
     def folder(world: str, seed: int) -> Path:
         return next(c / f"{world}-{seed}" for c in caches if (c / f"{world}-{seed}").is_dir())
-
-    def se(d: list[float]) -> float:
-        return statistics.stdev(d) / len(d) ** 0.5 if len(d) > 1 else 0.0
 
     for world in worlds:
         base = [evaluate(folder(world, s), SHIPPED) for s in seeds]

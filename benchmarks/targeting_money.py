@@ -167,26 +167,57 @@ def persistence(s: Seed) -> dict[str, float]:
     }
 
 
+@dataclasses.dataclass
+class Prepared:
+    """One seed's municipality ready for the variants: its rows, the stored model's features of
+    the open cases (``x``) and amounts, and where each variant's precision / recall goes."""
+
+    s: Seed
+    x: np.ndarray
+    p_stored: np.ndarray
+    amount: np.ndarray
+    rows: dict[str, list[tuple[float, float]]]
+    started: float
+
+    def score(self, name: str, ranked: pl.DataFrame) -> None:
+        self.rows.setdefault(name, []).append(
+            against_truth(self.s.workdir, "inexacto", ranked, self.s.listed)
+        )
+
+    def with_p(self, p: np.ndarray, amount: np.ndarray | None = None) -> pl.DataFrame:
+        return ranked_with(self.s, p, self.amount if amount is None else amount, discount=True)
+
+    def report(self, world: str) -> None:
+        print(f"{world} {self.s.seed}: " + "; ".join(
+            f"{n[:28]} {v[-1][0]:.2f}/{v[-1][1]:.2f}" for n, v in self.rows.items()),
+            f"({time.process_time() - self.started:.0f} CPU s)", file=sys.stderr, flush=True,
+        )  # fmt: skip
+
+
+def prepare(
+    cache: Path, world: str, seed: int, rows: dict, *, every_row: bool = False
+) -> Prepared:
+    """The seed's municipality, scored first as the product ranks it; ``every_row``: ``s.rows``
+    holds every row of the features table (``Seed`` keeps open cases and audited rows only)."""
+    started = time.process_time()
+    s = Seed(cache / f"{world}-{seed}", seed)
+    if every_row:
+        s.rows = pl.concat(
+            [s.candidates, s.audited, _others(s)], how="diagonal_relaxed"
+        ).unique(["nit", "tax_year"], keep="first", maintain_order=True).sort(["nit", "tax_year"])
+    p_stored, amount = predict(s.model, s.candidates)
+    prepared = Prepared(s, matrix(s.candidates, s.model.features), p_stored, amount, rows, started)
+    prepared.score("product (stored model)", ranking.rank_candidates(s.model, s.candidates))
+    return prepared
+
+
 def run_second(cache: Path, world: str, seeds: list[int]) -> list[str]:
     rows: dict[str, list[tuple[float, float]]] = {}
     stats: list[dict[str, float]] = []
     for seed in seeds:
-        t0 = time.process_time()
-        s = Seed(cache / f"{world}-{seed}", seed)
-        s.rows = pl.concat([s.candidates, s.audited, _others(s)], how="diagonal_relaxed").unique(
-            ["nit", "tax_year"], keep="first", maintain_order=True).sort(["nit", "tax_year"])
+        m = prepare(cache, world, seed, rows, every_row=True)
+        s, x, score, with_p = m.s, m.x, m.score, m.with_p
         stats.append(persistence(s))
-        x = matrix(s.candidates, s.model.features)
-        _, amount = predict(s.model, s.candidates)
-
-        def score(name: str, ranked: pl.DataFrame, s: Seed = s) -> None:
-            rows.setdefault(name, []).append(against_truth(s.workdir, "inexacto", ranked,
-                                                           s.listed))
-
-        def with_p(p: np.ndarray, a: np.ndarray = amount, s: Seed = s) -> pl.DataFrame:
-            return ranked_with(s, p, a, discount=True)
-
-        score("product (stored model)", ranking.rank_candidates(s.model, s.candidates))
         audits = s.audited.sort(["nit", "tax_year"])
         for alpha in (0.25, 0.5):
             p = mean_p(classifiers(s, audits, weight=money_weight(audits, alpha)), x)
@@ -204,9 +235,7 @@ def run_second(cache: Path, world: str, seeds: list[int]) -> list[str]:
             score(name, with_p(p))
         p = mean_p(classifiers(s, audits, monotone={}), x)
         score("no monotone constraints", with_p(p))
-        print(f"{world} {seed}: " + "; ".join(f"{n[:28]} {v[-1][0]:.2f}/{v[-1][1]:.2f}"
-                                             for n, v in rows.items()),
-              f"({time.process_time() - t0:.0f} CPU s)", file=sys.stderr, flush=True)  # fmt: skip
+        m.report(world)
     lines = table(world, seeds, rows)
     lines += ["", f"Persistence ({world}, share of rows that truly owe above the audits' minimum, "
               "mean over the seeds):", ""]
@@ -220,11 +249,6 @@ SIZE = ("gross_income", "local_income", "total_assets", "employees", "declared_t
 SIZE_TAXES = ("third_party_excess_tax", "outside_excess_tax", "deductions_excess_tax",
               "rate_gap_tax", "suspected_gap_tax", "asset_shortfall_tax",
               "employee_shortfall_tax", "registry_evidence_tax", "group_shortfall_tax")
-
-
-FOURTH = False
-FIFTH = False
-SIXTH = False
 
 
 def classifiers_with(s: Seed, rows: pl.DataFrame, amount_only: tuple[str, ...] = (),
@@ -248,28 +272,21 @@ def classifiers_with(s: Seed, rows: pl.DataFrame, amount_only: tuple[str, ...] =
         model_module.lgb_params = stored
 
 
-def run_third(cache: Path, world: str, seeds: list[int]) -> list[str]:
+def run_third(cache: Path, world: str, seeds: list[int], which: str = "third") -> list[str]:
+    """The third set of variants, or (``which``) the fourth, fifth or sixth."""
     rows: dict[str, list[tuple[float, float]]] = {}
     for seed in seeds:
-        t0 = time.process_time()
-        s = Seed(cache / f"{world}-{seed}", seed)
-        x = matrix(s.candidates, s.model.features)
-        _, amount = predict(s.model, s.candidates)
-
-        def score(name: str, ranked: pl.DataFrame, s: Seed = s) -> None:
-            rows.setdefault(name, []).append(against_truth(s.workdir, "inexacto", ranked,
-                                                           s.listed))
-
-        score("product (stored model)", ranking.rank_candidates(s.model, s.candidates))
+        m = prepare(cache, world, seed, rows)
+        s, x, amount, score = m.s, m.x, m.amount, m.score
         audits = s.audited.sort(["nit", "tax_year"])
-        if SIXTH:
+        if which == "sixth":
             # the product's members (model.train_classifiers: seeds seed + i), extremely
             # randomised (LightGBM derives each member's thresholds from its seed)
-            for m in (3, 6, 9):
-                members = classifiers_with(s, audits, extra={"extra_trees": True}, members=m)
-                score(f"{m} extra_trees members (product seeds)",
+            for count in (3, 6, 9):
+                members = classifiers_with(s, audits, extra={"extra_trees": True}, members=count)
+                score(f"{count} extra_trees members (product seeds)",
                       ranked_with(s, mean_p(members, x), amount, discount=True))
-        if FIFTH:
+        if which == "fifth":
             normal = classifiers_with(s, audits)
             extra = classifiers_with(s, audits, extra={"extra_trees": True})
             extra2 = classifiers_with(s, audits, extra={"extra_trees": True}, seed_shift=100)
@@ -281,7 +298,7 @@ def run_third(cache: Path, world: str, seeds: list[int]) -> list[str]:
                 ("9 extra_trees members", extra + extra2 + extra3),
             ):
                 score(name, ranked_with(s, mean_p(members, x), amount, discount=True))
-        for name, kw in () if FIFTH or SIXTH else (
+        for name, kw in () if which in ("fifth", "sixth") else (
             ("classifier blind to size (the amount model's only)", {"amount_only": SIZE}),
             ("classifier blind to size and to the shortfall taxes (ratios kept)",
              {"amount_only": SIZE + SIZE_TAXES}),
@@ -289,7 +306,7 @@ def run_third(cache: Path, world: str, seeds: list[int]) -> list[str]:
             ("path_smooth 20", {"extra": {"path_smooth": 20.0}}),
             ("monotone_constraints_method advanced", {"extra": {
                 "monotone_constraints_method": "advanced"}}),
-        ) if not FOURTH else (
+        ) if which != "fourth" else (
             ("blind to size and shortfall taxes + extra_trees",
              {"amount_only": SIZE + SIZE_TAXES, "extra": {"extra_trees": True}}),
             ("blind to the shortfall taxes only", {"amount_only": SIZE_TAXES}),
@@ -301,33 +318,15 @@ def run_third(cache: Path, world: str, seeds: list[int]) -> list[str]:
         ):
             p = mean_p(classifiers_with(s, audits, **kw), x)
             score(name, ranked_with(s, p, amount, discount=True))
-        print(f"{world} {seed}: " + "; ".join(f"{n[:28]} {v[-1][0]:.2f}/{v[-1][1]:.2f}"
-                                             for n, v in rows.items()),
-              f"({time.process_time() - t0:.0f} CPU s)", file=sys.stderr, flush=True)  # fmt: skip
+        m.report(world)
     return table(world, seeds, rows)
 
 
 def run_world(cache: Path, world: str, seeds: list[int]) -> list[str]:
     rows: dict[str, list[tuple[float, float]]] = {}
     for seed in seeds:
-        t0 = time.process_time()
-        s = Seed(cache / f"{world}-{seed}", seed)
-        # every row of the features table (Seed keeps candidates and audited rows only)
-        s.rows = pl.concat(
-            [s.candidates, s.audited,
-             _others(s)], how="diagonal_relaxed",
-        ).unique(["nit", "tax_year"], keep="first", maintain_order=True).sort(["nit", "tax_year"])  # noqa: E501
-        x = matrix(s.candidates, s.model.features)
-        p_stored, amount = predict(s.model, s.candidates)
-
-        def score(name: str, ranked: pl.DataFrame, s: Seed = s) -> None:
-            rows.setdefault(name, []).append(against_truth(s.workdir, "inexacto", ranked,
-                                                           s.listed))
-
-        def with_p(p: np.ndarray, a: np.ndarray = amount, s: Seed = s) -> pl.DataFrame:
-            return ranked_with(s, p, a, discount=True)
-
-        score("product (stored model)", ranking.rank_candidates(s.model, s.candidates))
+        m = prepare(cache, world, seed, rows, every_row=True)
+        s, x, p_stored, amount, score, with_p = m.s, m.x, m.p_stored, m.amount, m.score, m.with_p
         audits = s.audited.sort(["nit", "tax_year"])
         p_own = mean_p(classifiers(s, audits), x)
         score("own audits, retrained", with_p(p_own))
@@ -374,9 +373,7 @@ def run_world(cache: Path, world: str, seeds: list[int]) -> list[str]:
         money = np.sqrt(np.maximum(p_nb_half * amount, 1.0) * np.maximum(t_nb, 1.0))
         score("neighbour ±1 0.5 p, tweedie (+neighbours) blend 0.5",
               with_p(p_nb_half, money / p_nb_half))
-        print(f"{world} {seed}: " + "; ".join(f"{n[:28]} {v[-1][0]:.2f}/{v[-1][1]:.2f}"
-                                             for n, v in rows.items()),
-              f"({time.process_time() - t0:.0f} CPU s)", file=sys.stderr, flush=True)  # fmt: skip
+        m.report(world)
     return table(world, seeds, rows)
 
 
@@ -436,19 +433,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fourth", action="store_true",
                         help="the fourth set: combinations and other seeds of the third's best")
     args = parser.parse_args(argv)
-    if "--sixth" in sys.argv:
-        global SIXTH
-        SIXTH = args.third = True
-    if "--fifth" in sys.argv:
-        global FIFTH
-        FIFTH = args.third = True
-    if args.fourth:
-        global FOURTH
-        FOURTH = args.third = True
+    which = next((w for w in ("sixth", "fifth", "fourth", "third") if getattr(args, w)), None)
     out: list[str] = []
     for world in args.worlds:
-        run = run_second if args.second else run_third if args.third else run_world
-        out += run(args.cache, world, args.seeds) + [""]
+        if args.second:
+            out += run_second(args.cache, world, args.seeds) + [""]
+        elif which:
+            out += run_third(args.cache, world, args.seeds, which) + [""]
+        else:
+            out += run_world(args.cache, world, args.seeds) + [""]
     text = "\n".join(out)
     print(text, flush=True)
     if args.out is not None:

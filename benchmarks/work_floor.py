@@ -279,14 +279,16 @@ def department_floor(
 
     runner._run_stages = counted
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as scratch:
-        os.environ["DAGSTER_HOME"] = str(Path(scratch) / "dagster_home")
-        settings = load_settings(landing=str(landing))
-        spans.reset()
-        cpu, wall = time.process_time(), time.perf_counter()
-        results = run_department(settings, Path(scratch) / "warehouses", workers=1)
-        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    runner._run_stages = stages
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            os.environ["DAGSTER_HOME"] = str(Path(scratch) / "dagster_home")
+            settings = load_settings(landing=str(landing))
+            spans.reset()
+            cpu, wall = time.process_time(), time.perf_counter()
+            results = run_department(settings, Path(scratch) / "warehouses", workers=1)
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        runner._run_stages = stages
     failed = [r.code for r in results if r.status != "success"]
     if failed:
         sys.exit(f"municipalities failed: {failed}")
